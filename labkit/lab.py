@@ -1,0 +1,199 @@
+"""`Lab`: the one object a notebook holds. It finds the lab, runs commands in it, resets it.
+
+    from labkit import Lab
+    lab = Lab.connect()
+    lab.run("brctl show")        # -> Result(stdout, stderr, exit_code, duration)
+    lab.reset()                  # back to the starting state
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+
+from .errors import CommandFailed, CommandTimeout, DockerUnavailable, LabNotFound, LabStarting, LabStopped
+from .locate import READY_FILE, LabContainer, find_lab
+from .result import Result
+from .transport import DockerExecTransport, LocalTransport, OutputCallback, Transport
+
+_current: Lab | None = None
+
+#: default limit for one command, in seconds; lessons never need more
+DEFAULT_TIMEOUT = 60.0
+
+
+def script(name: str) -> str:
+    """The text of one of labkit's shell scripts (labkit/scripts/NAME)."""
+    return resources.files("labkit").joinpath("scripts", name).read_text()
+
+
+@dataclass(frozen=True)
+class ResetReport:
+    """What `Lab.reset()` changed (`actions`) and could not fix (`warnings`)."""
+
+    actions: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def clean(self) -> bool:
+        return not self.warnings
+
+    @classmethod
+    def parse(cls, text: str) -> ResetReport:
+        """From reset.sh's "did: ..." / "warn: ..." lines (pure)."""
+        did = tuple(line[5:] for line in text.splitlines() if line.startswith("did: "))
+        warn = tuple(line[6:] for line in text.splitlines() if line.startswith("warn: "))
+        return cls(did, warn)
+
+    def __str__(self) -> str:
+        # Stable on purpose: a lesson's first cell shows this, whatever the lab held before.
+        if self.clean:
+            return "The lab is back at its starting state."
+        return "The lab was reset, but some things could not be fixed:\n" + "\n".join(
+            f"  - {w}" for w in self.warnings)
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(str(self))
+
+
+class Lab:
+    """A live lab reached through a transport (docker exec, or local processes)."""
+
+    def __init__(self, transport: Transport, container: LabContainer | None = None,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
+        self.transport = transport
+        self.container = container
+        self.timeout = timeout
+
+    # -- finding the lab ---------------------------------------------------------------------
+
+    @classmethod
+    def connect(cls, name: str | None = None, *, wait: float = 90.0,
+                start: bool = True) -> Lab:
+        """The running lab. Inside a lab (`LABKIT_MODE=lab`) commands run locally; otherwise
+        through Docker. Waits up to `wait` s for a lab that is starting; starts a stopped one
+        when `start` is true. Raises a `LabError` that says what to do otherwise."""
+        if os.environ.get("LABKIT_MODE") == "lab" and not name:
+            return cls(LocalTransport())._activate()
+        client = docker_client()
+        found = find_lab(client, name)
+        if found is None:
+            raise LabNotFound(f"looked for {name!r}" if name else "")
+        if not found.running:
+            if not start:
+                raise LabStopped(found.name, found.status)
+            client.api.start(found.id)
+        found = wait_until_ready(client, found, wait)
+        return cls(DockerExecTransport(client, found.id, found.name), container=found)._activate()
+
+    def _activate(self) -> Lab:
+        """Make this the lab that `%%lab` cells use, and load the magics in IPython."""
+        global _current
+        _current = self
+        from . import magics
+
+        magics.register()
+        return self
+
+    @property
+    def name(self) -> str:
+        return self.container.name if self.container else "local"
+
+    @property
+    def mode(self) -> str:
+        return self.transport.kind
+
+    def __repr__(self) -> str:
+        # No container name here: it differs between Compose v1 and v2 and would make stored
+        # notebook outputs depend on the tool that started the lab.
+        return f"<Lab: ready, commands run by {self.transport.kind}>"
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(f"Lab ready: commands run through {self.transport.kind}.")
+
+    # -- running commands --------------------------------------------------------------------
+
+    def run(self, command: str, *, timeout: float | None = None, check: bool = False,
+            on_output: OutputCallback | None = None) -> Result:
+        """Run a shell command (bash) in the lab and return its `Result`.
+
+        `timeout` (s, default `self.timeout`; 0 for none) kills the command and its children
+        in the lab and raises `CommandTimeout` (its `.result` holds the output so far). `check=True` raises `CommandFailed` on a
+        non-zero exit. `on_output(stream, text)` sees output as it arrives."""
+        limit = self.timeout if timeout is None else timeout
+        result = self.transport.run(command, timeout=limit, on_output=on_output)
+        if result.timed_out:
+            raise CommandTimeout(command, limit, result)
+        if check and not result.ok:
+            raise CommandFailed(result)
+        return result
+
+    def sh(self, command: str, **kwargs) -> str:
+        """stdout of a command that must succeed (raises `CommandFailed` otherwise)."""
+        return self.run(command, check=True, **kwargs).stdout
+
+    # -- state -------------------------------------------------------------------------------
+
+    def reset(self) -> ResetReport:
+        """Back to the starting state: no containers, user networks, extra namespaces,
+        bridges, veths, addresses or routes; Docker's own iptables rules with zeroed counters.
+        Idempotent; images are kept."""
+        result = self.run(script("reset.sh"), timeout=120)
+        report = ResetReport.parse(result.stdout)
+        if result.exit_code not in (0,) and not report.warnings:
+            report = ResetReport(report.actions, (result.stderr.strip() or
+                                                  f"reset exited with {result.exit_code}",))
+        return report
+
+    def alive(self) -> bool:
+        return self.transport.alive()
+
+
+def current() -> Lab:
+    """The lab `%%lab` cells use: the last one connected, else connect now."""
+    return _current if _current is not None else Lab.connect()
+
+
+# --- the edge: Docker -------------------------------------------------------------------------
+
+
+def docker_client():
+    """A Docker SDK client, or `DockerUnavailable` saying why not."""
+    try:
+        import docker
+    except ImportError:
+        raise DockerUnavailable("the Python package `docker` is not installed; "
+                                "pip install 'labkit[notebook]'") from None
+    try:
+        client = docker.from_env(timeout=30)
+        client.ping()
+    except Exception as exc:  # noqa: BLE001 - every failure here means "no engine"
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise DockerUnavailable(first[:200]) from None
+    return client
+
+
+def wait_until_ready(client, lab: LabContainer, wait: float) -> LabContainer:
+    """Poll until the lab's healthcheck passes (or, without one, its ready file exists)."""
+    from .locate import from_inspect
+
+    deadline = time.monotonic() + wait
+    while True:
+        lab = from_inspect(client.api.inspect_container(lab.id))
+        if lab.ready:
+            return lab
+        if lab.running and lab.health is None and _has_ready_file(client, lab):
+            return lab
+        if not lab.running and lab.status not in ("created", "restarting"):
+            raise LabStopped(lab.name, lab.status)
+        if time.monotonic() >= deadline:
+            raise LabStarting(lab.name, wait)
+        time.sleep(0.5)
+
+
+def _has_ready_file(client, lab: LabContainer) -> bool:
+    exec_id = client.api.exec_create(lab.id, ["test", "-e", READY_FILE])["Id"]
+    client.api.exec_start(exec_id)
+    return client.api.exec_inspect(exec_id).get("ExitCode") == 0

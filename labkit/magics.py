@@ -1,0 +1,98 @@
+"""The notebook side: `%%lab` runs a cell's lines as one bash script in the lab, `%lab` one
+line. Output streams into the cell as it comes (stdout normal, stderr on the red stream) and
+a non-zero exit status is shown in a line of its own.
+
+Loaded by `Lab.connect()`, or with `%load_ext labkit`.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+
+from .errors import CommandFailed, UsageError, explain_exit
+from .result import Result
+
+_USAGE = """usage: %%lab [--timeout SECONDS] [--check]
+  --timeout SECONDS  stop the cell's commands after this long (default 60; 0 = no limit)
+  --check            fail the cell (stop "Run all") when the exit status is not 0"""
+
+
+def parse_options(line: str) -> dict:
+    """Options of `%%lab` (pure). Raises `UsageError` listing the allowed ones."""
+    opts: dict = {"timeout": None, "check": False}
+    words = shlex.split(line)
+    while words:
+        word = words.pop(0)
+        if word == "--check":
+            opts["check"] = True
+        elif word.startswith("--timeout"):
+            value = word.partition("=")[2] or (words.pop(0) if words else "")
+            try:
+                opts["timeout"] = float(value)
+                if opts["timeout"] < 0:
+                    raise ValueError
+            except ValueError:
+                raise UsageError(f"--timeout needs a number of seconds >= 0, not {value!r}.\n"
+                                 + _USAGE) from None
+        else:
+            raise UsageError(f"unknown option {word!r} (must be one of [--timeout, --check]).\n"
+                             + _USAGE)
+    return opts
+
+
+def stream_to_cell(stream: str, text: str) -> None:
+    """Write output as it arrives; Jupyter shows stderr on its red-tinted stream."""
+    target = sys.stderr if stream == "stderr" else sys.stdout
+    target.write(text)
+    target.flush()
+
+
+def status_line(result: Result) -> str | None:
+    """The line shown under a cell that did not end well (pure)."""
+    if result.ok:
+        return None
+    line = f"[exit status {result.exit_code}]"
+    hint = explain_exit(result)
+    return f"{line} {hint}" if hint else line
+
+
+def run_cell(script: str, line: str = "") -> Result:
+    from .lab import current
+
+    opts = parse_options(line)
+    if not script.strip():
+        raise UsageError("this %%lab cell has no commands: write shell commands on the lines "
+                         "below %%lab, e.g. `brctl show`.")
+    lab = current()
+    result = lab.run(script, timeout=opts["timeout"], on_output=stream_to_cell)
+    if not result.stdout.endswith("\n") and result.stdout:
+        sys.stdout.write("\n")
+    message = status_line(result)
+    if message:
+        if opts["check"]:
+            raise CommandFailed(result)
+        sys.stderr.write(message + "\n")
+    return result
+
+
+def register(ipython=None) -> bool:
+    """Register the magics in the running IPython (no-op elsewhere). True if registered."""
+    if ipython is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:
+            return False
+        ipython = get_ipython()
+    if ipython is None:
+        return False
+
+    def lab_cell(line: str, cell: str) -> None:
+        run_cell(cell, line)
+
+    def lab_line(line: str) -> None:
+        run_cell(line)
+
+    ipython.register_magic_function(lab_cell, "cell", "lab")
+    ipython.register_magic_function(lab_line, "line", "lab")
+    return True

@@ -1,0 +1,92 @@
+#!/bin/bash
+# Bring the lab back to the state baseline.sh recorded: no containers, no user networks or
+# volumes, no extra namespaces, links, addresses or routes, Docker's own iptables rules only.
+# Best effort and idempotent; prints "did: ..." for each change and "warn: ..." for what it
+# could not fix. Images (busybox) are kept.
+set -u
+B=${LABKIT_BASELINE:-/run/labkit/baseline}
+if [ ! -s "$B/links" ]; then
+  echo "warn: no baseline in $B: the lab did not finish starting (see docker compose logs dind)"
+  exit 2
+fi
+did() { echo "did: $*"; }
+warn() { echo "warn: $*"; }
+
+# 1. Containers, user-defined networks and volumes of the inner engine.
+for c in $(docker ps -aq); do
+  name=$(docker inspect -f '{{.Name}}' "$c" 2>/dev/null | sed 's,^/,,')
+  docker rm -f "$c" >/dev/null 2>&1 && did "removed container ${name:-$c}" || warn "could not remove container $c"
+done
+for n in $(docker network ls -q --filter type=custom); do
+  name=$(docker network inspect -f '{{.Name}}' "$n" 2>/dev/null)
+  docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
+done
+docker volume prune -f >/dev/null 2>&1
+
+# 2. Processes the lessons left behind: anything in another network namespace, and orphans
+#    re-parented to the lab's init (background jobs), except the engine and the entrypoint.
+root_ns=$(readlink /proc/1/ns/net)
+keep=" 1 $$ $(cat /run/labkit/entrypoint.pid 2>/dev/null) "
+for p in /proc/[0-9]*; do
+  pid=${p#/proc/}
+  case "$keep" in *" $pid "*) continue;; esac
+  comm=$(cat "$p/comm" 2>/dev/null) || continue
+  case "$comm" in dockerd|containerd|containerd-shim*|docker-proxy|tini) continue;; esac
+  ns=$(readlink "$p/ns/net" 2>/dev/null) || continue
+  ppid=$(awk '/^PPid:/{print $2}' "$p/status" 2>/dev/null)
+  if [ "$ns" != "$root_ns" ] || [ "$ppid" = 1 ]; then
+    kill -KILL "$pid" 2>/dev/null && did "stopped process $pid ($comm)"
+  fi
+done
+
+# 3. Named network namespaces (ip netns add ...).
+for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+  ip netns delete "$ns" 2>/dev/null && did "deleted namespace $ns" || warn "could not delete namespace $ns"
+done
+
+# 4. Links in the lab's own namespace that were not there at the start (bridges, veths, ...).
+for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
+  grep -qxF "$l" "$B/links" && continue
+  ip link delete "$l" 2>/dev/null && did "deleted link $l"
+done
+for l in $(cat "$B/links"); do
+  ip link show "$l" >/dev/null 2>&1 || warn "link $l is gone; restart the lab to get it back (labkit down; labkit up)"
+done
+for l in $(cat "$B/links-up"); do
+  ip link show "$l" 2>/dev/null | grep -q '[<,]UP[,>]' || { ip link set "$l" up 2>/dev/null && did "brought $l up"; }
+done
+
+# 5. IPv4 addresses and routes of the lab's own namespace.
+ip -o -4 addr show | awk '{print $2, $4}' | sort > /tmp/labkit-addrs
+comm -13 "$B/addrs" /tmp/labkit-addrs | while read -r dev cidr; do
+  ip addr del "$cidr" dev "$dev" 2>/dev/null && did "removed address $cidr from $dev"
+done
+comm -23 "$B/addrs" /tmp/labkit-addrs | while read -r dev cidr; do
+  ip addr add "$cidr" dev "$dev" 2>/dev/null && did "restored address $cidr on $dev"
+done
+ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort > /tmp/labkit-routes
+comm -13 "$B/routes" /tmp/labkit-routes | while read -r route; do
+  ip route del $route 2>/dev/null && did "removed route $route"
+done
+comm -23 "$B/routes" /tmp/labkit-routes | while read -r route; do
+  ip route add $route 2>/dev/null && did "restored route $route"
+done
+rm -f /tmp/labkit-addrs /tmp/labkit-routes
+
+# 6. Firewall and NAT: Docker's own rules only, counters zeroed.
+for t in $(iptables-save | sed -n 's/^\*//p'); do
+  grep -qx "\*$t" "$B/iptables" || { iptables -t "$t" -F; iptables -t "$t" -X; did "emptied iptables table $t"; }
+done
+if ! diff -q "$B/iptables" <(iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/') >/dev/null; then
+  did "restored Docker's iptables rules"
+fi
+iptables-restore < "$B/iptables" || warn "could not restore the iptables rules"
+[ -s "$B/ip6tables" ] && ip6tables-restore < "$B/ip6tables" 2>/dev/null
+iptables -Z; iptables -t nat -Z
+
+# 7. Kernel settings and caches lessons touch.
+want=$(cat "$B/ip_forward")
+[ "$(sysctl -n net.ipv4.ip_forward)" = "$want" ] || { sysctl -qw net.ipv4.ip_forward="$want"; did "set ip_forward back to $want"; }
+conntrack -F >/dev/null 2>&1
+ip neigh flush all 2>/dev/null
+exit 0

@@ -1,0 +1,424 @@
+"""How a command reaches the lab: the thin edge between labkit and a process in the lab.
+
+Two transports share one interface:
+
+* `DockerExecTransport` — the kernel runs outside the lab (laptop, the course's JupyterLab
+  container); each command is a `docker exec` into the lab container, through the Docker SDK.
+* `LocalTransport` — the kernel runs inside a lab; commands are local subprocesses.
+
+Both wrap the learner's command in the same small shell script (`wrap`): it runs the command
+under coreutils' `timeout` in its own process group (so a timeout or an interrupt kills the
+whole tree *in the lab*), records that group's id in a job file, and prints the exit status as
+a sentinel line on stderr. The sentinel lets a command end even when something it started in
+the background (`sleep 100 &`) still holds the output pipe open.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import re
+import select
+import secrets
+import shlex
+import signal
+import struct
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from typing import Protocol
+
+from .errors import CommandTimeout, DockerUnavailable, LabGone, LabStopped
+from .result import Result
+
+#: called with ("stdout" | "stderr", text) as output arrives
+OutputCallback = Callable[[str, str], None]
+
+# Time given to `timeout -k` between TERM and KILL, and the extra wait on our side before we
+# assume the lab itself is stuck.
+KILL_AFTER = 2
+GRACE = 10
+
+_SENTINEL = "\x1e"  # ASCII record separator: never in ordinary command output
+
+
+def wrap(command: str, timeout: float | None, token: str, job_dir: str) -> list[str]:
+    """The argv that runs `command` in bash under `timeout`, reporting its status via a
+    sentinel line `\\x1e<token>:<status>` on stderr. Pure, so it is unit-tested."""
+    limit = "0" if not timeout else f"{timeout:g}"
+    script = (
+        'mkdir -p "$4" 2>/dev/null; '
+        'timeout -k {kill} "$1" bash -c "$2" </dev/null & pid=$!; '
+        'echo "$pid" > "$4/$3" 2>/dev/null; '
+        'wait "$pid"; rc=$?; rm -f "$4/$3"; '
+        "printf '\\036%s:%d\\n' \"$3\" \"$rc\" >&2"
+    ).format(kill=KILL_AFTER)
+    return ["sh", "-c", script, "labkit", limit, command, token, job_dir]
+
+
+def kill_job_command(token: str, job_dir: str) -> list[str]:
+    """argv that stops a wrapped command's whole process group (TERM, then KILL)."""
+    job = shlex.quote(f"{job_dir}/{token}")
+    return ["sh", "-c",
+            f"pid=$(cat {job} 2>/dev/null) || exit 0; kill -TERM -- -$pid 2>/dev/null; "
+            f"sleep 1; kill -KILL -- -$pid 2>/dev/null; rm -f {job}; exit 0"]
+
+
+class SentinelSplitter:
+    """Turns raw (stream, bytes) chunks into decoded text for the caller, holding back and
+    removing the sentinel line. Pure: fed by either transport."""
+
+    def __init__(self, token: str, on_output: OutputCallback | None = None) -> None:
+        self._marker = re.compile(re.escape(_SENTINEL + token) + r":(\d+)\n")
+        self._decoders = {s: codecs.getincrementaldecoder("utf-8")("replace")
+                          for s in ("stdout", "stderr")}
+        self._pending = ""  # stderr text that may be the start of the sentinel
+        self._on_output = on_output
+        self.text = {"stdout": [], "stderr": []}
+        self.exit_code: int | None = None
+
+    def feed(self, stream: str, data: bytes) -> None:
+        text = self._decoders[stream].decode(data)
+        if stream == "stdout":
+            self._emit("stdout", text)
+            return
+        self._pending += text
+        found = self._marker.search(self._pending)
+        if found:
+            self.exit_code = int(found.group(1))
+            self._emit("stderr", self._pending[: found.start()] + self._pending[found.end():])
+            self._pending = ""
+            return
+        cut = self._pending.rfind(_SENTINEL)
+        if cut < 0:
+            self._emit("stderr", self._pending)
+            self._pending = ""
+        else:  # maybe a partial sentinel: keep it until the rest arrives
+            self._emit("stderr", self._pending[:cut])
+            self._pending = self._pending[cut:]
+
+    def close(self) -> None:
+        for stream, decoder in self._decoders.items():
+            self._emit(stream, decoder.decode(b"", final=True))
+        self._emit("stderr", self._pending)
+        self._pending = ""
+
+    def _emit(self, stream: str, text: str) -> None:
+        if text:
+            self.text[stream].append(text)
+            if self._on_output:
+                self._on_output(stream, text)
+
+    @property
+    def done(self) -> bool:
+        return self.exit_code is not None
+
+
+class Pipe(Protocol):
+    """A long-lived process in the lab spoken to line by line (the topology probe)."""
+
+    def send(self, data: bytes) -> None: ...
+    def read_line(self, timeout: float) -> bytes: ...
+    def close(self) -> None: ...
+
+
+class Transport(Protocol):
+    kind: str  # "docker-exec" | "local"
+    description: str
+
+    def run(self, command: str, *, timeout: float | None = None,
+            on_output: OutputCallback | None = None) -> Result: ...
+
+    def open_pipe(self, argv: list[str]) -> Pipe: ...
+
+    def alive(self) -> bool: ...
+
+
+# --- docker exec ----------------------------------------------------------------------------
+
+_STREAMS = {1: "stdout", 2: "stderr"}
+
+
+class _DockerFrames:
+    """Reads Docker's multiplexed attach stream (8-byte header: stream, 0,0,0, length)
+    from a hijacked socket, with deadlines (the SDK's own reader blocks forever)."""
+
+    def __init__(self, sock) -> None:
+        self.sock = sock
+        self.raw = getattr(sock, "_sock", sock)
+        self._buf = b""
+        self.eof = False
+
+    def _fill(self, deadline: float | None) -> bool:
+        """Read more bytes; False on EOF. Raises TimeoutError past the deadline."""
+        wait = None if deadline is None else max(0.0, deadline - time.monotonic())
+        ready, _, _ = select.select([self.raw], [], [], wait)
+        if not ready:
+            raise TimeoutError
+        try:
+            chunk = self.raw.recv(65536)
+        except (BlockingIOError, InterruptedError):
+            return True
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self.eof = True
+            return False
+        self._buf += chunk
+        return True
+
+    def frames(self, deadline: float | None) -> Iterator[tuple[str, bytes]]:
+        while True:
+            while len(self._buf) < 8:
+                if not self._fill(deadline):
+                    return
+            stream, size = struct.unpack(">BxxxL", self._buf[:8])
+            while len(self._buf) < 8 + size:
+                if not self._fill(deadline):
+                    return
+            data, self._buf = self._buf[8:8 + size], self._buf[8 + size:]
+            yield _STREAMS.get(stream, "stderr"), data
+
+    def close(self) -> None:
+        for closer in (getattr(self.raw, "close", None), getattr(self.sock, "close", None)):
+            try:
+                if closer:
+                    closer()
+            except OSError:
+                pass
+
+
+def _docker_errors(container_name: str, exc: Exception) -> Exception:
+    """Translate SDK/HTTP failures into what a learner can act on."""
+    import docker.errors
+    import requests.exceptions
+
+    if isinstance(exc, docker.errors.NotFound):
+        return LabGone(container_name)
+    if isinstance(exc, docker.errors.APIError) and exc.status_code == 409:
+        return LabStopped(container_name, "not running")
+    if isinstance(exc, (requests.exceptions.ConnectionError, FileNotFoundError,
+                        ConnectionError, docker.errors.DockerException)):
+        return DockerUnavailable(str(exc).splitlines()[0][:200])
+    return exc
+
+
+class DockerExecPipe:
+    def __init__(self, frames: _DockerFrames) -> None:
+        self._frames = frames
+        self._stdout = b""
+        self._it = None
+        self.stderr = b""
+
+    def send(self, data: bytes) -> None:
+        self._frames.raw.sendall(data)
+
+    def read_line(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        while b"\n" not in self._stdout:
+            got = False
+            for stream, data in self._frames.frames(deadline):
+                got = True
+                if stream == "stdout":
+                    self._stdout += data
+                    if b"\n" in data:
+                        break
+                else:
+                    self.stderr = (self.stderr + data)[-4096:]
+            if not got and self._frames.eof:
+                raise EOFError(self.stderr.decode(errors="replace"))
+        line, _, self._stdout = self._stdout.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        self._frames.close()
+
+
+class DockerExecTransport:
+    """Run commands in a lab container through the Docker API (`docker exec`)."""
+
+    kind = "docker-exec"
+    job_dir = "/run/labkit/jobs"
+
+    def __init__(self, client, container_id: str, name: str) -> None:
+        self.client = client  # docker.DockerClient
+        self.api = client.api
+        self.container_id = container_id
+        self.name = name
+        self.description = f"docker exec into container {name}"
+
+    def _exec(self, argv: list[str], *, stdin: bool = False):
+        try:
+            exec_id = self.api.exec_create(
+                self.container_id, argv, stdout=True, stderr=True, stdin=stdin, tty=False,
+                workdir="/root", environment={"TERM": "dumb", "HOME": "/root"})["Id"]
+            sock = self.api.exec_start(exec_id, socket=True)
+        except Exception as exc:  # noqa: BLE001 - translated, or re-raised as is
+            raise _docker_errors(self.name, exc) from exc
+        return exec_id, _DockerFrames(sock)
+
+    def run(self, command: str, *, timeout: float | None = None,
+            on_output: OutputCallback | None = None) -> Result:
+        token = secrets.token_hex(6)
+        splitter = SentinelSplitter(token, on_output)
+        start = time.monotonic()
+        deadline = None if not timeout else start + timeout + KILL_AFTER + GRACE
+        _, frames = self._exec(wrap(command, timeout, token, self.job_dir))
+        try:
+            for stream, data in frames.frames(deadline):
+                splitter.feed(stream, data)
+                if splitter.done:
+                    break
+        except TimeoutError:
+            self._kill(token)
+            raise CommandTimeout(command, timeout or 0) from None
+        except KeyboardInterrupt:
+            self._kill(token)
+            raise
+        finally:
+            frames.close()
+        splitter.close()
+        duration = time.monotonic() - start
+        if splitter.exit_code is None:  # stream ended without the sentinel: the lab went away
+            self._check_alive()
+            raise LabGone(self.name)
+        return _result(command, splitter, duration, timeout)
+
+    def _kill(self, token: str) -> None:
+        try:
+            _, frames = self._exec(kill_job_command(token, self.job_dir))
+            for _ in frames.frames(time.monotonic() + 5):
+                pass
+            frames.close()
+        except Exception:  # noqa: BLE001 - best effort: the lab may be gone already
+            pass
+
+    def open_pipe(self, argv: list[str]) -> DockerExecPipe:
+        _, frames = self._exec(argv, stdin=True)
+        return DockerExecPipe(frames)
+
+    def _check_alive(self) -> None:
+        import docker.errors
+        try:
+            state = self.api.inspect_container(self.container_id)["State"]
+        except docker.errors.NotFound:
+            raise LabGone(self.name) from None
+        except Exception as exc:  # noqa: BLE001
+            raise _docker_errors(self.name, exc) from exc
+        if not state.get("Running"):
+            raise LabStopped(self.name, state.get("Status", "stopped"))
+
+    def alive(self) -> bool:
+        try:
+            self._check_alive()
+            return True
+        except Exception:  # noqa: BLE001
+            return False
+
+
+# --- local ----------------------------------------------------------------------------------
+
+
+class LocalPipe:
+    def __init__(self, proc: subprocess.Popen) -> None:
+        self.proc = proc
+        self._buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read_line(self, timeout: float) -> bytes:
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            if not ready:
+                raise TimeoutError
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                raise EOFError((self.proc.stderr.read() or b"").decode(errors="replace"))
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+
+
+class LocalTransport:
+    """Run commands as local subprocesses: the kernel itself runs inside a lab."""
+
+    kind = "local"
+
+    def __init__(self, job_dir: str | None = None, env: dict[str, str] | None = None) -> None:
+        runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
+        self.job_dir = job_dir or os.path.join(runtime, f"labkit-jobs-{os.getuid()}")
+        self.env = env
+        self.description = "local processes (this kernel runs inside the lab)"
+
+    def run(self, command: str, *, timeout: float | None = None,
+            on_output: OutputCallback | None = None) -> Result:
+        token = secrets.token_hex(6)
+        splitter = SentinelSplitter(token, on_output)
+        start = time.monotonic()
+        deadline = None if not timeout else start + timeout + KILL_AFTER + GRACE
+        proc = subprocess.Popen(wrap(command, timeout, token, self.job_dir),
+                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env, start_new_session=True)
+        fds = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+        try:
+            while fds and not splitter.done:
+                wait = None if deadline is None else deadline - time.monotonic()
+                if wait is not None and wait <= 0:
+                    raise TimeoutError
+                ready, _, _ = select.select(list(fds), [], [], wait)
+                if not ready:
+                    raise TimeoutError
+                for fd in ready:
+                    chunk = os.read(fd, 65536)
+                    if chunk:
+                        splitter.feed(fds[fd], chunk)
+                    else:
+                        del fds[fd]
+        except TimeoutError:
+            self._kill(proc, token)
+            raise CommandTimeout(command, timeout or 0) from None
+        except KeyboardInterrupt:
+            self._kill(proc, token)
+            raise
+        finally:
+            proc.stdout.close()
+            proc.stderr.close()
+        proc.wait()
+        splitter.close()
+        if splitter.exit_code is None:
+            splitter.exit_code = proc.returncode
+        return _result(command, splitter, time.monotonic() - start, timeout)
+
+    def _kill(self, proc: subprocess.Popen, token: str) -> None:
+        subprocess.run(kill_job_command(token, self.job_dir), check=False)
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait()
+
+    def open_pipe(self, argv: list[str]) -> LocalPipe:
+        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, env=self.env)
+        return LocalPipe(proc)
+
+    def alive(self) -> bool:
+        return True
+
+
+def _result(command: str, splitter: SentinelSplitter, duration: float,
+            timeout: float | None) -> Result:
+    code = splitter.exit_code if splitter.exit_code is not None else -1
+    # `timeout` exits 124 after TERM and 137 after KILL; only trust that when time is up.
+    timed_out = bool(timeout) and code in (124, 137) and duration >= timeout * 0.95
+    return Result(command=command, stdout="".join(splitter.text["stdout"]),
+                  stderr="".join(splitter.text["stderr"]), exit_code=code,
+                  duration=duration, timed_out=timed_out)
