@@ -125,7 +125,8 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
                            "registry is made by .ci/make-base-image.sh.")
     refusal = privileged_refused(client)
     if refusal:
-        say(f"this host refuses privileged containers ({refusal}); starting the lab with an explicit capability set "
+        say(f"this host refuses privileged containers ({refusal}); "
+            "starting the lab with an explicit capability set "
             f"instead ({NOPRIV_FILE})")
         compose = Compose(compose.command, compose.project_dir, nopriv=True)
     say(f"starting {', '.join(services)} with {' '.join(compose.command)}")

@@ -23,7 +23,8 @@ def report(checks: list[Check]) -> str:
         if c.ok is False and c.fix:
             lines.append(f"       what to do: {c.fix}")
     verdict = ("The lab is usable." if usable(checks)
-               else "The lab is NOT usable yet: fix the first FAIL above and run `labkit doctor` again.")
+               else "The lab is NOT usable yet: fix the first FAIL above, then run "
+               "`labkit doctor` again.")
     return "\n".join(lines + ["", verdict])
 
 
@@ -86,7 +87,8 @@ def gather() -> list[Check]:
     lab = find_lab(client)
     if lab is None:
         checks.append(Check("lab container", False, "none (no container labelled "
-                            "org.labkit.role=lab)", "run `labkit up` or `docker compose up -d dind`"))
+                            "org.labkit.role=lab)",
+                            "run `labkit up` or `docker compose up -d dind`"))
         return checks
     fix = {"stopped": "run `labkit up`; `docker compose logs dind` says why it stopped",
            "starting": "wait a few seconds and run `labkit doctor` again",

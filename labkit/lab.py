@@ -13,7 +13,14 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 
-from .errors import CommandFailed, CommandTimeout, DockerUnavailable, LabNotFound, LabStarting, LabStopped
+from .errors import (
+    CommandFailed,
+    CommandTimeout,
+    DockerUnavailable,
+    LabNotFound,
+    LabStarting,
+    LabStopped,
+)
 from .locate import READY_FILE, LabContainer, find_lab
 from .result import Result
 from .transport import DockerExecTransport, LocalTransport, OutputCallback, Transport
@@ -120,8 +127,9 @@ class Lab:
         """Run a shell command (bash) in the lab and return its `Result`.
 
         `timeout` (s, default `self.timeout`; 0 for none) kills the command and its children
-        in the lab and raises `CommandTimeout` (its `.result` holds the output so far). `check=True` raises `CommandFailed` on a
-        non-zero exit. `on_output(stream, text)` sees output as it arrives."""
+        in the lab and raises `CommandTimeout` (its `.result` holds the output so far).
+        `check=True` raises `CommandFailed` on a non-zero exit. `on_output(stream, text)`
+        sees output as it arrives."""
         limit = self.timeout if timeout is None else timeout
         result = self.transport.run(command, timeout=limit, on_output=on_output)
         if result.timed_out:

@@ -18,8 +18,8 @@ from __future__ import annotations
 import codecs
 import os
 import re
-import select
 import secrets
+import select
 import shlex
 import signal
 import struct
@@ -48,11 +48,11 @@ def wrap(command: str, timeout: float | None, token: str, job_dir: str) -> list[
     limit = "0" if not timeout else f"{timeout:g}"
     script = (
         'mkdir -p "$4" 2>/dev/null; '
-        'timeout -k {kill} "$1" bash -c "$2" </dev/null & pid=$!; '
+        f'timeout -k {KILL_AFTER} "$1" bash -c "$2" </dev/null & pid=$!; '
         'echo "$pid" > "$4/$3" 2>/dev/null; '
         'wait "$pid"; rc=$?; rm -f "$4/$3"; '
         "printf '\\036%s:%d\\n' \"$3\" \"$rc\" >&2"
-    ).format(kill=KILL_AFTER)
+    )
     return ["sh", "-c", script, "labkit", limit, command, token, job_dir]
 
 
