@@ -424,7 +424,8 @@ class Probe:
         if nat_proc is not None:
             out, err = nat_proc.communicate(timeout=10)
             if nat_proc.returncode == 0:
-                nat_text = out
+                # Drop iptables-save's "# Generated ... on <date>" lines: they only add noise.
+                nat_text = "".join(ln for ln in out.splitlines(True) if not ln.startswith("#"))
             else:
                 warnings.append({"level": "warning", "namespace": None, "interface": None,
                                  "message": f"iptables-save -t nat failed: {err.strip()}"})
