@@ -1,0 +1,136 @@
+"""Shared fixtures for labkit's tests.
+
+* `lab` (session): the live course lab, `Lab.connect()`; started with `labkit.compose.up()`
+  when none exists. Docker unreachable: the fixture FAILS in CI (env `CI` non-empty) with the
+  `labkit doctor` report, and skips elsewhere. `LABKIT_LAB=NAME` points it at another lab.
+* Every test marked `@pytest.mark.lab` starts from a reset lab (`lab.reset()` before the
+  test); `@pytest.mark.lab(reset=False)` opts out. Tests under tests/lab/ get the marker
+  automatically.
+* `throwaway_lab` (function): a factory for extra, short-lived lab containers (same image and
+  capability set as docker-compose.nopriv.yml, label org.labkit.role=test-throwaway, never
+  the course lab's label), removed with their volumes after the test.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import pytest
+
+LAB_DIR = Path(__file__).parent / "lab"
+THROWAWAY_LABEL = {"org.labkit.role": "test-throwaway"}
+LAB_IMAGE = "labkit-lab:latest"
+
+
+def in_ci() -> bool:
+    return bool(os.environ.get("CI"))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "slow: takes tens of seconds (deselect with -m 'not slow')")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        if LAB_DIR in Path(str(item.path)).parents and item.get_closest_marker("lab") is None:
+            item.add_marker(pytest.mark.lab)
+
+
+def _doctor_report() -> str:
+    try:
+        from labkit.doctor import gather, report
+
+        return report(gather())
+    except Exception as exc:  # noqa: BLE001 - the report is a courtesy; never hide the cause
+        return f"(labkit doctor itself failed: {type(exc).__name__}: {exc})"
+
+
+def _no_lab(reason: str) -> None:
+    """Fail in CI (a lab that will not start fails the run); skip on a laptop."""
+    text = f"{reason}\n\nlabkit doctor says:\n{_doctor_report()}"
+    if in_ci():
+        pytest.fail(f"the live lab is required in CI (CI={os.environ['CI']!r}): {text}",
+                    pytrace=False)
+    pytest.skip(f"no live lab: {reason.splitlines()[0]} (set CI=1 to make this a failure)")
+
+
+@pytest.fixture(scope="session")
+def docker_api():
+    """The Docker SDK client (labkit's own connection checks), or skip/fail like `lab`."""
+    from labkit import DockerUnavailable
+    from labkit.lab import docker_client
+
+    try:
+        return docker_client()
+    except DockerUnavailable as exc:
+        _no_lab(str(exc))
+
+
+@pytest.fixture(scope="session")
+def lab(docker_api):
+    """The live lab. Started (`labkit.compose.up()`) when no lab container exists."""
+    from labkit import Lab, LabNotFound, compose
+
+    try:
+        return Lab.connect()
+    except LabNotFound:
+        if os.environ.get("LABKIT_LAB"):
+            raise  # a named lab that does not exist is a mistake, not something to start
+    # No lab yet: start it the way a learner would (`labkit up`); errors fail the session.
+    compose.up()
+    return Lab.connect()
+
+
+@pytest.fixture(autouse=True)
+def _reset_lab_for_lab_tests(request: pytest.FixtureRequest):
+    """Before each `lab`-marked test: reset the lab so tests do not depend on each other."""
+    marker = request.node.get_closest_marker("lab")
+    if marker is not None and marker.kwargs.get("reset", True):
+        live = request.getfixturevalue("lab")
+        report = live.reset()
+        assert report.clean, f"reset before the test left problems: {report.warnings}"
+        live._activate()  # %%lab cells use this lab, whatever an earlier test connected to
+    yield
+
+
+@pytest.fixture
+def throwaway_lab(docker_api):
+    """Factory: `start(name_suffix="x")` -> a started docker SDK Container running the lab
+    image with the explicit capability set. Removed (with its volume) after the test."""
+    import docker.errors
+
+    made = []
+
+    def start(suffix: str = "lab"):
+        try:
+            docker_api.images.get(LAB_IMAGE)
+        except docker.errors.ImageNotFound:
+            pytest.fail(f"{LAB_IMAGE} is not built (run `labkit up`)")
+        container = docker_api.containers.create(
+            LAB_IMAGE,
+            name=f"labkit-test-{suffix}-{secrets.token_hex(3)}",
+            labels=THROWAWAY_LABEL,
+            cap_add=["ALL"],
+            cap_drop=["SYS_RESOURCE"],
+            security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+            volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
+            network_mode="none",  # no traffic leaves it; its docker0 is still 172.17.0.1/16
+        )
+        made.append(container)
+        container.start()
+        return container
+
+    from labkit import lab as labmod
+
+    before = labmod._current
+    yield start
+    labmod._current = before  # connecting to a throw-away lab made it the magics' lab
+    for container in made:
+        try:
+            container.remove(force=True, v=True)
+        except docker.errors.NotFound:
+            pass
+
