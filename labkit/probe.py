@@ -526,6 +526,125 @@ def _pyroute2_version() -> str:
         return "unknown"
 
 
+# --- the other side of --serve (runs where the notebook runs) ------------------------------
+
+SERVE_ARGV = ("python3", "-m", "labkit.probe", "--serve")
+
+
+class ProbeError(RuntimeError):
+    pass
+
+
+class ProbeSession:
+    """Talk to one long-lived `python3 -m labkit.probe --serve`, one line each way.
+
+    The transport is not this class's business: `pipe` is anything with
+    `send(bytes)`, `read_line(timeout) -> bytes` (raising TimeoutError / EOFError) and
+    `close()`, e.g. `lab.transport.open_pipe(list(SERVE_ARGV))`, or `ProbeSession.spawn(argv)`
+    for a local process (`docker exec -i LAB python3 -m labkit.probe --serve`).
+    """
+
+    def __init__(self, pipe: Any, timeout: float = 30.0) -> None:
+        self.pipe, self.timeout = pipe, timeout
+        self.hello = self._read_line()
+        if self.hello.get("hello") != "labkit.probe":
+            raise ProbeError(f"not a labkit probe on the other end: {self.hello!r}")
+        from labkit.topology import FORMAT
+
+        if self.hello.get("format") != FORMAT:
+            raise ProbeError(
+                f"the lab's probe speaks snapshot format {self.hello.get('format')}, this "
+                f"labkit reads format {FORMAT}: use the same labkit in the lab and the notebook")
+
+    @classmethod
+    def spawn(cls, argv: list[str] | tuple[str, ...], timeout: float = 30.0) -> ProbeSession:
+        """Start the probe as a local process `argv` (ending in the probe's --serve command)."""
+        return cls(_ProcessPipe(list(argv)), timeout=timeout)
+
+    def _read_line(self) -> dict[str, Any]:
+        try:
+            line = self.pipe.read_line(self.timeout)
+        except TimeoutError:
+            raise ProbeError(f"the probe did not answer within {self.timeout:.0f} s") from None
+        except EOFError as e:
+            raise ProbeError(f"the probe exited; its last words: {str(e)[-2000:]}") from None
+        try:
+            return json.loads(line)
+        except ValueError:
+            raise ProbeError(f"the probe wrote something that is not JSON: {line[:200]!r}") \
+                from None
+
+    def request(self, what: str = "snapshot") -> dict[str, Any]:
+        try:
+            self.pipe.send(what.encode() + b"\n")
+        except OSError as e:
+            raise ProbeError(f"the probe is gone ({e})") from None
+        answer = self._read_line()
+        if "error" in answer:
+            raise ProbeError(f"the probe failed: {answer['error']}")
+        return answer
+
+    def snapshot(self) -> Any:
+        """The lab's topology now, as a labkit.topology.Topology."""
+        from labkit.topology import from_json
+
+        return from_json(self.request("snapshot"))
+
+    def raw(self) -> dict[str, Any]:
+        return self.request("raw")
+
+    def close(self) -> None:
+        try:
+            self.pipe.send(b"quit\n")
+        except (OSError, ValueError):
+            pass
+        self.pipe.close()
+
+    def __enter__(self) -> ProbeSession:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class _ProcessPipe:
+    """A local process as a pipe (the shape labkit.transport's pipes have)."""
+
+    def __init__(self, argv: list[str]) -> None:
+        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE)
+        self._buf = b""
+
+    def send(self, data: bytes) -> None:
+        self.proc.stdin.write(data)
+        self.proc.stdin.flush()
+
+    def read_line(self, timeout: float) -> bytes:
+        import select
+
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while b"\n" not in self._buf:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([fd], [], [], left)[0]:
+                raise TimeoutError
+            chunk = os.read(fd, 1 << 20)
+            if not chunk:
+                self.proc.wait()
+                raise EOFError(self.proc.stderr.read().decode(errors="replace"))
+            self._buf += chunk
+        line, _, self._buf = self._buf.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+
+
 # --- entry points --------------------------------------------------------------------------
 
 def snapshot_json(probe: Probe, raw: bool = False) -> str:
