@@ -1,0 +1,28 @@
+# `make test`: install labkit with its test tools in .venv, start the lab, run every test
+# (unit tests, live-lab tests, the notebooks under strict nbval).
+PYTHON ?= python3
+VENV   ?= .venv
+BIN     = $(VENV)/bin
+
+.PHONY: test lab lint bench clean
+
+test: $(VENV)/.installed lab
+	$(BIN)/python -m pytest
+
+lab: $(VENV)/.installed
+	$(BIN)/labkit up
+
+lint: $(VENV)/.installed
+	$(BIN)/ruff check labkit tests benchmarks
+
+bench: $(VENV)/.installed lab
+	for b in benchmarks/bench_*.py; do $(BIN)/python $$b || exit 1; done
+
+$(VENV)/.installed: pyproject.toml jupyter/requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r jupyter/requirements.txt -e '.[test]'
+	touch $@
+
+clean:
+	rm -rf $(VENV) .pytest_cache
