@@ -73,11 +73,20 @@ def _inside(ns_fd: int, home_fd: int) -> Iterator[None]:
         _setns(home_fd, CLONE_NEWNET)
 
 
-def _ns_inode(path: str) -> int | None:
+def _nsfs_dev() -> int:
+    return os.stat("/proc/self/ns/net").st_dev
+
+
+def _ns_inode(path: str, nsfs_dev: int | None = None) -> int | None:
+    """The namespace's inode, or None when `path` is gone or not a namespace at all (a
+    left-over file in /var/run/docker/netns or /run/netns whose bind mount is gone)."""
     try:
-        return os.stat(path).st_ino
+        st = os.stat(path)
     except OSError:
         return None
+    if nsfs_dev is not None and st.st_dev != nsfs_dev:
+        return None
+    return st.st_ino
 
 
 # --- finding namespaces --------------------------------------------------------------------
@@ -174,9 +183,10 @@ def discover(docker: _Docker | None, warnings: list[dict[str, Any]]) -> list[dic
     containers, `ip netns` names, docker sandbox files, holding processes.
     """
     by_inode: dict[int, dict[str, Any]] = {}
+    nsfs = _nsfs_dev()
 
     def add(path: str, **known: Any) -> dict[str, Any] | None:
-        ino = _ns_inode(path)
+        ino = _ns_inode(path, nsfs)
         if ino is None:
             return None
         entry = by_inode.setdefault(ino, {

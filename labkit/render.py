@@ -340,6 +340,9 @@ def _collect_edges(edges: list[str], stubs: dict[str, str], items: dict[str, lis
                    ids: dict[tuple[str, str], str], drawn_ns: set[str], topo: Topology,
                    before: Topology | None, lab_name: str) -> None:
     done_pairs: set[frozenset] = set()
+    # Veths whose peer is expected out of reach (the lab's uplink: an "info", not a warning).
+    uplinks = {(w.namespace, w.interface) for t in (topo, before) if t is not None
+               for w in t.warnings if w.level == "info" and w.interface}
     for ns_name in items:
         ns = topo.namespace(ns_name) or (before.namespace(ns_name) if before else None)
         learned: dict[str, list[str]] = {}
@@ -370,7 +373,7 @@ def _collect_edges(edges: list[str], stubs: dict[str, str], items: dict[str, lis
                 edges.append(f"  {_q(me)} -> {_q(other)} [dir=both, arrowsize=0.6, "
                              f"color=\"{_edge_color(faded, hot, '#4a5568')}\""
                              f"{_edge_style(faded, hot)}];")
-            elif itf.kind == "veth" and ns_name == lab_name and itf.peer is None:
+            elif itf.kind == "veth" and itf.peer is None and (ns_name, itf.name) in uplinks:
                 stub = "stub:outside"
                 stubs[stub] = "outside the lab\n(the machine's network)"
                 edges.append(f"  {_q(me)} -> {_q(stub)} [dir=both, arrowsize=0.6, "

@@ -336,14 +336,20 @@ def from_raw(raw: dict[str, Any]) -> Topology:
             addrs.setdefault(a["index"], []).append(Address(
                 a["address"], a["prefixlen"], a.get("family", 4),
                 SCOPES.get(a.get("scope", 0), str(a.get("scope")))))
+        # The lab's own links to the machine (Docker gave the lab container eth0): addressed
+        # or routed by, with no peer the probe can reach. Expected, so only "info".
+        uplinks = set()
+        if e.get("lab"):
+            uplinks = {a["index"] for a in e.get("addrs", []) if a.get("scope", 0) == 0}
+            uplinks |= {r["oif"] for r in e.get("routes", []) if not r.get("dst_len")}
         interfaces = []
         for lk in sorted(links.values(), key=lambda x: x["index"]):
             peer = lower = None
             target = _link_target(e, lk, names, by_index)
             if lk["kind"] == "veth":
-                peer, problem = _resolve_veth(e, lk, target, names, by_index)
+                peer, problem = _resolve_veth(e, lk, target, uplinks, names, by_index)
                 if problem:
-                    level = "info" if kinds[ino] == "lab" and target is None else "warning"
+                    level = "info" if lk["index"] in uplinks and target is None else "warning"
                     warnings.append(ProbeWarning(problem, ns_name, lk["name"], level))
             elif target is not None:
                 lower = Endpoint(names[target[0]], target[1]["name"])
@@ -427,7 +433,8 @@ def _link_target(e: dict[str, Any], lk: dict[str, Any], names: dict[int, str],
 
 
 def _resolve_veth(e: dict[str, Any], lk: dict[str, Any], target: tuple[int, dict] | None,
-                  names: dict[int, str], by_index: dict[int, dict[int, dict[str, Any]]]
+                  uplinks: set[int], names: dict[int, str],
+                  by_index: dict[int, dict[int, dict[str, Any]]]
                   ) -> tuple[Endpoint | None, str | None]:
     if target is None:
         nsid = lk.get("link_netnsid")
@@ -435,7 +442,7 @@ def _resolve_veth(e: dict[str, Any], lk: dict[str, Any], target: tuple[int, dict
             return None, f"veth peer ifindex {lk.get('link')} not found in this namespace"
         if str(nsid) in (e.get("netnsids") or {}):
             return None, f"veth peer ifindex {lk.get('link')} not found (netnsid {nsid})"
-        if e.get("lab"):
+        if lk["index"] in uplinks:
             return None, f"veth peer is outside the lab (netnsid {nsid})"
         return None, (f"veth peer is in a namespace the probe cannot see "
                       f"(netnsid {nsid}, ifindex {lk.get('link')})")
@@ -533,8 +540,13 @@ class Diff:
         its line, and a veth pair is one line, not one per end."""
         out = []
         new_ns = {c.key for c in self.changes if c.what == "namespace" and c.op in "+-"}
+        # Routes that come and go with their interface are part of that interface's line.
+        new_itf = {(c.op, c.namespace, c.key) for c in self.changes
+                   if c.what == "interface" and c.op in "+-"}
         said_pairs: set[tuple[str, str]] = set()
         for c in self.changes:
+            if c.what == "route" and (c.op, c.namespace, (c.after or c.before).dev) in new_itf:
+                continue
             if c.what != "namespace" and c.namespace in new_ns:
                 if c.what != "interface" or c.op not in "+-":
                     continue

@@ -32,7 +32,7 @@ SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
 def sh(lab, cmd: str, check: bool = True):
     """Run `cmd` in the lab; the Result (stdout, stderr, exit_code)."""
-    return sh(lab, cmd, timeout=120, check=check)
+    return lab.run(cmd, timeout=120, check=check)
 
 
 @pytest.fixture(scope="module")
@@ -62,8 +62,15 @@ def _nsenter_prefix(lab, topo: Topology, ns_name: str) -> str:
     if ns.kind == "lab":
         return ""
     if ns.kind == "container":
-        pid = sh(lab, f"docker inspect -f '{{{{.State.Pid}}}}' {shlex.quote(ns.name)}").stdout
-        return f"nsenter -t {pid.strip()} -n "
+        cmd = f"docker inspect -f '{{{{.State.Pid}}}}' {shlex.quote(ns.name)}"
+        res = sh(lab, cmd)
+        for _ in range(3):  # FIXME(lead): the docker-exec transport sometimes returns exit 0
+            if res.stdout.strip():  # with empty stdout; retry until that is fixed
+                break
+            res = sh(lab, cmd)
+        assert res.stdout.strip().isdigit(), f"no pid for container {ns.name}: {res!r} " \
+            f"stdout={res.stdout!r} stderr={res.stderr!r}"
+        return f"nsenter -t {res.stdout.strip()} -n "
     if ns.kind == "netns":
         return f"ip netns exec {shlex.quote(ns.netns[0])} "
     if ns.kind == "process":
@@ -233,7 +240,7 @@ def test_hand_made_netns_and_bridge(lab, probe):
         done
         ip -n red addr add 10.99.0.2/24 dev eth0
         ip -n blue addr add 10.99.0.3/24 dev eth0
-        ip netns exec red ping -c1 -W2 10.99.0.3 >/dev/null""")
+        ip netns exec red busybox ping -c1 -W2 10.99.0.3 >/dev/null""")
     try:
         topo = snap(probe, record="hand_netns")
         assert_matches_iproute2(lab, topo)
