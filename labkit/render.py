@@ -21,7 +21,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labkit.topology import Diff, Interface, Namespace, Topology
+from labkit.topology import Diff, Interface, Namespace, Topology, is_hairpin, natural_key
 
 # Colours: one place, so the legend and the drawing cannot disagree.
 LAB = {"fill": "#e7f0fb", "line": "#2b6cb0"}
@@ -76,10 +76,11 @@ def _itf_key(ns: str, itf: Interface, topo_names: dict[str, str]) -> str:
 def _itf_sort_key(itf: Interface) -> tuple:
     rank = {"loopback": 0, "device": 1, "bridge": 2, "veth": 4}.get(itf.kind, 3)
     if itf.kind == "veth" and itf.peer is not None:
-        return (rank, itf.peer.namespace, itf.peer.interface, itf.name)
+        return (rank, natural_key(itf.peer.namespace), natural_key(itf.peer.interface),
+                natural_key(itf.name))
     if itf.kind == "bridge":
-        return (rank, itf.alias or "", itf.name)
-    return (rank, itf.name)
+        return (rank, natural_key(itf.alias or ""), natural_key(itf.name))
+    return (rank, natural_key(itf.name))
 
 
 def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | None = None,
@@ -110,6 +111,7 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
 
     touched_itfs = diff.touched()[0] if diff is not None else set()
     items: dict[str, list[_Item]] = {}
+    hidden: dict[str, int] = {}
     for ns, ns_status in namespaces:
         lst = []
         names_now = {i.name for i in ns.interfaces}
@@ -131,14 +133,30 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
                 if itf.name not in names_now:
                     lst.append(_Item(ns.name, itf, "removed"))
         visible = [it for it in lst if show_loopback or it.itf.kind != "loopback"]
+        if focus_set is not None:
+            # Veths into namespaces left out of the focus would only add clutter.
+            kept = [it for it in visible if it.itf.kind != "veth" or it.itf.peer is None
+                    or it.itf.peer.namespace in focus_set]
+            hidden[ns.name] = len(visible) - len(kept)
+            visible = kept
         if not visible:  # --network none: draw lo so the box is not empty
             visible = lst
         items[ns.name] = sorted(visible, key=lambda it: _itf_sort_key(it.itf))
 
+    # Current interfaces first, so they keep the stable ids; a removed one whose stable id
+    # is taken (docker made a new vethXXXXXXX for the same container) uses its own name.
     ids: dict[tuple[str, str], str] = {}
-    for ns_name, lst in items.items():
-        for it in lst:
-            ids[(ns_name, it.itf.name)] = _itf_key(ns_name, it.itf, {})
+    used: set[str] = set()
+    for removed in (False, True):
+        for ns_name, lst in items.items():
+            for it in lst:
+                if (it.status == "removed") != removed:
+                    continue
+                nid = _itf_key(ns_name, it.itf, {})
+                if nid in used:
+                    nid = f"if:{ns_name}:{it.itf.name}:removed"
+                used.add(nid)
+                ids[(ns_name, it.itf.name)] = nid
 
     lab = topology.lab or (before.lab if before else None)
     lab_name = lab.name if lab else "lab"
@@ -164,6 +182,10 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
       f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;')
     if lab_entry is not None:
         _emit_items(w, items.get(lab_name, []), ids, lab_entry[0], "    ")
+        if hidden.get(lab_name):
+            w(f'    "hidden:{_html(lab_name)}" [shape=plaintext, style="", fontsize=8, '
+              f'fontcolor="#666666", label="+{hidden[lab_name]} veth(s) to namespaces '
+              'not in focus"];')
         _emit_nat_nodes(w, topology, before, lab_name, items.get(lab_name, []), ids, "    ")
     for ns, status in inner:
         _emit_namespace(w, ns, status, items.get(ns.name, []), ids, "    ")
@@ -328,12 +350,15 @@ def _port_mappings(topo: Topology, before: Topology | None, lab_name: str):
 
 
 def _masquerades(topo: Topology, before: Topology | None):
+    """MASQUERADE rules to draw, with diff status; docker's per-port hairpin rules are part
+    of the published port and are not drawn on their own."""
     now = set(topo.masquerades)
     out = [(m, "" if before is None or m in set(before.masquerades) else "added")
            for m in topo.masquerades]
     if before is not None:
         out += [(m, "removed") for m in before.masquerades if m not in now]
-    return sorted(out, key=lambda x: (str(x[0]), x[1]))
+    return sorted(((m, st) for m, st in out if not is_hairpin(m)),
+                  key=lambda x: (str(x[0]), x[1]))
 
 
 def _collect_edges(edges: list[str], stubs: dict[str, str], items: dict[str, list[_Item]],

@@ -12,6 +12,7 @@ Identities are stable names, never kernel numbers: a namespace is known by its n
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -203,9 +204,9 @@ class Topology:
         return "\n".join(lines)
 
 
-def _itf_short(i: Interface) -> str:
+def _itf_short(i: Interface, peer: bool = True) -> str:
     s = i.name
-    if i.peer is not None:
+    if peer and i.peer is not None:
         s += f"↔{i.peer}"
     if i.master:
         s += f"@{i.master}"
@@ -215,6 +216,17 @@ def _itf_short(i: Interface) -> str:
     if i.kind not in ("veth", "device"):
         s = f"{i.kind} {s}"
     return s
+
+
+def natural_key(name: str) -> tuple:
+    """Sort "c2" before "c10": digits compare as numbers (strings and ints alternate)."""
+    parts = re.split(r"(\d+)", name)
+    return tuple(int(p) if i % 2 else p for i, p in enumerate(parts))
+
+
+def is_hairpin(m: Masquerade) -> bool:
+    """Docker's per-port MASQUERADE (a container reaching its own published port)."""
+    return bool(m.source) and m.source == m.destination
 
 
 # --- JSON ---------------------------------------------------------------------------------
@@ -397,7 +409,8 @@ def from_raw(raw: dict[str, Any]) -> Topology:
             routes=tuple(sorted(set(routes), key=_route_key)),
             fdb=tuple(sorted(set(fdb), key=lambda f: (f.bridge, f.mac, f.vlan or 0, f.port))),
         ))
-    namespaces.sort(key=lambda n: (KINDS.index(n.kind) if n.kind in KINDS else 99, n.name))
+    namespaces.sort(key=lambda n: (KINDS.index(n.kind) if n.kind in KINDS else 99,
+                                   natural_key(n.name)))
 
     rules = parse_iptables_save(raw["nat"]) if raw.get("nat") else []
     return Topology(
@@ -476,7 +489,9 @@ class Change:
         if self.what == "namespace":
             s = f"{self.op} namespace {obj.label}"
             if self.op == "+":
-                extra = ", ".join(_itf_short(i) for i in obj.interfaces if i.kind != "loopback")
+                # Peers are left out here: each veth pair gets its own "+ veth" line.
+                extra = ", ".join(_itf_short(i, peer=False) for i in obj.interfaces
+                                  if i.kind != "loopback")
                 s += f" ({obj.kind}: {extra})" if extra else f" ({obj.kind})"
             elif self.op == "~":
                 s += " (" + ", ".join(self.fields) + ")"
@@ -544,7 +559,12 @@ class Diff:
         new_itf = {(c.op, c.namespace, c.key) for c in self.changes
                    if c.what == "interface" and c.op in "+-"}
         said_pairs: set[tuple[str, str]] = set()
+        port_targets = {(c.op, (c.after or c.before).to_ip) for c in self.changes
+                        if c.what == "port"}
         for c in self.changes:
+            if c.what == "masquerade" and is_hairpin(c.after or c.before) and (
+                    c.op, (c.after or c.before).source.removesuffix("/32")) in port_targets:
+                continue  # part of the published port's line
             if c.what == "route" and (c.op, c.namespace, (c.after or c.before).dev) in new_itf:
                 continue
             if c.what != "namespace" and c.namespace in new_ns:
@@ -591,18 +611,20 @@ _ITF_FIELDS = ("kind", "state", "up", "mac", "mtu", "addresses", "master", "peer
 
 def diff(before: Topology, after: Topology) -> Diff:
     """What changed from `before` to `after`, in a stable order."""
+    ns_changes: list[Change] = []
     changes: list[Change] = []
     b_ns, a_ns = _keyed(before.namespaces, lambda n: n.name), _keyed(after.namespaces,
                                                                      lambda n: n.name)
     order = sorted(set(b_ns) | set(a_ns),
                    key=lambda n: (KINDS.index((a_ns.get(n) or b_ns[n]).kind)
-                                  if (a_ns.get(n) or b_ns[n]).kind in KINDS else 99, n))
+                                  if (a_ns.get(n) or b_ns[n]).kind in KINDS else 99,
+                                  natural_key(n)))
     for name in order:
         b, a = b_ns.get(name), a_ns.get(name)
         if b is None:
-            changes.append(Change("+", "namespace", None, name, None, a))
+            ns_changes.append(Change("+", "namespace", None, name, None, a))
         elif a is None:
-            changes.append(Change("-", "namespace", None, name, b, None))
+            ns_changes.append(Change("-", "namespace", None, name, b, None))
         else:
             fs = []
             if b.inode != a.inode:
@@ -616,7 +638,7 @@ def diff(before: Topology, after: Topology) -> Diff:
             fs += [f"+netns {x}" for x in sorted(an - bn)]
             fs += [f"-netns {x}" for x in sorted(bn - an)]
             if fs:
-                changes.append(Change("~", "namespace", None, name, b, a, tuple(fs)))
+                ns_changes.append(Change("~", "namespace", None, name, b, a, tuple(fs)))
         bi = _keyed(b.interfaces if b else (), lambda i: i.name)
         ai = _keyed(a.interfaces if a else (), lambda i: i.name)
         for ifname in sorted(set(bi) | set(ai)):
@@ -643,4 +665,5 @@ def diff(before: Topology, after: Topology) -> Diff:
             changes.append(Change("+", what, None, str(r), None, r))
         for r in sorted(bs - as_, key=str):
             changes.append(Change("-", what, None, str(r), r, None))
-    return Diff(before, after, tuple(changes))
+    # What a learner reads first: namespaces that came or went, then the details.
+    return Diff(before, after, tuple(ns_changes + changes))
