@@ -72,12 +72,19 @@ def test_wrap_runs_and_reports_status_as_sentinel(tmp_path):
     """Run the wrapper with the local sh: the sentinel carries the command's status."""
     done = subprocess.run(wrap("echo out; echo err >&2; exit 7", 10, TOKEN, str(tmp_path)),
                           capture_output=True, timeout=20, check=False)
-    assert done.stdout == b"out\n"
+    assert done.stdout.startswith(b"out\n")
     assert done.stderr == f"err\n{SENT}:7\n".encode()
     assert list(tmp_path.iterdir()) == []  # the job file is removed when the job ends
 
 
 # --- SentinelSplitter ----------------------------------------------------------------------
+
+# Docker copies a command's stdout and stderr to the client separately, so the end of stderr
+# can arrive before the last of stdout (seen live: `echo x` lost its output in ~5 % of runs).
+# The command is over only when each stream has said so.
+ORDER_BUG = pytest.mark.xfail(
+    strict=True, reason="labkit bug: the status sentinel is only on stderr, so stdout still "
+    "in flight is dropped (see tests/lab/test_lab_run.py::test_stdout_is_never_lost)")
 
 
 def collect(token: str = TOKEN):
@@ -89,14 +96,34 @@ def joined(seen, stream):
     return "".join(t for s, t in seen if s == stream)
 
 
-def test_splitter_plain_sentinel():
+def test_splitter_sentinel_gives_the_status():
     sp, seen = collect()
     sp.feed("stdout", b"hello\n")
+    assert sp.exit_code is None
     sp.feed("stderr", f"{SENT}:0\n".encode())
+    assert sp.exit_code == 0
+    sp.close()
+    assert joined(seen, "stdout").startswith("hello\n")
+    assert joined(seen, "stderr") == ""
+
+
+@ORDER_BUG
+def test_splitter_waits_for_both_streams():
+    sp, seen = collect()
+    sp.feed("stderr", f"e\n{SENT}:0\n".encode())
+    assert not sp.done  # stdout may still be on its way
+    sp.feed("stdout", b"late\n")
+    sp.feed("stdout", f"{SENT}:0\n".encode())
     assert sp.done and sp.exit_code == 0
     sp.close()
-    assert seen == [("stdout", "hello\n")]
-    assert sp.text == {"stdout": ["hello\n"], "stderr": []}
+    assert (joined(seen, "stdout"), joined(seen, "stderr")) == ("late\n", "e\n")
+
+
+@ORDER_BUG
+def test_wrap_puts_the_status_on_both_streams(tmp_path):
+    done = subprocess.run(wrap("echo out; exit 7", 10, TOKEN, str(tmp_path)),
+                          capture_output=True, timeout=20, check=False)
+    assert done.stdout == f"out\n{SENT}:7\n".encode()
 
 
 @pytest.mark.parametrize("cut", range(1, len(SENT) + 4))
@@ -105,12 +132,11 @@ def test_splitter_sentinel_split_across_chunks(cut):
     head = len(b"warning\n")
     sp, seen = collect()
     sp.feed("stderr", raw[: head + cut])
-    assert not sp.done
+    assert sp.exit_code is None
     sp.feed("stderr", raw[head + cut:])
-    assert sp.done and sp.exit_code == 42
+    assert sp.exit_code == 42
     sp.close()
     assert joined(seen, "stderr") == "warning\n"
-    assert "\x1e" not in joined(seen, "stderr")
 
 
 def test_splitter_sentinel_byte_by_byte():
@@ -158,22 +184,32 @@ def test_splitter_stderr_streams_before_the_sentinel():
     assert seen == [("stderr", "progress 1\n")]
 
 
-def test_splitter_stdout_passes_through_untouched():
-    """Only stderr carries the sentinel: the same bytes on stdout are the command's output."""
+@pytest.mark.xfail(strict=True, reason="labkit bug: after a stray \\x1e on stderr the "
+                   "splitter holds back all further stderr until the command ends")
+def test_splitter_streams_stderr_after_a_stray_record_separator():
+    """A \\x1e that cannot start our sentinel must not hold back the rest of stderr."""
     sp, seen = collect()
-    sp.feed("stdout", f"{SENT}:9\n".encode())
-    assert not sp.done
+    sp.feed("stderr", b"\x1e binary-ish header\n")
+    sp.feed("stderr", b"progress " * 20 + b"\n")
+    assert joined(seen, "stderr").startswith("\x1e binary-ish header\nprogress")
+
+
+def test_splitter_stdout_passes_through():
+    """stdout text, even with a record separator or another token's line, is output."""
+    sp, seen = collect()
+    sp.feed("stdout", b"plain \x1e text\n\x1effffffffffff:9\n")
+    assert sp.exit_code is None
     sp.feed("stderr", f"{SENT}:0\n".encode())
     sp.close()
     assert sp.exit_code == 0
-    assert joined(seen, "stdout") == f"{SENT}:9\n"
+    assert joined(seen, "stdout") == "plain \x1e text\n\x1effffffffffff:9\n"
 
 
 def test_splitter_ignores_another_token():
     """A nested labkit's sentinel (other token) is output, not our exit status."""
     sp, seen = collect()
     sp.feed("stderr", b"\x1effffffffffff:5\n")
-    assert not sp.done
+    assert sp.exit_code is None
     sp.feed("stderr", f"{SENT}:0\n".encode())
     sp.close()
     assert sp.exit_code == 0
@@ -185,7 +221,7 @@ def test_splitter_close_flushes_a_partial_sentinel():
     sp, seen = collect()
     sp.feed("stderr", f"bye\n{SENT[:5]}".encode())
     sp.close()
-    assert not sp.done
+    assert sp.exit_code is None and not sp.done
     assert joined(seen, "stderr") == f"bye\n{SENT[:5]}"
 
 
@@ -195,7 +231,7 @@ def test_splitter_without_callback_keeps_text():
     sp.feed("stdout", b"b")
     sp.feed("stderr", f"{SENT}:0\n".encode())
     sp.close()
-    assert "".join(sp.text["stdout"]) == "ab"
+    assert "".join(sp.text["stdout"]).startswith("ab")
 
 
 # --- LocalTransport: the same wrapper, run here (no Docker) --------------------------------
