@@ -191,7 +191,10 @@ class Topology:
         for ns in self.namespaces:
             itfs = [i for i in ns.interfaces if i.kind != "loopback"]
             desc = ", ".join(_itf_short(i) for i in itfs) or "only lo"
-            lines.append(f"{ns.label} ({ns.kind}): {desc}")
+            also = [c.name for c in ns.containers if c.name != ns.name]
+            also += [n for n in ns.netns if n != ns.name]
+            kind = ns.kind + (f"; also {', '.join(also)}" if also else "")
+            lines.append(f"{ns.label} ({kind}): {desc}")
         for pm in self.port_mappings:
             target = self.owner_of(pm.to_ip)
             if target is not None and target.namespace != (self.lab.name if self.lab else None):
@@ -504,7 +507,10 @@ class Change:
                     parts.append(f"{f} {_fmt(b)}→{_fmt(a)}")
                 return f"~ {where}{self.key}: " + ", ".join(parts)
             if obj.kind == "veth" and obj.peer is not None:
-                return f"{self.op} veth {where}{obj.name} ↔ {obj.peer}"
+                me = f"{where}{obj.name}"
+                if obj.peer.namespace == "lab" and self.namespace != "lab":
+                    return f"{self.op} veth {obj.peer} ↔ {me}"  # the lab's end first
+                return f"{self.op} veth {me} ↔ {obj.peer}"
             s = f"{self.op} {obj.kind} {where}{obj.name}"
             addrs = [str(a) for a in obj.addresses if a.scope != "link"]
             if addrs and self.op == "+":

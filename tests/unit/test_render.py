@@ -1,0 +1,135 @@
+"""labkit.render: DOT from recorded snapshots; determinism; SVG through Graphviz's dot."""
+
+import json
+import os
+import re
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labkit.render import Diagram, to_dot, to_svg
+from labkit.topology import Topology, diff, from_json, from_raw
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))
+
+
+def load(name: str) -> Topology:
+    return from_raw(json.loads((SNAPSHOTS / f"{name}.json").read_text()))
+
+
+@pytest.fixture(scope="module")
+def dot_program():
+    if shutil.which("dot") is None:
+        if os.environ.get("CI"):
+            pytest.fail("Graphviz's dot is required in CI (apt-get install graphviz)")
+        pytest.skip("Graphviz's dot is not installed (set CI=1 to make this a failure)")
+
+
+def node_ids(dot: str) -> set[str]:
+    return set(re.findall(r'^\s*"([^"]+)" \[', dot, re.M))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_dot_is_deterministic(name):
+    topo = load(name)
+    dot = to_dot(topo)
+    assert dot == to_dot(load(name))
+    assert dot == to_dot(from_json(topo.to_json()))  # the JSON form draws the same
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_svg_is_byte_identical(name, dot_program):
+    dot = to_dot(load(name))
+    svg = to_svg(dot)
+    assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
+    assert to_svg(dot) == svg
+
+
+def test_seed_drawing_has_the_lessons_shapes():
+    dot = to_dot(load("seed"))
+    ids = node_ids(dot)
+    # Node ids come from stable names: the docker0 network, not random veth names.
+    assert {"if:lab:net:bridge", "if:busybox1:eth0", "if:busybox2:eth0",
+            "if:lab:veth-to:busybox1:eth0", "if:lab:veth-to:busybox2:eth0"} <= ids
+    assert not any(re.search(r"veth[0-9a-f]{7}", i) for i in ids)
+    assert 'subgraph "cluster_ns:lab"' in dot and 'subgraph "cluster_ns:busybox1"' in dot
+    # veth pair: one double-headed edge; bridge port: bridge to its port, with learned MAC.
+    assert '"if:lab:veth-to:busybox1:eth0" -> "if:busybox1:eth0" [dir=both' in dot
+    assert re.search(r'"if:lab:net:bridge" -> "if:lab:veth-to:busybox1:eth0" '
+                     r'\[dir=none.*label="02:42:ac:11:00:02"', dot)
+    assert '"legend"' in dot
+    assert "lo" not in {i.split(":")[-1] for i in ids}  # loopback hidden by default
+
+
+def test_published_port_edge_and_no_dns_noise():
+    dot = to_dot(load("published_port"))
+    assert re.search(r'"port:tcp::8080:172\.17\.0\.4:80" -> "if:web:eth0" \[label=":80"', dot)
+    assert "127.0.0.11" not in dot  # docker's embedded-DNS DNAT leads nowhere drawable
+    assert "172.17.0.4/32" not in dot  # the per-port hairpin MASQUERADE is not drawn alone
+
+
+def test_diff_highlights_added_and_fades_removed():
+    before, after = load("seed"), load("published_port")
+    dot = to_dot(after, diff=diff(before, after))
+    web = dot.split('subgraph "cluster_ns:web"')[1].split("}")[0]
+    assert 'color="#d5006d"' in web  # the new namespace is highlighted
+    # busybox1's old lab-side veth is gone: drawn faded (dashed, grey), id kept unique.
+    old = before.namespace("busybox1").interface("eth0").peer.interface
+    line = next(ln for ln in dot.splitlines() if f"<{old}<br/>" in ln)
+    assert 'style="filled,dashed"' in line and "#a0a0a0" in line
+    assert len(node_ids(dot)) == len(re.findall(r'^\s*"[^"]+" \[', dot, re.M))
+    back = to_dot(before, diff=diff(after, before))
+    web_removed = back.split('subgraph "cluster_ns:web"')[1].split("}")[0]
+    assert 'style="rounded,dashed"' in web_removed
+
+
+def test_focus_draws_only_some_namespaces():
+    topo = load("twenty")
+    dot = to_dot(topo, focus=["c2", "web"])
+    clusters = re.findall(r'subgraph "cluster_ns:([^"]+)"', dot)
+    assert clusters == ["lab", "c2", "web"]  # the lab box frames what is inside it
+    assert '"if:lab:net:bridge"' not in dot  # lab not in focus: its devices are not drawn
+    assert '"stub:lab:' in dot  # c2's veth leads to a stub naming the lab's end
+    with_lab = to_dot(topo, focus=["lab", "c2"])
+    assert "+20 veth(s) to namespaces not in focus" in with_lab
+    with pytest.raises(ValueError, match=r"unknown namespace\(s\) \['nope'\]"):
+        to_dot(topo, focus=["nope"])
+
+
+def test_twenty_containers_stack_left_to_right(dot_program):
+    topo = load("twenty")
+    dot = to_dot(topo)
+    assert "rankdir=LR" in dot and "rankdir=TB" in to_dot(load("seed"))
+    svg = to_svg(dot)
+    width, height = (float(x) for x in re.search(r'width="(\d+)pt" height="(\d+)pt"',
+                                                  svg).groups())
+    assert width < 1400  # fits a notebook's width; height grows instead
+
+
+def test_warnings_are_drawn_in_red():
+    dot = to_dot(load("lost_peer"))
+    assert '"stub:lost:lab:vlost"' in dot and '"warnings" [shape=note' in dot
+    assert "cannot see" in dot
+
+
+def test_process_and_none_namespaces():
+    dot = to_dot(load("process_netns"))
+    assert re.search(r"<b>sleep \(pid \d+\)</b>", dot)
+    dot = to_dot(load("host_and_none"))
+    assert '"if:nonet:lo"' in dot  # an otherwise empty box shows its lo
+    assert "also hostnet" not in dot  # the lab box does not list host-network containers
+
+
+def test_diagram_mimebundle(dot_program):
+    before, after = load("seed"), load("published_port")
+    d = Diagram(after, diff=diff(before, after))
+    bundle = d._repr_mimebundle_()
+    assert set(bundle) == {"image/svg+xml", "text/plain"}
+    assert "<svg" in bundle["image/svg+xml"]
+    assert bundle["text/plain"] == diff(before, after).summary()
+    assert Diagram(after).text() == after.summary()
+    unchanged = Diagram(after, diff=diff(after, replace(after)))
+    assert unchanged.text() == "no change"

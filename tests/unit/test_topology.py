@@ -1,0 +1,168 @@
+"""labkit.topology: the resolve pass, JSON form and diff, replayed from snapshots recorded
+in a real lab by tests/lab/test_probe_scenarios.py (LABKIT_RECORD=1)."""
+
+import json
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from labkit.topology import FORMAT, Topology, diff, from_json, from_raw
+
+SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
+ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))
+
+
+def load(name: str) -> Topology:
+    return from_raw(json.loads((SNAPSHOTS / f"{name}.json").read_text()))
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_every_veth_peer_points_back(name):
+    topo = load(name)
+    for ns in topo.namespaces:
+        for itf in ns.interfaces:
+            if itf.peer is None:
+                continue
+            other = topo.namespace(itf.peer.namespace).interface(itf.peer.interface)
+            assert other.kind == "veth"
+            assert (other.peer.namespace, other.peer.interface) == (ns.name, itf.name)
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_json_round_trip_is_exact_and_stable(name):
+    topo = load(name)
+    text = topo.to_json()
+    back = from_json(text)
+    assert back == topo
+    assert back.to_json() == text
+    assert json.loads(text)["format"] == FORMAT
+
+
+@pytest.mark.parametrize("name", ALL)
+def test_no_change_against_itself(name):
+    d = diff(load(name), load(name))
+    assert not d and d.lines() == [] and d.summary() == "no change"
+
+
+def test_seed_two_busybox_containers():
+    topo = load("seed")
+    assert [n.name for n in topo.namespaces] == ["lab", "busybox1", "busybox2"]
+    lab = topo.lab
+    assert lab.kind == "lab"
+    docker0 = lab.interface("docker0")
+    assert docker0.kind == "bridge" and docker0.alias == "bridge"
+    assert [str(a) for a in docker0.addresses] == ["172.17.0.1/16"]
+    for i, name in enumerate(("busybox1", "busybox2"), start=2):
+        eth0 = topo.namespace(name).interface("eth0")
+        assert eth0.mac == f"02:42:ac:11:00:0{i}"
+        assert [str(a) for a in eth0.addresses] == [f"172.17.0.{i}/16"]
+        lab_end = lab.interface(eth0.peer.interface)
+        assert eth0.peer.namespace == "lab" and lab_end.master == "docker0"
+        # busybox1 pinged busybox2 before the recording: docker0 learned both MACs there.
+        assert any(f.mac == eth0.mac and f.port == lab_end.name and f.state == "learned"
+                   for f in lab.fdb)
+    routes = {str(r) for r in topo.namespace("busybox1").routes}
+    assert {"default via 172.17.0.1 dev eth0", "172.17.0.0/16 dev eth0"} <= routes
+    # The lab's own eth0 leads out of the lab: expected, so "info", not a warning.
+    assert [(w.level, w.interface) for w in topo.warnings] == [("info", "eth0")]
+
+
+def test_container_network_shares_and_host_network():
+    shared = load("network_container").namespace("busybox1")
+    modes = {c.name: c.network_mode for c in shared.containers}
+    assert modes["busybox1"] == "default" and modes["sidecar"].startswith("container:")
+    host_none = load("host_and_none")
+    assert "hostnet" in {c.name for c in host_none.lab.containers}
+    nonet = host_none.namespace("nonet")
+    assert [i.name for i in nonet.interfaces] == ["lo"] and nonet.routes == ()
+    assert "hostnet" not in {n.name for n in host_none.namespaces}
+
+
+def test_user_defined_bridge_is_named_after_its_network():
+    topo = load("user_bridge")
+    br = next(i for i in topo.lab.interfaces if i.alias == "labnet-t")
+    assert br.name.startswith("br-") and br.kind == "bridge"
+    for n in ("n1", "n2"):
+        peer = topo.namespace(n).interface("eth0").peer
+        assert topo.lab.interface(peer.interface).master == br.name
+
+
+def test_hand_made_netns_and_process_namespaces():
+    hand = load("hand_netns")
+    for n in ("red", "blue"):
+        ns = hand.namespace(n)
+        assert ns.kind == "netns" and ns.netns == (n,)
+        assert str(ns.interface("eth0").peer) == f"lab:veth-{n}"
+    proc = load("process_netns")
+    ns = next(n for n in proc.namespaces if n.kind == "process")
+    assert ns.command == "sleep" and ns.name == f"pid {ns.pid}"
+    assert ns.label == f"sleep (pid {ns.pid})"
+    assert str(proc.lab.interface("vhost0").peer) == f"{ns.name}:vproc0"
+
+
+def test_lost_peer_is_a_warning_not_a_failure():
+    topo = load("lost_peer")
+    vlost = topo.lab.interface("vlost")
+    assert vlost.kind == "veth" and vlost.peer is None
+    [w] = [w for w in topo.warnings if w.level == "warning"]
+    assert (w.namespace, w.interface) == ("lab", "vlost")
+    assert "cannot see" in w.message
+    assert "warning: lab:vlost:" in topo.summary()
+
+
+def test_published_port_diff_reads_like_the_lesson():
+    before, after = load("seed"), load("published_port")
+    # Recorded after a reset, so busybox1/2 were made anew: compare only the port part.
+    web_veth = after.namespace("web").interface("eth0").peer.interface
+    lab = replace(after.lab, interfaces=tuple(i for i in after.lab.interfaces
+                                              if i.name != web_veth))
+    d = diff(replace(after, namespaces=(lab, *(n for n in after.namespaces[1:]
+                                              if n.name != "web")),
+                     port_mappings=before.port_mappings, masquerades=before.masquerades),
+             after)
+    lines = d.lines()
+    assert lines == [
+        "+ namespace web (container: eth0 172.17.0.4/16)",
+        f"+ veth lab:{web_veth} ↔ web:eth0",
+        "+ port tcp 8080→172.17.0.4:80",
+    ], lines
+    assert d.summary() == ", ".join(lines)
+    back = diff(after, before).lines()
+    assert back[0] == "- namespace web"
+
+
+def test_deleting_a_veth_removes_both_ends_in_one_line():
+    before = load("process_netns")
+    ns = next(n for n in before.namespaces if n.kind == "process")
+    lab = before.lab
+    after = replace(before, namespaces=(
+        replace(lab, interfaces=tuple(i for i in lab.interfaces if i.name != "vhost0")),
+        replace(ns, interfaces=tuple(i for i in ns.interfaces if i.name == "lo"), routes=())))
+    assert diff(before, after).lines() == [f"- veth lab:vhost0 ↔ {ns.name}:vproc0"]
+
+
+def test_changed_interface_fields_are_named():
+    before = load("seed")
+    lab = before.lab
+    docker0 = lab.interface("docker0")
+    after = replace(before, namespaces=(replace(lab, interfaces=tuple(
+        replace(i, state="DOWN", mtu=1400) if i is docker0 else i for i in lab.interfaces)),
+        *before.namespaces[1:]))
+    assert diff(before, after).lines() == ["~ lab:docker0: state UP→DOWN, mtu 1500→1400"]
+
+
+def test_summary_is_stable_text():
+    assert load("seed").summary() == load("seed").summary()
+    first = load("network_container").summary().splitlines()[1]
+    assert first.startswith("busybox1 (container; also sidecar): eth0↔lab:veth")
+
+
+def test_from_json_rejects_other_formats():
+    with pytest.raises(ValueError, match="format 2 is not supported"):
+        from_json('{"format": 2}')
+
+
+def test_twenty_containers_are_in_natural_order():
+    names = [n.name for n in load("twenty").namespaces]
+    assert names[:4] == ["lab", "c1", "c2", "c3"] and names[-1] == "web"
