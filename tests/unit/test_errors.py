@@ -92,3 +92,31 @@ def test_command_timeout_keeps_the_partial_result():
     partial = res(command="sleep 100", stdout="half", exit_code=124, timed_out=True)
     exc = errors.CommandTimeout("sleep 100", 5, partial)
     assert exc.result is partial and "after 5 s" in exc.message
+
+
+def test_explain_command_not_found_dash():
+    hint = explain_exit(res(stderr="sh: 1: foo: not found\n", exit_code=127))
+    assert hint is not None and hint.startswith("`foo` is not installed in the lab")
+
+
+# Recorded from the lab (Docker 20.10's CLI): a program missing *inside a container*.
+EXEC_MISSING = ('OCI runtime exec failed: exec failed: unable to start container process: '
+                'exec: "bash": executable file not found in $PATH: unknown\n')
+RUN_MISSING = ('docker: Error response from daemon: failed to create shim task: OCI runtime '
+               'create failed: runc create failed: unable to start container process: exec: '
+               '"nosuchprog": executable file not found in $PATH: unknown.\n')
+
+
+def test_explain_program_missing_in_a_container_exec():
+    """`docker exec busybox1 bash` exits 126 with the reason on stdout: the hint must not
+    say that the file exists."""
+    hint = explain_exit(res(command="docker exec busybox1 bash", stdout=EXEC_MISSING,
+                            exit_code=126))
+    assert hint is not None and "`bash`" in hint and "exists" not in hint
+
+
+def test_explain_program_missing_in_a_container_run():
+    hint = explain_exit(res(command="docker run --rm busybox nosuchprog", stderr=RUN_MISSING,
+                            exit_code=127))
+    assert hint is not None and "`nosuchprog`" in hint
+    assert "executable file not found in $PATH`" not in hint

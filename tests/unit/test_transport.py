@@ -298,3 +298,39 @@ def test_local_stdin_is_closed(local):
     """A command that reads stdin gets EOF at once instead of hanging the cell."""
     res = local.run("cat; echo after", timeout=5)
     assert res.ok and res.stdout == "after\n"
+
+
+def test_local_interrupt_kills_the_command(local):
+    """Ctrl-C while waiting: the command (in its own process group under `timeout`) dies."""
+    marker = f"sleep {800 + os.getpid() % 97}"
+
+    def interrupt(signum, frame):
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGALRM, interrupt)
+    signal.setitimer(signal.ITIMER_REAL, 0.5)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            local.run(marker, timeout=30)
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    time.sleep(0.3)
+    left = subprocess.run(["pgrep", "-f", f"^{marker}$"], capture_output=True, text=True,
+                          check=False).stdout.split()
+    for pid in left:  # do not leave it running even when the test fails
+        os.kill(int(pid), signal.SIGKILL)
+    assert left == [], "the command survived the interrupt"
+
+
+def test_kill_job_command_kills_the_group(tmp_path):
+    """Run for real with the local /bin/sh (dash on Debian, as in the lab)."""
+    victim = subprocess.Popen(["sleep", "60"], start_new_session=True)
+    try:
+        (tmp_path / TOKEN).write_text(f"{victim.pid}\n")
+        subprocess.run(kill_job_command(TOKEN, str(tmp_path)), timeout=10, check=False)
+        assert victim.wait(timeout=5) == -signal.SIGTERM
+        assert not (tmp_path / TOKEN).exists()
+    finally:
+        victim.kill()
+        victim.wait()

@@ -1,0 +1,176 @@
+"""`lab.reset()`: undoes everything reset.sh claims to, and is idempotent (10 resets in a row
+leave the same state)."""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+
+import pytest
+
+from labkit import CommandTimeout, ResetReport
+
+pytestmark = pytest.mark.lab
+
+# Documentation ranges (RFC 5737): never routed anywhere, and only ever added inside the lab.
+EXTRA_ADDR = "192.0.2.1/24"
+EXTRA_NET = "198.51.100.0/24"
+MARK = "labkit-test-dirt"
+
+
+def fingerprint(lab) -> dict[str, str]:
+    """The lab's state as reset promises it: containers, namespaces, links, addresses, routes,
+    firewall (no counters, no comments), ip_forward."""
+    parts = {
+        "containers": "docker ps -a --format '{{.Names}} {{.Image}}' | sort",
+        "networks": "docker network ls --format '{{.Name}} {{.Driver}}' | sort",
+        "netns": "ip netns list",
+        "links": "ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort",
+        "addrs": "ip -4 addr",
+        "routes": "ip route",
+        "iptables": "iptables-save | grep -v '^#' | sed -E 's/\\[[0-9]+:[0-9]+\\]//'",
+        "ip_forward": "sysctl -n net.ipv4.ip_forward",
+        "processes": "ps -eo ppid=,comm= | awk '$1 == 1 {print $2}' | sort",
+    }
+    script = "; ".join(f"echo '@@{k}'; {cmd}" for k, cmd in parts.items())
+    out = lab.sh(script)
+    chunks = re.split(r"^@@(\w+)\n", out, flags=re.M)[1:]
+    return dict(zip(chunks[::2], chunks[1::2], strict=True))
+
+
+def processes(lab, args: str) -> str:
+    out = lab.sh("ps -eo pid=,args=")
+    return "\n".join(line for line in out.splitlines() if line.split(None, 1)[1:] == [args])
+
+
+def dirty(lab) -> None:
+    """Every kind of change reset.sh says it undoes."""
+    lab.sh(
+        "set -e\n"
+        "docker run -dit --name busybox1 busybox sh >/dev/null\n"
+        "docker run -d --name web -p 8080:80 busybox httpd -f -p 80 >/dev/null\n"
+        "docker create --name stopped busybox true >/dev/null\n"
+        "docker network create testnet >/dev/null\n"
+        "docker run -dit --name onnet --network testnet busybox sh >/dev/null\n"
+        "ip netns add red\n"
+        "ip link add br-test type bridge\n"
+        "ip link add vt0 type veth peer name vt1\n"
+        "ip link set vt0 master br-test\n"
+        "ip link set br-test up; ip link set vt0 up\n"
+        f"ip addr add {EXTRA_ADDR} dev docker0\n"
+        f"ip route add {EXTRA_NET} dev docker0\n"
+        f"iptables -t nat -A POSTROUTING -s {EXTRA_NET} -j MASQUERADE "
+        f"-m comment --comment {MARK}\n"
+        "iptables -t nat -N TESTCHAIN\n"
+        f"iptables -A FORWARD -s {EXTRA_NET} -j DROP\n"
+        "iptables -t mangle -A PREROUTING -j RETURN\n"
+        "iptables -t mangle -P OUTPUT DROP\n"
+        "iptables -P FORWARD DROP\n"
+        "sysctl -qw net.ipv4.ip_forward=0\n"
+        "sleep 3001 &\n"
+        "unshare -n sleep 3002 &\n"
+        # unshare makes the namespace before it execs sleep: wait until it has
+        "for _ in $(seq 100); do pgrep -xf 'sleep 3002' >/dev/null && break; sleep 0.05; done\n"
+        "true\n", timeout=120)
+
+
+def assert_dirty(lab) -> None:
+    fp = fingerprint(lab)
+    assert "busybox1" in fp["containers"] and "testnet" in fp["networks"]
+    assert "red" in fp["netns"]
+    assert {"br-test", "vt0", "vt1"} <= set(fp["links"].split())
+    assert EXTRA_ADDR in fp["addrs"] and EXTRA_NET in fp["routes"]
+    assert MARK in fp["iptables"] and "TESTCHAIN" in fp["iptables"]
+    assert fp["ip_forward"] == "0\n"
+    assert ":FORWARD DROP" in fp["iptables"] and ":OUTPUT DROP" in fp["iptables"]
+    assert processes(lab, "sleep 3001") and processes(lab, "sleep 3002")
+
+
+def test_reset_undoes_everything(lab):
+    clean = fingerprint(lab)
+    baseline_forward = lab.sh("cat /run/labkit/baseline/ip_forward")
+    dirty(lab)
+    assert_dirty(lab)
+
+    report = lab.reset()
+    assert isinstance(report, ResetReport)
+    assert report.clean, report.warnings
+    assert str(report) == "The lab is back at its starting state."
+    did = "\n".join(report.actions)
+    for expected in ("removed container busybox1", "removed container stopped",
+                     "removed network testnet", "deleted namespace red", "deleted link br-test",
+                     f"removed address {EXTRA_ADDR} from docker0",
+                     "restored Docker's iptables rules", "emptied iptables table mangle",
+                     "set ip_forward back to 1"):
+        assert expected in did, f"{expected!r} not in:\n{did}"
+
+    after = fingerprint(lab)
+    assert after["containers"] == "" and after["netns"] == ""
+    assert after["networks"] == "bridge bridge\nhost host\nnone null\n"
+    assert not {"br-test", "vt0", "vt1"} & set(after["links"].split())
+    assert EXTRA_ADDR not in after["addrs"] and EXTRA_NET not in after["routes"]
+    assert MARK not in after["iptables"] and "TESTCHAIN" not in after["iptables"]
+    assert " DROP " not in after["iptables"]  # every policy is ACCEPT again
+    assert "DNAT" not in lab.sh("iptables -t nat -S DOCKER")
+    assert after["ip_forward"] == baseline_forward
+    assert processes(lab, "sleep 3001") == "" and processes(lab, "sleep 3002") == ""
+    assert after == clean
+
+
+def test_reset_stops_a_command_still_running(lab):
+    """A cell whose command is still running (interrupted, or another session) is stopped:
+    its process is not parented to the lab's init, so the orphan rule misses it."""
+    outcome: list = []
+    worker = threading.Thread(
+        target=lambda: outcome.append(lab.run("sleep 978", timeout=0)), daemon=True)
+    worker.start()
+    for _ in range(50):
+        if processes(lab, "sleep 978"):
+            break
+        time.sleep(0.1)
+    assert processes(lab, "sleep 978"), "the command did not start"
+    try:
+        lab.reset()
+        assert processes(lab, "sleep 978") == ""
+        worker.join(timeout=15)
+        assert outcome and not outcome[0].ok
+    finally:
+        if processes(lab, "sleep 978"):  # never leave it behind
+            lab.run("kill $(ps -eo pid=,args= | awk '$2 == \"sleep\" && $3 == \"978\" "
+                    "{print $1}')")
+
+
+def test_reset_after_a_timeout_leaves_no_trace(lab):
+    clean = fingerprint(lab)
+    with pytest.raises(CommandTimeout):
+        lab.run("docker run --name slow busybox sleep 100", timeout=2)
+    lab.reset()
+    assert fingerprint(lab) == clean
+
+
+def test_reset_on_a_clean_lab_reports_nothing(lab):
+    first = lab.reset()  # the fixture reset already; this is a second one in a row
+    assert first.actions == () and first.warnings == ()
+    assert str(first) == "The lab is back at its starting state."
+
+
+@pytest.mark.slow
+def test_reset_ten_times_in_a_row_gives_the_same_state(lab):
+    dirty(lab)
+    lab.reset()
+    reference = fingerprint(lab)
+    for i in range(10):
+        report = lab.reset()
+        assert report.clean, (i, report.warnings)
+        assert report.actions == (), (i, report.actions)
+        assert fingerprint(lab) == reference, f"reset #{i + 2} changed the state"
+
+
+def test_lab_works_normally_after_reset(lab):
+    """Reset keeps the busybox image and the seed's numbering starts again at .2."""
+    dirty(lab)
+    lab.reset()
+    lab.sh("docker run -dit --name busybox1 busybox sh")
+    assert "172.17.0.2/16" in lab.sh("docker exec busybox1 ip -o -4 addr show eth0")
+    assert lab.run("docker exec busybox1 ping -c 1 -W 5 172.17.0.1", timeout=30).ok
