@@ -133,11 +133,13 @@ def allows(facts: HostFacts) -> dict[str, list[str]]:
     if not (facts.inside_lab or facts.docker.ok):
         detail = facts.docker.detail or "not probed"
         blockers["docker"].append(f"no usable Docker engine ({detail})")
-    ns = [b for b in (_refused("user namespaces", facts.userns),
-                      _refused("network namespaces in a user namespace", facts.netns)) if b]
+    # Without user namespaces the later probes do not run: name only the first refusal.
+    ns = [_refused("user namespaces", facts.userns)
+          or _refused("network namespaces in a user namespace", facts.netns)]
+    ns = [b for b in ns if b]
     blockers["netns"] += ns + _missing(facts, NEEDS_NETNS)
     blockers["rootless"] += ns
-    if m := _refused("mount(2) in a user namespace", facts.mount):
+    if not ns and (m := _refused("mount(2) in a user namespace", facts.mount)):
         blockers["rootless"].append(m)
     blockers["rootless"] += _missing(facts, NEEDS_ROOTLESS)
     if "busybox" in facts.tools and facts.static_busybox.ok is False:

@@ -281,9 +281,13 @@ def _prepare(lab: RootlessLab, say: Say) -> dict:
     """Seed busybox (rootless), start clean, record the baseline reset.sh returns to."""
     transport = lab.transport()
     times = {}
-    steps = [("baseline", _script("baseline.sh"))]
+    # With iptables-nft a table, once made, stays after -F/-X: make the empty filter and nat
+    # tables before the baseline, so a lesson's first rule leaves nothing reset cannot undo.
+    tables = ("for t in filter nat; do "
+              "iptables -t $t -N labkit-x && iptables -t $t -X labkit-x; done")
+    steps = [("tables", tables), ("baseline", _script("baseline.sh"))]
     if lab.kind == "rootless":
-        steps = [("seed", _script("seed-busybox.sh")), ("clean", _PREPARE_ROOTLESS), *steps,
+        steps = [("seed", _script("seed-busybox.sh")), ("clean", _PREPARE_ROOTLESS), steps[1],
                  ("ready", f"touch {READY_FILE}")]
     for name, text in steps:
         t0 = time.monotonic()
@@ -413,9 +417,6 @@ def connect_rootless(kind: str | None = None, *, start_lab: bool = True, wait: f
     `kind` None: the best the host allows (`modes.detect()`); raises `RootlessUnavailable`
     when that is replay (or Docker: then `Lab.connect()`'s normal path is the one to use)."""
     if kind is None:
-        found = find()
-        if found and found.ready:
-            return found.transport()
         report = report or detect()
         kind = {"rootless": "rootless", "netns": "netns"}.get(report.mode)
         if kind is None:
@@ -451,8 +452,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--kind", choices=KINDS)
     parser.add_argument("--purge", action="store_true", help="stop: delete images too")
     parser.add_argument("--timeout", type=float, default=60.0)
-    parser.add_argument("command", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    cut = argv.index("--") if "--" in argv else len(argv)
+    args = parser.parse_args(argv[:cut])
+    command = argv[cut + 1:]
     try:
         if args.action == "stop":
             for line in stop(args.kind, purge=args.purge) or ["nothing was running"]:
@@ -469,7 +472,6 @@ def main(argv: list[str] | None = None) -> int:
             print(json.dumps({"kind": lab.kind, "pid": lab.pid, "timings": lab.timings}))
             return 0
         transport = connect_rootless(args.kind, say=lambda t: print(t, file=sys.stderr))
-        command = args.command[1:] if args.command[:1] == ["--"] else args.command
         if args.action == "shell":
             os.execvpe(transport.prefix[0], [*transport.prefix, "bash", "-i"], transport.env)
         res = transport.run(" ".join(command), timeout=args.timeout,
