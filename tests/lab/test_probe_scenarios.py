@@ -30,9 +30,16 @@ SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
 # --- lab access: the session's `lab` fixture (labkit.lab.Lab, reset before each test) ------
 
-def sh(lab, cmd: str, check: bool = True):
+def sh(lab, cmd: str, check: bool = True, expect_output: bool = False):
     """Run `cmd` in the lab; the Result (stdout, stderr, exit_code)."""
-    return lab.run(cmd, timeout=120, check=check)
+    res = lab.run(cmd, timeout=120, check=check)
+    # FIXME(lead): the docker-exec transport returns exit 0 with empty stdout in ~3% of runs
+    # (seen: 3 of 100 `ip -j link` runs). Retry only commands that must print something.
+    for _ in range(3):
+        if not expect_output or res.stdout.strip():
+            break
+        res = lab.run(cmd, timeout=120, check=check)
+    return res
 
 
 @pytest.fixture(scope="module")
@@ -63,11 +70,7 @@ def _nsenter_prefix(lab, topo: Topology, ns_name: str) -> str:
         return ""
     if ns.kind == "container":
         cmd = f"docker inspect -f '{{{{.State.Pid}}}}' {shlex.quote(ns.name)}"
-        res = sh(lab, cmd)
-        for _ in range(3):  # FIXME(lead): the docker-exec transport sometimes returns exit 0
-            if res.stdout.strip():  # with empty stdout; retry until that is fixed
-                break
-            res = sh(lab, cmd)
+        res = sh(lab, cmd, expect_output=True)
         assert res.stdout.strip().isdigit(), f"no pid for container {ns.name}: {res!r} " \
             f"stdout={res.stdout!r} stderr={res.stderr!r}"
         return f"nsenter -t {res.stdout.strip()} -n "
@@ -80,9 +83,15 @@ def _nsenter_prefix(lab, topo: Topology, ns_name: str) -> str:
 
 def iproute2_view(lab, topo: Topology, ns_name: str) -> tuple[list, list]:
     pre = _nsenter_prefix(lab, topo, ns_name)
-    out = sh(lab, f"{pre}ip -j -d link show; echo '#'; {pre}ip -j addr show").stdout
-    links, addrs = out.split("#\n")
-    return json.loads(links), json.loads(addrs)
+    cmd = f"{pre}ip -j -d link show; echo '#'; {pre}ip -j addr show"
+    for _ in range(4):  # FIXME(lead): see sh(); output sometimes arrives cut short
+        out = sh(lab, cmd, expect_output=True).stdout
+        try:
+            links, addrs = out.split("#\n")
+            return json.loads(links), json.loads(addrs)
+        except ValueError:
+            continue
+    raise AssertionError(f"no complete output from {cmd!r}: {out!r}")
 
 
 def assert_matches_iproute2(lab, topo: Topology) -> None:
@@ -130,7 +139,8 @@ def _ensure_seed(lab) -> None:
 def test_seed_two_busybox(lab, probe):
     _ensure_seed(lab)
     # Let docker0 learn both MACs (traffic stays between the lab's own containers).
-    ip2 = sh(lab, "docker inspect -f '{{.NetworkSettings.IPAddress}}' busybox2").stdout.strip()
+    ip2 = sh(lab, "docker inspect -f '{{.NetworkSettings.IPAddress}}' busybox2",
+             expect_output=True).stdout.strip()
     sh(lab, f"docker exec busybox1 ping -c1 -W2 {ip2}")
     topo = snap(probe, record="seed")
     assert_matches_iproute2(lab, topo)
@@ -258,7 +268,9 @@ def test_hand_made_netns_and_bridge(lab, probe):
 
 def test_namespace_held_only_by_a_process(lab, probe):
     # unshare execs sleep, so $! is the pid holding the namespace.
-    pid = sh(lab, "nohup unshare -n sleep 3600 >/dev/null 2>&1 & echo $!").stdout.strip()
+    # The pid goes through a file: reading it may be retried, starting it may not.
+    sh(lab, "nohup unshare -n sleep 3600 >/dev/null 2>&1 & echo $! >/tmp/labkit-t-unshare.pid")
+    pid = sh(lab, "cat /tmp/labkit-t-unshare.pid", expect_output=True).stdout.strip()
     for _ in range(50):
         if sh(lab, f"[ $(readlink /proc/{pid}/ns/net) != $(readlink /proc/1/ns/net) ]",
               check=False).ok:
@@ -289,11 +301,12 @@ def test_veth_whose_peer_cannot_be_found(lab, probe):
     """The peer's namespace lives on only through an open fd: no process is in it and no
     file names it, so no probe can see it. The lab's end is kept, with a warning."""
     sh(lab, "ip netns add ghost && ip link add vlost type veth peer name vgone netns ghost")
-    holder = sh(
+    sh(
         lab,
         "nohup python3 -c 'import os, time; fd = os.open(\"/run/netns/ghost\", os.O_RDONLY);"
-        " os.system(\"ip netns del ghost\"); time.sleep(3600)' >/dev/null 2>&1 & echo $!"
-    ).stdout.strip()
+        " os.system(\"ip netns del ghost\"); time.sleep(3600)' >/dev/null 2>&1 "
+        "& echo $! >/tmp/labkit-t-holder.pid")
+    holder = sh(lab, "cat /tmp/labkit-t-holder.pid", expect_output=True).stdout.strip()
     try:
         for _ in range(50):
             if "ghost" not in sh(lab, "ip netns list").stdout:
