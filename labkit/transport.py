@@ -8,9 +8,9 @@ Two transports share one interface:
 
 Both wrap the learner's command in the same small shell script (`wrap`): it runs the command
 under coreutils' `timeout` in its own process group (so a timeout or an interrupt kills the
-whole tree *in the lab*), records that group's id in a job file, and prints the exit status as
-a sentinel line on stderr. The sentinel lets a command end even when something it started in
-the background (`sleep 100 &`) still holds the output pipe open.
+whole tree *in the lab*), records that group's id in a job file, then prints a sentinel line
+on stdout and one with the exit status on stderr. The sentinels let a command end even when
+something it started in the background (`sleep 100 &`) still holds the output pipes open.
 """
 
 from __future__ import annotations
@@ -43,15 +43,15 @@ _SENTINEL = "\x1e"  # ASCII record separator: never in ordinary command output
 
 
 def wrap(command: str, timeout: float | None, token: str, job_dir: str) -> list[str]:
-    """The argv that runs `command` in bash under `timeout`, reporting its status via a
-    sentinel line `\\x1e<token>:<status>` on stderr. Pure, so it is unit-tested."""
+    """The argv that runs `command` in bash under `timeout`, then prints the sentinel lines
+    `\\x1e<token>` on stdout and `\\x1e<token>:<status>` on stderr. Pure, so unit-tested."""
     limit = "0" if not timeout else f"{timeout:g}"
     script = (
         'mkdir -p "$4" 2>/dev/null; '
         f'timeout -k {KILL_AFTER} "$1" bash -c "$2" </dev/null & pid=$!; '
         'echo "$pid" > "$4/$3" 2>/dev/null; '
         'wait "$pid"; rc=$?; rm -f "$4/$3"; '
-        "printf '\\036%s:%d\\n' \"$3\" \"$rc\" >&2"
+        "printf '\\036%s\\n' \"$3\"; printf '\\036%s:%d\\n' \"$3\" \"$rc\" >&2"
     )
     return ["sh", "-c", script, "labkit", limit, command, token, job_dir]
 
@@ -66,42 +66,49 @@ def kill_job_command(token: str, job_dir: str) -> list[str]:
 
 class SentinelSplitter:
     """Turns raw (stream, bytes) chunks into decoded text for the caller, holding back and
-    removing the sentinel line. Pure: fed by either transport."""
+    removing the sentinel lines. Pure: fed by either transport.
+
+    Each stream gets its own sentinel because Docker (and select() on two pipes) does not
+    keep the order *between* stdout and stderr: only when both sentinels are in is all
+    output in."""
 
     def __init__(self, token: str, on_output: OutputCallback | None = None) -> None:
-        self._marker = re.compile(re.escape(_SENTINEL + token) + r":(\d+)\n")
+        self._markers = {
+            "stdout": re.compile(re.escape(_SENTINEL + token) + r"\n"),
+            "stderr": re.compile(re.escape(_SENTINEL + token) + r":(\d+)\n"),
+        }
         self._decoders = {s: codecs.getincrementaldecoder("utf-8")("replace")
                           for s in ("stdout", "stderr")}
-        self._pending = ""  # stderr text that may be the start of the sentinel
+        self._pending = {"stdout": "", "stderr": ""}  # may be the start of a sentinel
+        self._seen = {"stdout": False, "stderr": False}
         self._on_output = on_output
         self.text = {"stdout": [], "stderr": []}
         self.exit_code: int | None = None
 
     def feed(self, stream: str, data: bytes) -> None:
-        text = self._decoders[stream].decode(data)
-        if stream == "stdout":
-            self._emit("stdout", text)
+        if self._seen[stream]:  # a background job still writing after the end: not ours
             return
-        self._pending += text
-        found = self._marker.search(self._pending)
+        pending = self._pending[stream] + self._decoders[stream].decode(data)
+        found = self._markers[stream].search(pending)
         if found:
-            self.exit_code = int(found.group(1))
-            self._emit("stderr", self._pending[: found.start()] + self._pending[found.end():])
-            self._pending = ""
+            self._seen[stream] = True
+            if stream == "stderr":
+                self.exit_code = int(found.group(1))
+            self._emit(stream, pending[: found.start()])
+            self._pending[stream] = ""
             return
-        cut = self._pending.rfind(_SENTINEL)
+        cut = pending.rfind(_SENTINEL)
         if cut < 0:
-            self._emit("stderr", self._pending)
-            self._pending = ""
+            self._emit(stream, pending)
+            self._pending[stream] = ""
         else:  # maybe a partial sentinel: keep it until the rest arrives
-            self._emit("stderr", self._pending[:cut])
-            self._pending = self._pending[cut:]
+            self._emit(stream, pending[:cut])
+            self._pending[stream] = pending[cut:]
 
     def close(self) -> None:
         for stream, decoder in self._decoders.items():
-            self._emit(stream, decoder.decode(b"", final=True))
-        self._emit("stderr", self._pending)
-        self._pending = ""
+            self._emit(stream, self._pending[stream] + decoder.decode(b"", final=True))
+            self._pending[stream] = ""
 
     def _emit(self, stream: str, text: str) -> None:
         if text:
@@ -111,7 +118,7 @@ class SentinelSplitter:
 
     @property
     def done(self) -> bool:
-        return self.exit_code is not None
+        return self._seen["stdout"] and self._seen["stderr"]
 
 
 class Pipe(Protocol):
@@ -351,6 +358,9 @@ class LocalTransport:
     """Run commands as local subprocesses: the kernel itself runs inside a lab."""
 
     kind = "local"
+    #: argv put before every process it starts; a subclass enters the lab's namespaces with
+    #: it (`nsenter ... --`), so timeouts and kills work the same there.
+    prefix: tuple[str, ...] = ()
 
     def __init__(self, job_dir: str | None = None, env: dict[str, str] | None = None) -> None:
         runtime = os.environ.get("XDG_RUNTIME_DIR") or "/tmp"
@@ -364,7 +374,7 @@ class LocalTransport:
         splitter = SentinelSplitter(token, on_output)
         start = time.monotonic()
         deadline = None if not timeout else start + timeout + KILL_AFTER + GRACE
-        proc = subprocess.Popen(wrap(command, timeout, token, self.job_dir),
+        proc = subprocess.Popen([*self.prefix, *wrap(command, timeout, token, self.job_dir)],
                                 stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, env=self.env, start_new_session=True)
         fds = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
@@ -398,7 +408,8 @@ class LocalTransport:
         return _result(command, splitter, time.monotonic() - start, timeout)
 
     def _kill(self, proc: subprocess.Popen, token: str) -> None:
-        subprocess.run(kill_job_command(token, self.job_dir), check=False)
+        subprocess.run([*self.prefix, *kill_job_command(token, self.job_dir)], env=self.env,
+                       check=False)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
@@ -406,8 +417,8 @@ class LocalTransport:
         proc.wait()
 
     def open_pipe(self, argv: list[str]) -> LocalPipe:
-        proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=self.env)
+        proc = subprocess.Popen([*self.prefix, *argv], stdin=subprocess.PIPE,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=self.env)
         return LocalPipe(proc)
 
     def alive(self) -> bool:
