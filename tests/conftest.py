@@ -66,7 +66,8 @@ def docker_api():
     try:
         return docker_client()
     except DockerUnavailable as exc:
-        _no_lab(str(exc))
+        reason = str(exc)
+    _no_lab(reason)  # outside the except: no "during handling" noise in the report
 
 
 @pytest.fixture(scope="session")
