@@ -58,7 +58,10 @@ class NamespaceTransport(LocalTransport):
     def alive(self) -> bool:
         """The holder still runs and still holds the namespaces we entered (not a reused pid)."""
         try:
+            with open(f"/proc/{self.pid}/stat", "rb") as f:
+                if f.read().rpartition(b")")[2].split()[0] == b"Z":  # exited, not yet reaped
+                    return False
             now = os.readlink(f"/proc/{self.pid}/ns/user")
-        except OSError:
+        except (OSError, IndexError):
             return False
         return self.userns is None or now == self.userns

@@ -141,9 +141,14 @@ class RootlessLab:
 
 
 def _userns(pid: int) -> str | None:
+    """The user namespace of a live process (None for a gone one, or a zombie: a zombie keeps
+    its namespace link until reaped, and not every container's init reaps)."""
     try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            if f.read().rpartition(b")")[2].split()[0] == b"Z":
+                return None
         return os.readlink(f"/proc/{pid}/ns/user")
-    except OSError:
+    except (OSError, IndexError):
         return None
 
 
@@ -352,11 +357,8 @@ def lab_processes(userns: str) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            try:
-                if os.readlink(f"/proc/{entry.name}/ns/user") == userns:
-                    found.append(int(entry.name))
-            except OSError:  # not ours, or gone
-                pass
+            if _userns(int(entry.name)) == userns:  # None: not ours, gone or a zombie
+                found.append(int(entry.name))
     return found
 
 
@@ -390,8 +392,9 @@ def stop(kind: str | None = None, *, purge: bool = False) -> list[str]:
         paths = Paths.for_kind(k)
         rec = _read_record(paths)
         if rec:
-            # dockerd stops its containers on TERM (--shutdown-timeout 2); the rest is killed.
-            n = _kill_userns(rec, grace=8.0 if k == "rootless" else 0.0)
+            # dockerd gets a moment to stop cleanly; what is left is killed (a lab always starts
+            # clean, so nothing in its containers is worth waiting for).
+            n = _kill_userns(rec, grace=1.0 if k == "rootless" else 0.0)
             did.append(f"stopped the {k} lab ({n} process{'es' if n != 1 else ''})")
         for name in ("lab.json", "lab.pid", "ready"):
             (paths.state / name).unlink(missing_ok=True)
