@@ -73,6 +73,9 @@ class Lab:
         self.transport = transport
         self.container = container
         self.timeout = timeout
+        self.draw_after_cells = True  # `%lab_draw off` turns it off
+        self._probe = None  # one long-lived probe in the lab, started on first use
+        self._drawn = None  # the topology the last diagram showed
 
     # -- finding the lab ---------------------------------------------------------------------
 
@@ -157,6 +160,71 @@ class Lab:
 
     def alive(self) -> bool:
         return self.transport.alive()
+
+    # -- what the kernel holds ---------------------------------------------------------------
+
+    def snapshot(self):
+        """The lab's network now, as a `labkit.topology.Topology`, from a probe process kept
+        alive in the lab (started on first use: importing pyroute2 costs ~160 ms)."""
+        from .probe import SERVE_ARGV, ProbeError, ProbeSession
+
+        for attempt in (1, 2):
+            try:
+                if self._probe is None:
+                    self._probe = ProbeSession(self.transport.open_pipe(list(SERVE_ARGV)))
+                return self._probe.snapshot()
+            except (ProbeError, OSError, EOFError, TimeoutError) as exc:
+                self.close()
+                if attempt == 2:  # a fresh probe failed too: say why
+                    raise ProbeError(f"could not read the lab's network state: {exc}") from exc
+        raise AssertionError("not reached")
+
+    def draw(self, focus: list[str] | None = None, *, changes: bool = True,
+             fdb: bool = False):
+        """A diagram of the lab's network now; what changed since the last diagram is
+        highlighted (added) or faded (removed) unless `changes=False`. `focus` names the
+        namespaces to show; `fdb=True` adds the MACs the bridges learned."""
+        from .render import Diagram
+        from .topology import diff, steady
+
+        topo = self.snapshot() if fdb else steady(self.snapshot())
+        delta = diff(self._drawn, topo) if changes and self._drawn is not None else None
+        self._drawn = topo
+        return Diagram(topo, diff=delta, focus=focus)
+
+    def after_cell(self):
+        """What a `%%lab` cell shows under its output: a diagram when the network changed
+        (or on the first cell), else one line saying nothing changed."""
+        from .render import Diagram
+        from .topology import diff, steady
+
+        topo = steady(self.snapshot())
+        before, self._drawn = self._drawn, topo
+        if before is None:
+            return Diagram(topo)
+        delta = diff(before, topo)
+        return Diagram(topo, diff=delta) if delta else NoChange()
+
+    def close(self) -> None:
+        """Stop the probe process (a new one starts when needed)."""
+        if self._probe is not None:
+            try:
+                self._probe.close()
+            except Exception:  # noqa: BLE001 - it may be gone with the lab
+                pass
+            self._probe = None
+
+
+class NoChange:
+    """Shown instead of a diagram identical to the previous one."""
+
+    text = "(the network did not change: same diagram as above)"
+
+    def __repr__(self) -> str:
+        return self.text
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(self.text)
 
 
 def current() -> Lab:

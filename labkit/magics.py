@@ -1,6 +1,8 @@
 """The notebook side: `%%lab` runs a cell's lines as one bash script in the lab, `%lab` one
-line. Output streams into the cell as it comes (stdout normal, stderr on the red stream) and
-a non-zero exit status is shown in a line of its own.
+line. Output streams into the cell as it comes (stdout normal, stderr on the red stream), a
+non-zero exit status is shown in a line of its own, and after a `%%lab` cell the diagram of
+the lab's network (`Lab.after_cell`) appears, highlighting what the cell changed.
+`%lab_draw off` stops the diagrams.
 
 Loaded by `Lab.connect()`, or with `%load_ext labkit`.
 """
@@ -57,7 +59,7 @@ def status_line(result: Result) -> str | None:
     return f"{line} {hint}" if hint else line
 
 
-def run_cell(script: str, line: str = "") -> Result:
+def run_cell(script: str, line: str = "", draw: bool = True) -> Result:
     from .lab import current
 
     opts = parse_options(line)
@@ -73,7 +75,34 @@ def run_cell(script: str, line: str = "") -> Result:
         if opts["check"]:
             raise CommandFailed(result)
         sys.stderr.write(message + "\n")
+    if draw and lab.draw_after_cells:
+        show_diagram(lab)
     return result
+
+
+def show_diagram(lab) -> None:
+    """The picture after a cell. A drawing problem never fails the learner's cell."""
+    from IPython.display import display
+
+    try:
+        shown = lab.after_cell()
+    except Exception as exc:  # noqa: BLE001 - say it in one line, keep the cell's output
+        sys.stderr.write(f"(no diagram this time: {exc})\n")
+        return
+    display(shown)
+
+
+def set_drawing(line: str) -> str:
+    """`%lab_draw on|off`: whether %%lab cells draw the network after they run."""
+    from .lab import current
+
+    word = line.strip().lower()
+    if word not in ("on", "off", ""):
+        raise UsageError(f"unknown value {word!r} (must be one of [on, off]).")
+    lab = current()
+    if word:
+        lab.draw_after_cells = word == "on"
+    return f"diagrams after %%lab cells: {'on' if lab.draw_after_cells else 'off'}"
 
 
 def register(ipython=None) -> bool:
@@ -91,8 +120,12 @@ def register(ipython=None) -> bool:
         run_cell(cell, line)
 
     def lab_line(line: str) -> None:
-        run_cell(line)
+        run_cell(line, draw=False)
+
+    def lab_draw(line: str) -> None:
+        print(set_drawing(line))
 
     ipython.register_magic_function(lab_cell, "cell", "lab")
     ipython.register_magic_function(lab_line, "line", "lab")
+    ipython.register_magic_function(lab_draw, "line", "lab_draw")
     return True

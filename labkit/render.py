@@ -32,7 +32,9 @@ PORT = {"fill": "#e9d8fd", "line": "#6b46c1"}
 ADDED = "#d5006d"
 REMOVED = "#a0a0a0"
 WARN = "#c53030"
-FONT = "Helvetica"
+# Monospace on purpose: Docker names veths and MACs at random, and with a fixed-width font
+# their random letters cannot change the layout, so stored diagrams compare equal.
+FONT = "Courier"
 
 # Above this many namespaces, draw left to right: twenty containers side by side would be
 # too wide for a notebook, stacked they stay readable.

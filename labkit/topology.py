@@ -673,3 +673,19 @@ def diff(before: Topology, after: Topology) -> Diff:
             changes.append(Change("-", what, None, str(r), r, None))
     # What a learner reads first: namespaces that came or went, then the details.
     return Diff(before, after, tuple(ns_changes + changes))
+
+
+def steady(topology: Topology) -> Topology:
+    """The topology without what comes and goes on its own: MACs a bridge learned (they
+    appear with the first packet, IPv6 chatter included, and age out after 300 s) and
+    link-local addresses. The per-cell diagram draws this, so the same commands always give
+    the same picture."""
+    from dataclasses import replace
+
+    def itf(i: Interface) -> Interface:
+        return replace(i, addresses=tuple(a for a in i.addresses if a.scope != "link"))
+
+    return replace(topology, namespaces=tuple(
+        replace(ns, interfaces=tuple(itf(i) for i in ns.interfaces),
+                fdb=tuple(f for f in ns.fdb if f.state != "learned"))
+        for ns in topology.namespaces))
