@@ -83,11 +83,9 @@ def test_wrap_runs_and_reports_status_as_sentinel(tmp_path):
 # --- SentinelSplitter ----------------------------------------------------------------------
 
 # Docker copies a command's stdout and stderr to the client separately, so the end of stderr
-# can arrive before the last of stdout (seen live: `echo x` lost its output in ~5 % of runs).
-# The command is over only when each stream has said so.
-ORDER_BUG = pytest.mark.xfail(
-    strict=True, reason="labkit bug: the status sentinel is only on stderr, so stdout still "
-    "in flight is dropped (see tests/lab/test_lab_run.py::test_stdout_is_never_lost)")
+# can arrive before the last of stdout (seen live: `echo x` lost its output in ~5 % of runs
+# while only stderr carried a sentinel). Each stream now ends with its own sentinel:
+# `\x1e<token>` on stdout, `\x1e<token>:<status>` on stderr.
 
 
 def collect(token: str = TOKEN):
@@ -110,23 +108,46 @@ def test_splitter_sentinel_gives_the_status():
     assert joined(seen, "stderr") == ""
 
 
-@ORDER_BUG
 def test_splitter_waits_for_both_streams():
     sp, seen = collect()
     sp.feed("stderr", f"e\n{SENT}:0\n".encode())
+    assert sp.exit_code == 0
     assert not sp.done  # stdout may still be on its way
     sp.feed("stdout", b"late\n")
-    sp.feed("stdout", f"{SENT}:0\n".encode())
-    assert sp.done and sp.exit_code == 0
+    sp.feed("stdout", f"{SENT}\n".encode())
+    assert sp.done
     sp.close()
     assert (joined(seen, "stdout"), joined(seen, "stderr")) == ("late\n", "e\n")
 
 
-@ORDER_BUG
-def test_wrap_puts_the_status_on_both_streams(tmp_path):
+def test_splitter_ignores_output_after_its_sentinel():
+    """A background job (`sleep 1 && echo late &`) writing after the end is not this
+    command's output."""
+    sp, seen = collect()
+    sp.feed("stdout", f"mine\n{SENT}\n".encode())
+    sp.feed("stdout", b"late\n")
+    sp.feed("stderr", f"{SENT}:0\n".encode())
+    sp.close()
+    assert joined(seen, "stdout") == "mine\n"
+
+
+def test_splitter_stdout_sentinel_split_across_chunks():
+    raw = f"out{SENT}\n".encode()
+    for cut in range(1, len(raw)):
+        sp, seen = collect()
+        sp.feed("stdout", raw[:cut])
+        sp.feed("stdout", raw[cut:])
+        sp.feed("stderr", f"{SENT}:0\n".encode())
+        assert sp.done, cut
+        sp.close()
+        assert joined(seen, "stdout") == "out", cut
+
+
+def test_wrap_puts_a_sentinel_on_both_streams(tmp_path):
     done = subprocess.run(wrap("echo out; exit 7", 10, TOKEN, str(tmp_path)),
                           capture_output=True, timeout=20, check=False)
-    assert done.stdout == f"out\n{SENT}:7\n".encode()
+    assert done.stdout == f"out\n{SENT}\n".encode()
+    assert done.stderr == f"{SENT}:7\n".encode()
 
 
 @pytest.mark.parametrize("cut", range(1, len(SENT) + 4))
