@@ -9,6 +9,7 @@ filter that takes mount(2) ("nomount") or user namespaces ("nouserns") away.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import pwd
@@ -77,6 +78,9 @@ def learner():
         shutil.copy(HERE / name, code / name)
     subprocess.run(["chmod", "-R", "a+rX", str(code)], check=True)
     who = Learner(home, code)
-    yield who
-    who.steps([{"stop": None}])
+    # One test session at a time drives the learner (two would stop each other's labs).
+    with open(f"/tmp/{USER}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield who
+        who.steps([{"stop": None}])
     shutil.rmtree(code, ignore_errors=True)
