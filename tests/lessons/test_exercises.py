@@ -1,0 +1,182 @@
+"""The lessons' exercises: every check fails with an explanation on the lesson's starting
+state, passes after the solution, and the notebooks carry each exercise's cells as
+docs/lessons.md describes them.
+
+Live tests use tests/conftest.py's `lab` (LABKIT_LAB, else the course lab), reset before
+each test by the `lab` marker.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from labkit import exercises as ex_mod
+from labkit.authoring import exercise_cell_problems, merge_streams
+from labkit.errors import UsageError
+from labkit.exercises import CheckResult, Exercise, Progress, exercises
+
+NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
+ALL = exercises()
+
+
+def by_id(items: list[Exercise]) -> list:
+    return [pytest.param(e, id=e.id) for e in items]
+
+
+# --- live: the checks against the real lab --------------------------------------------------
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("exercise", by_id(ALL))
+def test_check_explains_what_is_missing_on_the_starting_state(lab, exercise: Exercise):
+    if exercise.setup:
+        lab.run(exercise.setup, check=True)
+    result = exercise.run_check(lab)
+    assert not result.passed, "the check passes before the learner did anything"
+    assert all(len(p) > 20 for p in result.problems), result.problems
+    assert "✗" in result.text() and exercise.id in result.text()
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize("exercise", by_id(ALL))
+def test_solution_passes_the_check(lab, exercise: Exercise):
+    if exercise.setup:
+        lab.run(exercise.setup, check=True)
+    lab.run(exercise.solution, check=True)
+    result = exercise.run_check(lab)
+    assert result.passed, result.text()
+    assert result.text().startswith("✓")
+
+
+# Half-done work: the explanation must name what is still missing, not just say ✗.
+PARTIAL = [
+    ("lesson0/first-bridge", "ip link add hello0 type bridge",
+     ["does not have the address 192.0.2.1/24", "hello0 is down"]),
+    ("lesson0/first-bridge", "ip link add hello0 type veth peer name hello1",
+     ["it is a veth, not a bridge"]),
+    ("lesson1/find-the-peer", "docker run -dit --name busybox3 busybox sh\n"
+     "ip -o link show master docker0 | head -1 | awk -F': ' '{print $2}' | cut -d@ -f1"
+     " > /tmp/busybox3-peer",
+     ["not the other end of busybox3's eth0: its other end is busybox1's eth0"]),
+    ("lesson1/find-the-peer", "docker run -dit --name busybox3 busybox sh\n"
+     "echo docker0 > /tmp/busybox3-peer",
+     ["which is a bridge, not a veth end"]),
+    ("lesson2/route-in", "ip -n outside route add 172.17.0.0/16 dev eth0",
+     ["thinks 172.17.0.3 is on its own link"]),
+    ("lesson2/route-in", "ip -n outside route add 172.17.0.0/16 via 203.0.113.1\n"
+     "sysctl -qw net.ipv4.ip_forward=0",
+     ["ip_forward is 0"]),
+    ("lesson3/port-by-hand",
+     "iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 172.17.0.2:80",
+     ["from the lab host itself", "OUTPUT chain"]),
+    ("lesson3/port-by-hand",
+     "iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 172.17.0.2:81",
+     ["sends packets to 172.17.0.2:81, but web listens on 172.17.0.2:80"]),
+    ("lesson4/third-namespace", "ip netns add lab-ns2",
+     ["lab-ns2 exists but has no interface with an address in 10.15.10.0/24"]),
+    ("lesson4/third-namespace", "ip netns add lab-ns2\n"
+     "ip link add veth4 type veth peer name veth5\nip link set veth5 netns lab-ns2\n"
+     "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth5\nip -n lab-ns2 link set veth5 up",
+     ["is veth4 in the lab host, which is not attached: attach it to lab-br0",
+      "veth4, the lab host's end of the pair, is down"]),
+]
+
+
+@pytest.mark.lab
+@pytest.mark.parametrize(("exercise_id", "commands", "expected"),
+                         [pytest.param(*p, id=f"{p[0]}-{i}") for i, p in enumerate(PARTIAL)])
+def test_check_names_what_is_still_missing(lab, exercise_id, commands, expected):
+    exercise = ex_mod.get(exercise_id)
+    if exercise.setup:
+        lab.run(exercise.setup, check=True)
+    lab.run(commands, check=True)
+    text = exercise.run_check(lab).text()
+    for words in expected:
+        assert words in text
+
+
+# --- pure: the exercise data, hints, solutions, notebooks ------------------------------------
+
+
+@pytest.mark.parametrize("exercise", by_id(ALL))
+def test_exercise_has_hints_a_solution_and_its_lesson(exercise: Exercise):
+    assert exercise.hints and all(h.strip() for h in exercise.hints)
+    assert exercise.solution.strip() and exercise.task.strip() and exercise.title
+    assert (NOTEBOOKS / exercise.lesson).exists()
+
+
+def test_every_lesson_has_an_exercise():
+    lessons = {e.lesson for e in ALL}
+    assert lessons == {p.name for p in NOTEBOOKS.glob("0*.ipynb")}
+
+
+def test_hints_come_one_at_a_time(capsys, monkeypatch):
+    monkeypatch.setattr(ex_mod, "progress", Progress())
+    exercise = ALL[0]
+    for n in range(1, len(exercise.hints) + 1):
+        ex_mod.hint(exercise.id)
+        assert capsys.readouterr().out.startswith(f"Hint {n} of {len(exercise.hints)}: ")
+    ex_mod.hint(exercise.id)
+    assert "No more hints" in capsys.readouterr().out
+
+
+def test_solution_prints_the_commands(capsys):
+    exercise = ALL[-1]
+    ex_mod.solution(exercise.id)
+    out = capsys.readouterr().out
+    assert out.startswith("%%lab\n") and exercise.solution.strip() in out
+
+
+def test_unknown_exercise_lists_the_known_ones():
+    with pytest.raises(UsageError, match="must be one of .*lesson4/third-namespace"):
+        ex_mod.get("lesson9/nope")
+
+
+def test_check_result_text():
+    exercise = ALL[0]
+    failed = CheckResult(exercise, ("a thing is missing",))
+    assert not failed and "  - a thing is missing" in failed.text()
+    assert f'hint("{exercise.id}")' in failed.text()
+    assert CheckResult(exercise, ()).passed
+
+
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0*.ipynb")), ids=lambda p: p.name)
+def test_notebook_exercise_cells(path: Path):
+    """Anatomy (docs/lessons.md): reset first; then for each exercise, in this order: the
+    task, a your-turn cell of comments only, a check, the hidden solution, the check again."""
+    nb = nbformat.read(path, as_version=4)
+    assert exercise_cell_problems(nb) == []
+    first_code = next(c for c in nb.cells if c.cell_type == "code")
+    assert "Lab.connect()" in first_code.source and "lab.reset()" in first_code.source
+    roles = [(c.metadata.get("labkit", {}).get("role"), c) for c in nb.cells
+             if c.metadata.get("labkit", {}).get("role")]
+    ids = {c.metadata["labkit"]["exercise"] for _, c in roles}
+    assert ids == set(nb.metadata["labkit"]["exercises"]) and ids
+    order = [role for role, _ in roles]
+    assert order == ["exercise", "your-turn", "check", "solution", "check-solution"] * len(ids)
+    for role, cell in roles:
+        if role == "your-turn":
+            body = cell.source.splitlines()[1:]
+            assert cell.source.startswith("%%lab") and all(x.startswith("#") for x in body)
+        if role == "solution":
+            assert "solution" in cell.metadata.get("tags", [])
+            assert cell.metadata.get("jupyter", {}).get("source_hidden") is True
+        if role == "check":
+            out = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            assert out.startswith("✗"), "the stored check must show the starting state's ✗"
+        if role == "check-solution":
+            out = "".join(o.get("data", {}).get("text/plain", "") for o in cell.outputs)
+            assert out.startswith("✓"), "the stored check after the solution must show ✓"
+
+
+def test_merge_streams_joins_neighbours_of_the_same_stream():
+    outs = [nbformat.v4.new_output("stream", name="stdout", text="a"),
+            nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+            nbformat.v4.new_output("stream", name="stderr", text="e\n"),
+            nbformat.v4.new_output("stream", name="stdout", text="c\n")]
+    merged = merge_streams(outs)
+    assert [(o.name, o.text) for o in merged] == [("stdout", "ab\n"), ("stderr", "e\n"),
+                                                 ("stdout", "c\n")]
