@@ -12,35 +12,51 @@ fi
 did() { echo "did: $*"; }
 warn() { echo "warn: $*"; }
 
-# 1. Containers, user-defined networks and volumes of the inner engine.
-for c in $(docker ps -aq); do
+# 1. Containers, user-defined networks and volumes of the inner engine (a namespace-only lab,
+#    LABKIT_NO_DOCKER=1, has none, and must never reach some other engine).
+[ "${LABKIT_NO_DOCKER:-}" = 1 ] || for c in $(docker ps -aq); do
   name=$(docker inspect -f '{{.Name}}' "$c" 2>/dev/null | sed 's,^/,,')
   docker rm -f "$c" >/dev/null 2>&1 && did "removed container ${name:-$c}" || warn "could not remove container $c"
 done
-for n in $(docker network ls -q --filter type=custom); do
+[ "${LABKIT_NO_DOCKER:-}" = 1 ] || for n in $(docker network ls -q --filter type=custom); do
   name=$(docker network inspect -f '{{.Name}}' "$n" 2>/dev/null)
   docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
 done
-docker volume prune -f >/dev/null 2>&1
+[ "${LABKIT_NO_DOCKER:-}" = 1 ] || docker volume prune -f >/dev/null 2>&1
 
 # 2. Processes the lessons left behind: anything in another network namespace, and orphans
 #    re-parented to the lab's init (background jobs), except the engine and the entrypoint.
-root_ns=$(readlink /proc/1/ns/net)
-keep=" 1 $$ $(cat /run/labkit/entrypoint.pid 2>/dev/null) "
+#    LABKIT_INIT_PID: the process holding the lab's namespaces when the lab has no pid
+#    namespace of its own (the rootless and namespace-only labs); only processes in its user
+#    namespace are looked at, so nothing outside the lab is ever touched.
+init=${LABKIT_INIT_PID:-1}
+root_ns=$(readlink /proc/$init/ns/net)
+root_user=$(readlink /proc/$init/ns/user)
+keep=" 1 $init $$ $(cat /run/labkit/entrypoint.pid 2>/dev/null) "
+orphan() {  # pid ppid
+  [ "$2" = 1 ] && return 0
+  [ -n "${LABKIT_INIT_PID:-}" ] || return 1
+  # No pid namespace: an orphan is re-parented outside the lab (init or a subreaper), while a
+  # command labkit runs has its client as parent, named in its LABKIT_CLIENT.
+  [ "$(readlink /proc/$2/ns/user 2>/dev/null)" = "$root_user" ] && return 1
+  [ "$(tr '\0' '\n' < /proc/$1/environ 2>/dev/null | sed -n 's/^LABKIT_CLIENT=//p')" != "$2" ]
+}
 for p in /proc/[0-9]*; do
   pid=${p#/proc/}
   case "$keep" in *" $pid "*) continue;; esac
+  [ "$(readlink "$p/ns/user" 2>/dev/null)" = "$root_user" ] || continue
   comm=$(cat "$p/comm" 2>/dev/null) || continue
   case "$comm" in dockerd|containerd|containerd-shim*|docker-proxy|tini) continue;; esac
   ns=$(readlink "$p/ns/net" 2>/dev/null) || continue
   ppid=$(awk '/^PPid:/{print $2}' "$p/status" 2>/dev/null)
-  if [ "$ns" != "$root_ns" ] || [ "$ppid" = 1 ]; then
+  if [ "$ns" != "$root_ns" ] || orphan "$pid" "$ppid"; then
     kill -KILL "$pid" 2>/dev/null && did "stopped process $pid ($comm)"
   fi
 done
 
-# 3. Named network namespaces (ip netns add ...).
-for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
+# 3. Named network namespaces (ip netns add ...); a lab without a /run of its own cannot make
+#    them, and those it sees are not its own.
+[ -e /run/netns ] && [ ! -w /run/netns ] || for ns in $(ip netns list 2>/dev/null | awk '{print $1}'); do
   ip netns delete "$ns" 2>/dev/null && did "deleted namespace $ns" || warn "could not delete namespace $ns"
 done
 
