@@ -59,7 +59,10 @@ def gather() -> list[Check]:
                             f"({version.get('Os')}/{version.get('Arch')})"))
     except LabError as exc:
         checks.append(Check("Docker engine", False, exc.message, exc.hint or ""))
-        return checks
+        fallback = _without_docker()
+        if fallback[0].ok:  # a live lab without Docker: the engine is not needed here
+            checks[-1] = Check("Docker engine", None, exc.message + " Not needed: see live mode.")
+        return checks + fallback
 
     try:
         cmd = compose.compose_command()
@@ -113,4 +116,27 @@ def gather() -> list[Check]:
                                 "is not 172.17.0.0/16 (LAB_SUBNET in docker-compose.yml)"))
     except LabError as exc:
         checks.append(Check("lab answers", False, exc.message, exc.hint or ""))
+    return checks
+
+
+def _without_docker() -> list[Check]:
+    """No Docker engine: which live mode this host allows (Binder and the like), and whether
+    that lab is running and answers."""
+    from . import modes, rootless
+    from .errors import LabError
+    from .lab import Lab
+
+    report = modes.detect(full=True)
+    checks = [Check("live mode", report.live or None, str(report).replace("\n", "; "))]
+    if not report.live:
+        return checks
+    try:
+        lab = Lab(rootless.connect_rootless(report=report, start_lab=False))
+        res = lab.run("true", timeout=20)
+        checks.append(Check("lab answers", res.ok, f"{report.mode} lab, round trip "
+                            f"{res.duration * 1000:.0f} ms"))
+    except LabError as exc:
+        checks.append(Check("lab answers", False, exc.message,
+                            "run `Lab.connect()` in a notebook (it starts the lab), or "
+                            "`python -m labkit.rootless start`"))
     return checks

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from dataclasses import dataclass, field
 from importlib import resources
@@ -26,6 +27,15 @@ from .result import Result
 from .transport import DockerExecTransport, LocalTransport, OutputCallback, Transport
 
 _current: Lab | None = None
+
+#: how each transport reaches the lab, in the learner's words
+MODE_WORDS = {
+    "docker-exec": "commands run in the lab container (docker exec)",
+    "local": "commands run right here, inside the lab",
+    "rootless": "commands run in a rootless lab in this container (its own Docker engine)",
+    "netns": "commands run in a namespace-only lab in this container (no Docker: only the "
+             "by-hand lessons run live)",
+}
 
 #: default limit for one command, in seconds; lessons never need more
 DEFAULT_TIMEOUT = 60.0
@@ -87,7 +97,12 @@ class Lab:
         when `start` is true. Raises a `LabError` that says what to do otherwise."""
         if os.environ.get("LABKIT_MODE") == "lab" and not name:
             return cls(LocalTransport())._activate()
-        client = docker_client()
+        try:
+            client = docker_client()
+        except DockerUnavailable:
+            if name:
+                raise
+            return cls._connect_without_docker()
         found = find_lab(client, name)
         if found is None:
             raise LabNotFound(f"looked for {name!r}" if name else "")
@@ -97,6 +112,18 @@ class Lab:
             client.api.start(found.id)
         found = wait_until_ready(client, found, wait)
         return cls(DockerExecTransport(client, found.id, found.name), container=found)._activate()
+
+    @classmethod
+    def _connect_without_docker(cls) -> Lab:
+        """No Docker engine (Binder, a locked-down JupyterHub): the best live mode this host
+        allows, said out loud (see labkit.modes); replay hosts get a `LabError` saying why."""
+        from . import modes, rootless
+
+        report = modes.detect(full=True)
+        if report.mode not in ("rootless", "netns"):
+            raise rootless.RootlessUnavailable(report)
+        print(f"labkit: no Docker engine here; {report.title}.", file=sys.stderr)
+        return cls(rootless.connect_rootless(report=report, say=_say))._activate()
 
     def _activate(self) -> Lab:
         """Make this the lab that `%%lab` cells use, and load the magics in IPython."""
@@ -120,8 +147,13 @@ class Lab:
         # notebook outputs depend on the tool that started the lab.
         return f"<Lab: ready, commands run by {self.transport.kind}>"
 
+    @property
+    def summary(self) -> str:
+        """One line for people: how commands reach this lab."""
+        return f"Lab ready: {MODE_WORDS.get(self.mode, self.mode)}."
+
     def _repr_pretty_(self, p, cycle) -> None:
-        p.text(f"Lab ready: commands run through {self.transport.kind}.")
+        p.text(self.summary)
 
     # -- running commands --------------------------------------------------------------------
 
@@ -235,6 +267,10 @@ def current() -> Lab:
 # --- the edge: Docker -------------------------------------------------------------------------
 
 
+def _say(message: str) -> None:
+    print(f"labkit: {message}", file=sys.stderr, flush=True)
+
+
 def docker_client():
     """A Docker SDK client, or `DockerUnavailable` saying why not."""
     try:
@@ -246,9 +282,21 @@ def docker_client():
         client = docker.from_env(timeout=30)
         client.ping()
     except Exception as exc:  # noqa: BLE001 - every failure here means "no engine"
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise DockerUnavailable(first[:200]) from None
+        raise DockerUnavailable(why_no_docker(str(exc) or type(exc).__name__)) from None
     return client
+
+
+def why_no_docker(error: str) -> str:
+    """The SDK's connection error in a learner's words (pure)."""
+    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
+    if "FileNotFoundError" in error or "No such file" in error:
+        return f"there is no Docker socket at {where}"
+    if "Permission denied" in error or "PermissionError" in error:
+        return (f"permission denied on {where}: your user may not use Docker "
+                "(Linux: add it to the `docker` group, then log in again)")
+    if "Connection refused" in error or "ConnectionRefused" in error:
+        return f"nothing answers at {where}"
+    return error.splitlines()[0][:200]
 
 
 def wait_until_ready(client, lab: LabContainer, wait: float) -> LabContainer:

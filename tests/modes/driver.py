@@ -34,6 +34,9 @@ def main() -> None:
                 out.append({"kind": transport.kind, "pid": transport.pid,
                             "timings": found.timings if found else None,
                             "docker_host": found.docker_host if found else None})
+            elif "lab_connect" in step:  # what a notebook does: Lab.connect(), no arguments
+                lab = Lab.connect()
+                out.append({"mode": lab.mode, "text": lab.summary})
             elif "run" in step:
                 assert lab is not None, "connect first"
                 try:

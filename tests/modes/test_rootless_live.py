@@ -74,6 +74,15 @@ def test_rootless_starts_fast_and_idempotently(learner, rootless):
     assert again["seconds"] < 5
 
 
+def test_lab_connect_picks_the_rootless_lab_and_says_so(learner, rootless):
+    """A notebook's plain `Lab.connect()` on a host without Docker lands in the rootless lab."""
+    connected, listed = learner.steps([
+        {"lab_connect": True}, {"run": "docker network ls --format '{{.Name}}'"}])
+    assert connected["mode"] == "rootless", connected
+    assert connected["text"].startswith("Lab ready: commands run in a rootless lab")
+    assert ok(listed)["stdout"].split() == ["bridge", "host", "none"]
+
+
 def test_seed_facts_in_rootless_lab(learner, rootless):
     if not shutil.which("curl"):
         pytest.skip("curl is not installed here")
