@@ -26,7 +26,7 @@ done
 if ! docker info >/dev/null 2>&1; then
   echo "lab: dockerd did not answer within 60 s; last lines of $log:"; tail -n 20 "$log"; exit 1
 fi
-/usr/local/lib/labkit/seed-images.sh || { echo "lab: could not seed the offline images"; exit 1; }
+/opt/labkit/labkit/scripts/seed-busybox.sh || { echo "lab: could not seed the offline images"; exit 1; }
 # A lab always starts clean: containers and networks of an earlier run are removed before the
 # starting state is recorded (lessons reset to that state).
 left=$(docker ps -aq)

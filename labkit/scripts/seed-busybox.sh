@@ -1,6 +1,6 @@
 #!/bin/bash
 # Make busybox:latest with no registry: a static busybox plus applet links, every file owned
-# by root. Used by the lab image (lab/seed-images.sh) and by the rootless lab, whose engine
+# by root. Used by the lab image (lab/entrypoint.sh) and by the rootless lab, whose engine
 # maps only uid/gid 0 and so cannot unpack files owned by anyone else.
 # Idempotent: an existing image is kept. LABKIT_BUSYBOX names the static busybox to copy.
 set -eu
