@@ -77,6 +77,28 @@ def cmd_shell(args: argparse.Namespace) -> int:
     return 0  # not reached
 
 
+def cmd_topo(args: argparse.Namespace) -> int:
+    """Print the lab's network as a versioned JSON snapshot, a text summary, or a drawing."""
+    from pathlib import Path
+
+    from .lab import Lab
+    from .render import Diagram
+
+    lab = Lab.connect()
+    try:
+        topo = lab.snapshot()
+    finally:
+        lab.close()
+    if args.svg:
+        Path(args.svg).write_text(Diagram(topo, focus=args.focus or None).svg())
+        print(f"wrote {args.svg}", file=sys.stderr)
+    if args.json:
+        print(topo.to_json(indent=2))
+    elif not args.svg:
+        print(topo.summary())
+    return 0
+
+
 def _quote(word: str) -> str:
     import shlex
 
@@ -108,6 +130,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", type=float, default=60, help="seconds (0 = no limit)")
     p.add_argument("command", nargs=argparse.REMAINDER, help="-- CMD [ARGS...]")
     add("shell", cmd_shell)
+    p = add("topo", cmd_topo)
+    p.add_argument("--json", action="store_true", help="print the JSON snapshot")
+    p.add_argument("--svg", metavar="FILE", help="write the diagram as SVG to FILE")
+    p.add_argument("--focus", action="append", metavar="NAMESPACE",
+                   help="draw only these namespaces (repeatable)")
     return parser
 
 
