@@ -17,6 +17,7 @@ from labkit import (
     CommandTimeout,
     DockerUnavailable,
     Lab,
+    LabError,
     LabGone,
     LabNotFound,
     LabStarting,
@@ -38,23 +39,38 @@ def in_lab_processes(lab, pattern: str) -> str:
 # --- Docker not running ---------------------------------------------------------------------
 
 
-def test_docker_not_running(monkeypatch):
+@pytest.fixture
+def no_docker(monkeypatch):
+    """No Docker engine, and no fallback to a lab labkit would start itself (rootless): the
+    live mode is forced to replay, as on a host that allows neither."""
     monkeypatch.setenv("DOCKER_HOST", NOWHERE)
+    monkeypatch.setenv("LABKIT_LIVE_MODE", "replay")
+    return {**os.environ}
+
+
+def test_docker_not_running_named_lab(no_docker):
     with pytest.raises(DockerUnavailable) as err:
-        Lab.connect()
+        Lab.connect(name="labkit_dind_1")
     text = str(err.value)
     assert "Docker is not reachable" in text
     assert "\n\nWhat to do: start Docker" in text
 
 
-def test_docker_not_running_cli():
-    env = {**os.environ, "DOCKER_HOST": NOWHERE}
-    run = subprocess.run([sys.executable, "-m", "labkit.cli", "run", "--", "true"], env=env,
-                         capture_output=True, text=True, timeout=60, check=False)
+def test_docker_not_running_and_no_other_live_lab(no_docker):
+    with pytest.raises(LabError) as err:
+        Lab.connect()
+    text = str(err.value)
+    assert "not docker: no usable Docker engine" in text
+    assert "\n\nWhat to do:" in text
+
+
+def test_docker_not_running_cli(no_docker):
+    run = subprocess.run([sys.executable, "-m", "labkit.cli", "run", "--", "true"],
+                         env=no_docker, capture_output=True, text=True, timeout=60, check=False)
     assert run.returncode == 2
-    assert "Docker is not reachable" in run.stderr and "What to do:" in run.stderr
+    assert "no usable Docker engine" in run.stderr and "What to do:" in run.stderr
     assert "Traceback" not in run.stderr
-    doctor = subprocess.run([sys.executable, "-m", "labkit.cli", "doctor"], env=env,
+    doctor = subprocess.run([sys.executable, "-m", "labkit.cli", "doctor"], env=no_docker,
                             capture_output=True, text=True, timeout=60, check=False)
     assert doctor.returncode == 1
     assert "[FAIL] Docker engine:" in doctor.stdout
