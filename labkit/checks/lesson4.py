@@ -20,6 +20,7 @@ OTHERS = {"lab-ns0": "10.15.10.2", "lab-ns1": "10.15.10.3"}
 SETUP = """\
 ip link add lab-br0 type bridge
 ip addr add 10.15.10.1/24 dev lab-br0
+ip link set lab-br0 address 02:42:0a:0f:0a:01
 ip link set lab-br0 up
 ip netns add lab-ns0
 ip link add veth0 type veth peer name veth1
