@@ -6,6 +6,8 @@ Every error says what happened, what was expected, and what to do next. The magi
 
 from __future__ import annotations
 
+import re
+
 
 class LabError(Exception):
     """Base class: a problem the learner can act on. `str()` is the whole explanation."""
@@ -117,11 +119,23 @@ class CommandFailed(LabError):
         self.result = result
 
 
+_SHELL_NOT_FOUND = re.compile(
+    r"^(?:[^:\n]+: )?(?:line \d+: |\d+: )?([^:\n]+): (?:command )?not found$", re.M)
+_EXEC_NOT_FOUND = re.compile(r'exec: "([^"]+)": executable file not found')
+
+
 def explain_exit(result) -> str | None:
     """A plain-words hint for the failures learners meet most (pure)."""
+    # Docker 20.10's CLI prints `docker exec` failures on stdout, `docker run`'s on stderr.
+    missing_in_container = _EXEC_NOT_FOUND.search(result.stderr + result.stdout)
+    if result.exit_code in (126, 127) and missing_in_container:
+        name = missing_in_container.group(1)
+        return (f"the container has no `{name}` program: busybox images have `sh` (not "
+                "`bash`) and its applets (ip, ping, nc, httpd, ...); run curl from the lab "
+                "itself.")
     if result.exit_code == 127 and "not found" in result.stderr:
-        missing = result.stderr.split(":")[-2].strip() if result.stderr.count(":") >= 2 else ""
-        what = f"`{missing}`" if missing else "that command"
+        found = _SHELL_NOT_FOUND.search(result.stderr)
+        what = f"`{found.group(1).strip()}`" if found else "that command"
         return (f"{what} is not installed in the lab (check the spelling). The lab has docker, "
                 "ip, bridge, brctl, ifconfig, iptables, tcpdump, curl and conntrack; for a "
                 "command inside a container use `docker exec busybox1 ...`.")

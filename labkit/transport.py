@@ -60,8 +60,9 @@ def kill_job_command(token: str, job_dir: str) -> list[str]:
     """argv that stops a wrapped command's whole process group (TERM, then KILL)."""
     job = shlex.quote(f"{job_dir}/{token}")
     return ["sh", "-c",
-            f"pid=$(cat {job} 2>/dev/null) || exit 0; kill -TERM -- -$pid 2>/dev/null; "
-            f"sleep 1; kill -KILL -- -$pid 2>/dev/null; rm -f {job}; exit 0"]
+            # No `--`: dash's kill (the lab's /bin/sh) rejects it and would kill nothing.
+            f"pid=$(cat {job} 2>/dev/null) || exit 0; kill -TERM -$pid 2>/dev/null; "
+            f"sleep 1; kill -KILL -$pid 2>/dev/null; rm -f {job}; exit 0"]
 
 
 class SentinelSplitter:
@@ -73,6 +74,7 @@ class SentinelSplitter:
     output in."""
 
     def __init__(self, token: str, on_output: OutputCallback | None = None) -> None:
+        self._head = _SENTINEL + token
         self._markers = {
             "stdout": re.compile(re.escape(_SENTINEL + token) + r"\n"),
             "stderr": re.compile(re.escape(_SENTINEL + token) + r":(\d+)\n"),
@@ -98,12 +100,19 @@ class SentinelSplitter:
             self._pending[stream] = ""
             return
         cut = pending.rfind(_SENTINEL)
-        if cut < 0:
+        if cut >= 0 and self._could_be_sentinel(stream, pending[cut:]):
+            self._emit(stream, pending[:cut])  # keep the maybe-sentinel until the rest arrives
+            self._pending[stream] = pending[cut:]
+        else:
             self._emit(stream, pending)
             self._pending[stream] = ""
-        else:  # maybe a partial sentinel: keep it until the rest arrives
-            self._emit(stream, pending[:cut])
-            self._pending[stream] = pending[cut:]
+
+    def _could_be_sentinel(self, stream: str, tail: str) -> bool:
+        """Is `tail` (starting at a \\x1e) the beginning of this stream's sentinel line?"""
+        if self._head.startswith(tail):
+            return True
+        rest = tail[len(self._head):] if tail.startswith(self._head) else None
+        return rest is not None and stream == "stderr" and re.fullmatch(r":\d*", rest) is not None
 
     def close(self) -> None:
         for stream, decoder in self._decoders.items():
@@ -312,6 +321,8 @@ class DockerExecTransport:
             raise LabGone(self.name) from None
         except Exception as exc:  # noqa: BLE001
             raise _docker_errors(self.name, exc) from exc
+        if state.get("Status") in ("removing", "dead"):  # `docker rm -f` caught mid-way
+            raise LabGone(self.name)
         if not state.get("Running"):
             raise LabStopped(self.name, state.get("Status", "stopped"))
 

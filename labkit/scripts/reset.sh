@@ -24,6 +24,16 @@ done
 done
 [ "${LABKIT_NO_DOCKER:-}" = 1 ] || docker volume prune -f >/dev/null 2>&1
 
+# 2a. Commands labkit started that are still running (an interrupted cell, another session):
+#     their process groups are in the job dir. Our own job is our parent (`timeout`).
+for job in /run/labkit/jobs/*; do
+  [ -f "$job" ] || continue
+  pid=$(cat "$job" 2>/dev/null)
+  [ -n "$pid" ] && [ "$pid" != "$PPID" ] || continue
+  kill -KILL -"$pid" 2>/dev/null && did "stopped a running command (process group $pid)"
+  rm -f "$job"
+done
+
 # 2. Processes the lessons left behind: anything in another network namespace, and orphans
 #    re-parented to the lab's init (background jobs), except the engine and the entrypoint.
 #    LABKIT_INIT_PID: the process holding the lab's namespaces when the lab has no pid
@@ -90,10 +100,21 @@ done
 rm -f /tmp/labkit-addrs /tmp/labkit-routes
 
 # 6. Firewall and NAT: Docker's own rules only, counters zeroed.
-for t in $(iptables-save | sed -n 's/^\*//p'); do
-  grep -qx "\*$t" "$B/iptables" || { iptables -t "$t" -F; iptables -t "$t" -X; did "emptied iptables table $t"; }
+# iptables-save text without comments, counters, or tables that hold nothing: iptables-nft
+# keeps a table once it was used, even after -F/-X, and that must not count as a change.
+ipt_norm() {
+  grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/' | awk '
+    /^\*/ { buf = $0 "\n"; keep = 0; next }
+    /^COMMIT/ { if (keep) printf "%s%s\n", buf, $0; next }
+    { buf = buf $0 "\n"; if ($0 !~ /^:[A-Z]+ ACCEPT \[0:0\]$/) keep = 1 }'
+}
+for t in $(iptables-save | ipt_norm | sed -n 's/^\*//p'); do
+  grep -qx "\*$t" "$B/iptables" && continue
+  # No rules, no user chains, ACCEPT policies (-F/-X alone would keep a DROP policy).
+  iptables-save -t "$t" | sed -E '/^-A /d; /^:[^ ]+ - /d; s/^(:[A-Z]+) [A-Z]+ /\1 ACCEPT /' \
+    | iptables-restore && did "emptied iptables table $t"
 done
-if ! diff -q "$B/iptables" <(iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/') >/dev/null; then
+if ! diff -q <(ipt_norm < "$B/iptables") <(iptables-save | ipt_norm) >/dev/null; then
   did "restored Docker's iptables rules"
 fi
 iptables-restore < "$B/iptables" || warn "could not restore the iptables rules"

@@ -208,8 +208,6 @@ def test_splitter_stderr_streams_before_the_sentinel():
     assert seen == [("stderr", "progress 1\n")]
 
 
-@pytest.mark.xfail(strict=True, reason="labkit bug: after a stray \\x1e on stderr the "
-                   "splitter holds back all further stderr until the command ends")
 def test_splitter_streams_stderr_after_a_stray_record_separator():
     """A \\x1e that cannot start our sentinel must not hold back the rest of stderr."""
     sp, seen = collect()
