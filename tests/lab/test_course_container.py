@@ -72,22 +72,54 @@ def test_the_course_opens_on_the_welcome_notebook(course):
         assert response.url.split("?")[0].endswith("/lab/tree/00-welcome.ipynb")
 
 
+PROBE_NOTEBOOK = {
+    "nbformat": 4, "nbformat_minor": 5,
+    "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                "language": "python"}},
+    "cells": [
+        {"cell_type": "code", "metadata": {}, "outputs": [], "execution_count": None, "id": c,
+         "source": src}
+        for c, src in (("a", "from labkit import Lab\nlab = Lab.connect()\nlab"),
+                       ("b", "%%lab\nhostname\ndocker network ls --format '{{.Name}}'"),
+                       ("c", "lab.reset()"))],
+}
+
+
 def test_a_notebook_kernel_in_the_course_container_drives_the_lab(course):
+    """The learner's path: a kernel in the course container, labkit as installed there,
+    Docker through the mounted socket, a diagram after the %%lab cell."""
     container, _, _ = course
-    script = (
-        "cp /home/learner/course/00-welcome.ipynb /tmp/run.ipynb && "
-        "jupyter nbconvert --to notebook --execute /tmp/run.ipynb --output /tmp/out.ipynb "
-        ">/dev/null 2>&1 && cat /tmp/out.ipynb")
-    code, out = container.exec_run(["sh", "-c", script], user="learner")
-    assert code == 0, out.decode()[-2000:]
-    cells = [c for c in json.loads(out)["cells"] if c["cell_type"] == "code"]
-    text = "\n".join(
-        "".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
-        for c in cells for o in c["outputs"])
-    assert "Lab ready: commands run through docker-exec." in text
-    assert "bridge: bridge" in text and "none: null" in text
-    assert "172.17.0.1/16" in text
-    assert "The lab is back at its starting state." in text
+    script = ("cat > /tmp/probe.ipynb && jupyter nbconvert --to notebook --execute "
+              "/tmp/probe.ipynb --output /tmp/out.ipynb >/dev/null 2>&1 && cat /tmp/out.ipynb")
+    exec_id = container.client.api.exec_create(container.id, ["sh", "-c", script],
+                                                stdin=True, user="learner")["Id"]
+    sock = container.client.api.exec_start(exec_id, socket=True)
+    raw = getattr(sock, "_sock", sock)
+    raw.sendall(json.dumps(PROBE_NOTEBOOK).encode())
+    raw.shutdown(1)  # end of stdin
+    out = b""
+    while chunk := raw.recv(65536):
+        out += chunk
+    code = container.client.api.exec_inspect(exec_id)["ExitCode"]
+    text = "".join(_frames(out))
+    assert code == 0, text[-2000:]
+    cells = json.loads(text)["cells"]
+    outputs = [o for c in cells for o in c["outputs"]]
+    plain = "\n".join("".join(o.get("text", "")) + "".join(o.get("data", {}).get("text/plain", ""))
+                      for o in outputs)
+    assert "Lab ready: commands run in the lab container (docker exec)." in plain
+    assert "lab\n" in plain and "bridge\nhost\nnone\n" in plain
+    assert any("image/svg+xml" in o.get("data", {}) for o in outputs)
+    assert "The lab is back at its starting state." in plain
+
+
+def _frames(raw: bytes):
+    """Docker's multiplexed exec output: 8-byte headers, then the payload."""
+    while len(raw) >= 8:
+        size = int.from_bytes(raw[4:8], "big")
+        if raw[0] == 1:
+            yield raw[8:8 + size].decode()
+        raw = raw[8 + size:]
 
 
 def test_the_learner_runs_as_the_owner_of_the_notebooks(course):
