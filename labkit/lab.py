@@ -35,6 +35,7 @@ MODE_WORDS = {
     "rootless": "commands run in a rootless lab in this container (its own Docker engine)",
     "netns": "commands run in a namespace-only lab in this container (no Docker: only the "
              "by-hand lessons run live)",
+    "replay": "no live lab here: cells show what they printed in a real lab (replay)",
 }
 
 #: default limit for one command, in seconds; lessons never need more
@@ -97,6 +98,8 @@ class Lab:
         when `start` is true. Raises a `LabError` that says what to do otherwise."""
         if os.environ.get("LABKIT_MODE") == "lab" and not name:
             return cls(LocalTransport())._activate()
+        if os.environ.get("LABKIT_LIVE_MODE") in ("rootless", "netns", "replay") and not name:
+            return cls._connect_without_docker()  # a teacher rehearsing a lower mode
         try:
             client = docker_client()
         except DockerUnavailable:
@@ -117,9 +120,25 @@ class Lab:
     def _connect_without_docker(cls) -> Lab:
         """No Docker engine (Binder, a locked-down JupyterHub): the best live mode this host
         allows, said out loud (see labkit.modes); replay hosts get a `LabError` saying why."""
-        from . import modes, rootless
+        from . import modes, replay, rootless
 
         report = modes.detect(full=True)
+        lesson = replay.lesson_hint()
+        recorded = replay.lesson_recording(lesson)
+        if report.mode == "netns" and recorded and "netns" not in recorded.live_modes:
+            # A Docker lesson in the namespace-only lab: the whole lesson replays, so its
+            # outputs and diagrams stay one consistent story.
+            _say(f"live mode 3 of 4: {report.title}; {lesson} needs a Docker engine, so it "
+                 "shows recordings from a real lab (the by-hand lesson runs live here).")
+            return cls(replay.connect_replay(report, lesson=lesson, reason=(
+                "this lesson needs Docker, and this host allows only the namespace-only lab, "
+                "live mode 3")))._activate()
+        if report.mode == "replay":
+            if not replay.load_all():
+                raise rootless.RootlessUnavailable(report)
+            _say(f"live mode 4 of 4: {report.title}. Cells show what they printed in a real "
+                 "lab; `labkit doctor` says why nothing runs live here.")
+            return cls(replay.connect_replay(report, lesson=lesson))._activate()
         if report.mode not in ("rootless", "netns"):
             raise rootless.RootlessUnavailable(report)
         print(f"labkit: no Docker engine here; {report.title}.", file=sys.stderr)
@@ -129,8 +148,9 @@ class Lab:
         """Make this the lab that `%%lab` cells use, and load the magics in IPython."""
         global _current
         _current = self
-        from . import magics
+        from . import magics, replay
 
+        replay.install_recorder(self)  # only in a kernel of `authoring build --record`
         magics.register()
         return self
 
@@ -141,6 +161,12 @@ class Lab:
     @property
     def mode(self) -> str:
         return self.transport.kind
+
+    @property
+    def replaying(self) -> bool:
+        """True when cells show recordings instead of running (live mode 4, or a Docker
+        lesson in the namespace-only lab)."""
+        return self.transport.kind == "replay"
 
     def __repr__(self) -> str:
         # No container name here: it differs between Compose v1 and v2 and would make stored
@@ -184,6 +210,7 @@ class Lab:
         bridges, veths, addresses or routes; Docker's own iptables rules with zeroed counters.
         Idempotent; images are kept."""
         result = self.run(script("reset.sh"), timeout=120)
+        self._drawn = None  # the next diagram shows the clean lab, not what reset removed
         report = ResetReport.parse(result.stdout)
         if result.exit_code not in (0,) and not report.warnings:
             report = ResetReport(report.actions, (result.stderr.strip() or

@@ -183,7 +183,8 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     w(f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
       f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;')
     if lab_entry is not None:
-        _emit_items(w, items.get(lab_name, []), ids, lab_entry[0], "    ")
+        uplinks = topology.uplinks() | (before.uplinks() if before is not None else set())
+        _emit_items(w, items.get(lab_name, []), ids, lab_entry[0], "    ", uplinks)
         if hidden.get(lab_name):
             w(f'    "hidden:{_html(lab_name)}" [shape=plaintext, style="", fontsize=8, '
               f'fontcolor="#666666", label="+{hidden[lab_name]} veth(s) to namespaces '
@@ -271,8 +272,10 @@ def _emit_namespace(w, ns: Namespace, status: str, items: list[_Item],
     w(f"{pad}}}")
 
 
-def _itf_label(itf: Interface) -> str:
+def _itf_label(itf: Interface, uplink: bool = False) -> str:
     title = _html(itf.name)
+    if uplink:  # its address depends on where the lab runs: see Topology.uplinks
+        return f"<{title}<br/><font point-size=\"8\">uplink</font>>"
     if itf.kind == "bridge" and itf.alias and itf.alias not in (itf.name, "bridge"):
         title = f"{_html(itf.name)} <font point-size=\"8\">({_html(itf.alias)})</font>"
     lines = [str(a) for a in itf.addresses if a.scope != "link"]
@@ -287,7 +290,7 @@ def _itf_label(itf: Interface) -> str:
 
 
 def _emit_items(w, items: list[_Item], ids: dict[tuple[str, str], str], ns: Namespace,
-                pad: str) -> None:
+                pad: str, uplinks: set = frozenset()) -> None:
     for it in items:
         itf = it.itf
         nid = ids[(it.ns, itf.name)]
@@ -298,7 +301,7 @@ def _emit_items(w, items: list[_Item], ids: dict[tuple[str, str], str], ns: Name
             shape, col = "ellipse", IFACE
             base = "filled,"
         attrs = [f"shape={shape}", f'fillcolor="{col["fill"]}"', f'color="{col["line"]}"',
-                 f"label={_itf_label(itf)}"]
+                 f"label={_itf_label(itf, (it.ns, itf.name) in uplinks)}"]
         extra = _style(it.status, base, warn=False)
         down = not itf.up or itf.state == "DOWN"
         if not extra and down:

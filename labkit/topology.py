@@ -185,12 +185,21 @@ class Topology:
         d["format"] = FORMAT
         return d
 
+    def uplinks(self) -> set[tuple[str | None, str | None]]:
+        """(namespace, interface) of the lab's own links to the machine's network. Their
+        address and MAC come from wherever the lab was started (the compose network), so
+        drawings and summaries leave them out: lesson outputs must not depend on it."""
+        return {(w.namespace, w.interface) for w in self.warnings
+                if w.level == "info" and w.interface}
+
     def summary(self) -> str:
         """A stable short text: one line per namespace, then NAT and warnings."""
         lines = []
+        uplinks = self.uplinks()
         for ns in self.namespaces:
             itfs = [i for i in ns.interfaces if i.kind != "loopback"]
-            desc = ", ".join(_itf_short(i) for i in itfs) or "only lo"
+            desc = ", ".join(f"{i.name} (uplink)" if (ns.name, i.name) in uplinks
+                             else _itf_short(i) for i in itfs) or "only lo"
             also = [c.name for c in ns.containers if c.name != ns.name]
             also += [n for n in ns.netns if n != ns.name]
             kind = ns.kind + (f"; also {', '.join(also)}" if also else "")
@@ -654,7 +663,10 @@ def diff(before: Topology, after: Topology) -> Diff:
             elif y is None:
                 changes.append(Change("-", "interface", name, ifname, x, None))
             else:
-                fs = tuple(f for f in _ITF_FIELDS if getattr(x, f) != getattr(y, f))
+                # A bridge without a MAC of its own takes its lowest port's, and veth MACs
+                # are random: whether adding a port changes it is chance, not news.
+                fs = tuple(f for f in _ITF_FIELDS if getattr(x, f) != getattr(y, f)
+                           and not (f == "mac" and x.kind == y.kind == "bridge"))
                 if fs:
                     changes.append(Change("~", "interface", name, ifname, x, y, fs))
         for what, attr, fmt in (("route", "routes", _route_key), ("fdb", "fdb", None)):

@@ -114,6 +114,13 @@ for t in $(iptables-save | ipt_norm | sed -n 's/^\*//p'); do
   iptables-save -t "$t" | sed -E '/^-A /d; /^:[^ ]+ - /d; s/^(:[A-Z]+) [A-Z]+ /\1 ACCEPT /' \
     | iptables-restore && did "emptied iptables table $t"
 done
+# iptables-nft keeps a table once used, empty or not: remove the ones the start did not have,
+# so the lab's state is the same as at the start, not only equivalent.
+if command -v nft >/dev/null; then
+  for t in $(nft list tables ip 2>/dev/null | awk '{print $3}'); do
+    grep -qx "\*$t" "$B/iptables" || nft delete table ip "$t" 2>/dev/null
+  done
+fi
 if ! diff -q <(ipt_norm < "$B/iptables") <(iptables-save | ipt_norm) >/dev/null; then
   did "restored Docker's iptables rules"
 fi
