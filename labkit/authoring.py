@@ -1,6 +1,11 @@
 """For instructors: re-run a lesson in the real lab and store its fresh outputs.
 
     python -m labkit.authoring build notebooks/01-docker0.ipynb [...]
+    python -m labkit.authoring build --record notebooks/0*.ipynb   # + replay recordings
+
+`--record` also writes, per lesson, `notebooks/recordings/NN-name.json`: every command each
+cell sent to the lab with its output and exit status, and the topology snapshots (what
+replay shows where no live lab can run; format in docs/replay.md).
 
 `build(path)` executes every cell with nbclient, in a kernel of this Python environment (the
 one `pytest --nbval --nbval-current-env` uses), with the notebook's folder as working
@@ -15,8 +20,11 @@ solution cell cannot drift from the solution the tests run.
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 
 #: cell roles, in `cell.metadata["labkit"]["role"]` (see docs/lessons.md)
@@ -65,8 +73,9 @@ def merge_streams(outputs: list) -> list:
     return merged
 
 
-def build(path: str | Path, *, timeout: int = 600) -> Path:
-    """Execute the notebook at `path` in the lab and store its outputs in place."""
+def build(path: str | Path, *, timeout: int = 600, record: bool = False) -> Path:
+    """Execute the notebook at `path` in the lab and store its outputs in place. With
+    `record`, also write its replay recording (`recordings_for(path)`)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -75,14 +84,23 @@ def build(path: str | Path, *, timeout: int = 600) -> Path:
     problems = exercise_cell_problems(nb)
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
+    recorder = _CellLog(nb) if record else None
     client = NotebookClient(
         nb,
         km=_this_python_kernel(),
         timeout=timeout,
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,  # no timestamps in cell metadata: rebuilds diff cleanly
+        **({"on_cell_executed": recorder.cell_done} if recorder else {}),
     )
-    client.execute()
+    if recorder is None:
+        client.execute()
+    else:
+        with recorder.active():
+            client.execute()
+        out = recordings_for(path)
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(recorder.recording(path.name).to_json(), encoding="utf-8")
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
         if cell.cell_type == "code":
@@ -90,6 +108,56 @@ def build(path: str | Path, *, timeout: int = 600) -> Path:
     nbformat.validate(nb)
     nbformat.write(nb, path)
     return path
+
+
+def recordings_for(path: str | Path) -> Path:
+    """Where the replay recording of a lesson lives: recordings/ next to the notebook."""
+    path = Path(path)
+    return path.parent / "recordings" / f"{path.stem}.json"
+
+
+class _CellLog:
+    """The build's side of recording: the kernel (told by $LABKIT_RECORD) appends events to a
+    log file; after each cell, the new lines are that cell's."""
+
+    def __init__(self, nb) -> None:
+        import tempfile
+
+        self.nb = nb
+        self.path = Path(tempfile.mkstemp(prefix="labkit-record-", suffix=".jsonl")[1])
+        self.read = 0
+        self.cells: list = []
+
+    @contextmanager
+    def active(self):
+        from .replay import RECORD_ENV
+
+        old = os.environ.get(RECORD_ENV)
+        os.environ[RECORD_ENV] = str(self.path)  # the kernel inherits it
+        try:
+            yield
+        finally:
+            if old is None:
+                os.environ.pop(RECORD_ENV, None)
+            else:
+                os.environ[RECORD_ENV] = old
+            self.path.unlink(missing_ok=True)
+
+    def cell_done(self, cell, cell_index: int, **_kwargs) -> None:
+        with open(self.path, encoding="utf-8") as f:
+            f.seek(self.read)
+            text = f.read()
+            self.read = f.tell()
+        events = [json.loads(line) for line in text.splitlines() if line.strip()]
+        self.cells.append((cell_index, cell.get("id"), cell.source, events))
+
+    def recording(self, lesson: str):
+        import labkit
+
+        from .replay import assemble
+
+        return assemble(lesson, self.cells, {"labkit": labkit.__version__,
+                                             "by": "python -m labkit.authoring build --record"})
 
 
 def _this_python_kernel():
@@ -114,13 +182,15 @@ def main(argv: list[str] | None = None) -> int:
     b = sub.add_parser("build", help="execute notebooks and store their outputs")
     b.add_argument("paths", nargs="+", type=Path)
     b.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    b.add_argument("--record", action="store_true",
+                   help="also write each lesson's replay recording (recordings/NAME.json)")
     args = parser.parse_args(argv)
     failed = 0
     for path in args.paths:
         start = time.monotonic()
         print(f"building {path} ...", end=" ", flush=True)
         try:
-            build(path, timeout=args.timeout)
+            build(path, timeout=args.timeout, record=args.record)
         except Exception as exc:  # noqa: BLE001 - report and go on with the next lesson
             failed += 1
             print(f"FAILED\n{exc}", file=sys.stderr)

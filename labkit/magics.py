@@ -67,6 +67,12 @@ def run_cell(script: str, line: str = "", draw: bool = True) -> Result:
         raise UsageError("this %%lab cell has no commands: write shell commands on the lines "
                          "below %%lab, e.g. `brctl show`.")
     lab = current()
+    if getattr(lab, "replaying", False):  # said before the output: it was recorded elsewhere
+        from IPython.display import display
+
+        from .replay import Banner
+
+        display(Banner(lab.transport.why))
     result = lab.run(script, timeout=opts["timeout"], on_output=stream_to_cell)
     if not result.stdout.endswith("\n") and result.stdout:
         sys.stdout.write("\n")

@@ -1,0 +1,76 @@
+"""Helpers shared by the recording and replay tests: reading the lessons, sanitizing outputs
+the way nbval does (tests/nbval-sanitize.cfg), and the parts of a cell's outputs that replay
+adds (its banner, labkit's own stderr lines) and a comparison must leave out."""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parent.parent.parent
+# LABKIT_TEST_NOTEBOOKS: check another copy of the lessons (e.g. freshly built ones)
+NOTEBOOKS = Path(os.environ.get("LABKIT_TEST_NOTEBOOKS") or REPO / "notebooks")
+SANITIZE = REPO / "tests" / "nbval-sanitize.cfg"
+LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
+
+#: a code cell that reaches the lab: %%lab, or Python calling the lab or a check
+LAB_REACHING = re.compile(r"^%%lab|\blab\.(run|sh|reset|draw|snapshot)\(|\bcheck\(|"
+                          r"Lab\.connect\(", re.M)
+
+
+def sanitizers() -> list[tuple[re.Pattern, str]]:
+    """(pattern, replacement) pairs of tests/nbval-sanitize.cfg, in order."""
+    pairs, pattern = [], None
+    for line in SANITIZE.read_text().splitlines():
+        if line.startswith("regex: "):
+            pattern = re.compile(line[len("regex: "):])
+        elif line.startswith("replace: ") and pattern is not None:
+            pairs.append((pattern, line[len("replace: "):]))
+            pattern = None
+    return pairs
+
+
+_PAIRS = sanitizers()
+
+
+def sanitize(text: str) -> str:
+    for pattern, replacement in _PAIRS:
+        text = pattern.sub(replacement, text)
+    return text
+
+
+def read(path: Path):
+    return nbformat.read(path, as_version=4)
+
+
+def comparable(outputs: list, *, replayed: bool = False) -> list[tuple[str, str]]:
+    """A cell's outputs as (kind, sanitized text) pairs: streams joined per run of the same
+    stream, rich outputs by their text/plain. With `replayed`, the banner over a replayed
+    cell and labkit's own "labkit: ..." stderr lines (which mode was chosen) are left out."""
+    from labkit.replay import BANNER
+
+    out: list[tuple[str, str]] = []
+    for o in outputs:
+        if o["output_type"] == "stream":
+            text = o["text"]
+            if replayed and o["name"] == "stderr":
+                text = "".join(line for line in text.splitlines(keepends=True)
+                               if not line.startswith("labkit: "))
+            if not text:
+                continue
+            kind = f"stream:{o['name']}"
+            if out and out[-1][0] == kind:
+                out[-1] = (kind, out[-1][1] + text)
+            else:
+                out.append((kind, text))
+        elif o["output_type"] in ("display_data", "execute_result"):
+            plain = o.get("data", {}).get("text/plain", "")
+            if replayed and plain.startswith(BANNER):
+                continue
+            out.append((o["output_type"], plain))
+        elif o["output_type"] == "error":
+            out.append(("error", o.get("ename", "")))
+    return [(k, sanitize(t)) for k, t in out]
