@@ -199,8 +199,10 @@ def discover(docker: _Docker | None, warnings: list[dict[str, Any]]) -> list[dic
                 entry[key].append(value)
         return entry
 
-    # The lab's own namespace: the one its pid 1 (tini) lives in.
-    add("/proc/1/ns/net", lab=True)
+    # The lab's own namespace: the one its pid 1 (tini) lives in, or, in a lab without a pid
+    # namespace of its own (rootless, namespace-only), its holder's (LABKIT_INIT_PID).
+    holder = os.environ.get("LABKIT_INIT_PID")
+    add(f"/proc/{holder or 1}/ns/net", lab=True)
 
     if docker is not None:
         try:
@@ -230,6 +232,15 @@ def discover(docker: _Docker | None, warnings: list[dict[str, Any]]) -> list[dic
             # /run and /var/run are one folder on Debian: count each name once.
             if e is not None and e["netns"].count(name) > 1:
                 e["netns"].remove(name)
+    # The namespace-only lab names namespaces held by processes (scripts/netns-ip.sh).
+    held = os.environ.get("LABKIT_NETNS_DIR")
+    for name in sorted(os.listdir(held)) if held and os.path.isdir(held) else []:
+        try:
+            pid, ino = open(os.path.join(held, name)).read().split()
+        except (OSError, ValueError):
+            continue
+        if str(_ns_inode(f"/proc/{pid}/ns/net", nsfs)) == ino:
+            add(f"/proc/{pid}/ns/net", netns=name)
     try:
         for name in sorted(os.listdir(DOCKER_NETNS_DIR)):
             add(os.path.join(DOCKER_NETNS_DIR, name), sandboxes=name)
@@ -238,10 +249,19 @@ def discover(docker: _Docker | None, warnings: list[dict[str, Any]]) -> list[dic
 
     # Namespaces held only by a process (unshare -n, a container engine's helpers, ...).
     me = os.getpid()
+    # Without a pid namespace the whole container's processes are visible: only the lab's
+    # (those in its user namespace) count.
+    userns = os.readlink("/proc/self/ns/user") if holder else None
     for name in os.listdir("/proc"):
         if not name.isdigit() or int(name) == me:
             continue
         pid = int(name)
+        if userns is not None:
+            try:
+                if os.readlink(f"/proc/{pid}/ns/user") != userns:
+                    continue
+            except OSError:
+                continue
         ino = _ns_inode(f"/proc/{pid}/ns/net")
         if ino is None:
             continue

@@ -134,7 +134,11 @@ class RootlessLab:
             # No engine here, and the host's must never be reached from a lesson or reset.sh.
             env={"DOCKER_HOST": "unix:///nonexistent/labkit-netns-lab-has-no-docker.sock",
                  "LABKIT_NO_DOCKER": "1",
-                 "LABKIT_BASELINE": str(self.paths.state / "baseline")})
+                 "LABKIT_BASELINE": str(self.paths.state / "baseline"),
+                 # `ip netns add` needs mount(2): bash gets an `ip` function that holds named
+                 # namespaces with processes instead (scripts/netns-ip.sh)
+                 "BASH_ENV": str(resources.files("labkit").joinpath("scripts", "netns-ip.sh")),
+                 "LABKIT_NETNS_DIR": str(self.paths.state / "netns")})
 
 
 # --- finding ----------------------------------------------------------------------------------
@@ -400,6 +404,7 @@ def stop(kind: str | None = None, *, purge: bool = False) -> list[str]:
             (paths.state / name).unlink(missing_ok=True)
         shutil.rmtree(paths.state / "baseline", ignore_errors=True)
         shutil.rmtree(paths.state / "jobs", ignore_errors=True)
+        shutil.rmtree(paths.state / "netns", ignore_errors=True)
         if purge and paths.data.exists():
             # The engine's files include some only the namespace's root may delete.
             subprocess.run(["unshare", "-Ur", "rm", "-rf", str(paths.data)], check=False,
