@@ -232,7 +232,7 @@ def discover(docker: _Docker | None, warnings: list[dict[str, Any]]) -> list[dic
             # /run and /var/run are one folder on Debian: count each name once.
             if e is not None and e["netns"].count(name) > 1:
                 e["netns"].remove(name)
-    # The namespace-only lab names namespaces held by processes (scripts/netns-ip.sh).
+    # The namespace-only lab names namespaces held by processes (scripts/netns-lab.sh).
     held = os.environ.get("LABKIT_NETNS_DIR")
     for name in sorted(os.listdir(held)) if held and os.path.isdir(held) else []:
         try:
@@ -589,7 +589,9 @@ class ProbeSession:
     @classmethod
     def spawn(cls, argv: list[str] | tuple[str, ...], timeout: float = 30.0) -> ProbeSession:
         """Start the probe as a local process `argv` (ending in the probe's --serve command)."""
-        return cls(_ProcessPipe(list(argv)), timeout=timeout)
+        from labkit.transport import LocalTransport
+
+        return cls(LocalTransport().open_pipe(list(argv)), timeout=timeout)
 
     def _read_line(self) -> dict[str, Any]:
         try:
@@ -635,44 +637,6 @@ class ProbeSession:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-class _ProcessPipe:
-    """A local process as a pipe (the shape labkit.transport's pipes have)."""
-
-    def __init__(self, argv: list[str]) -> None:
-        self.proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE)
-        self._buf = b""
-
-    def send(self, data: bytes) -> None:
-        self.proc.stdin.write(data)
-        self.proc.stdin.flush()
-
-    def read_line(self, timeout: float) -> bytes:
-        import select
-
-        deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
-        while b"\n" not in self._buf:
-            left = deadline - time.monotonic()
-            if left <= 0 or not select.select([fd], [], [], left)[0]:
-                raise TimeoutError
-            chunk = os.read(fd, 1 << 20)
-            if not chunk:
-                self.proc.wait()
-                raise EOFError(self.proc.stderr.read().decode(errors="replace"))
-            self._buf += chunk
-        line, _, self._buf = self._buf.partition(b"\n")
-        return line
-
-    def close(self) -> None:
-        try:
-            self.proc.stdin.close()
-            self.proc.wait(timeout=5)
-        except (OSError, subprocess.TimeoutExpired):
-            self.proc.kill()
-            self.proc.wait()
 
 
 # --- entry points --------------------------------------------------------------------------

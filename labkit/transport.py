@@ -361,8 +361,13 @@ class LocalPipe:
         return line
 
     def close(self) -> None:
-        self.proc.kill()
-        self.proc.wait()
+        # Closing stdin asks the other end to finish; kill it if it does not.
+        try:
+            self.proc.stdin.close()
+            self.proc.wait(timeout=5)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
 
 
 class LocalTransport:
