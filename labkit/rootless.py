@@ -136,8 +136,8 @@ class RootlessLab:
                  "LABKIT_NO_DOCKER": "1",
                  "LABKIT_BASELINE": str(self.paths.state / "baseline"),
                  # `ip netns add` needs mount(2): bash gets an `ip` function that holds named
-                 # namespaces with processes instead (scripts/netns-ip.sh)
-                 "BASH_ENV": str(resources.files("labkit").joinpath("scripts", "netns-ip.sh")),
+                 # namespaces with processes instead (scripts/netns-lab.sh)
+                 "BASH_ENV": str(resources.files("labkit").joinpath("scripts", "netns-lab.sh")),
                  "LABKIT_NETNS_DIR": str(self.paths.state / "netns")})
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import nbformat
 
-REPO = Path(__file__).resolve().parent.parent.parent
+REPO = Path(__file__).resolve().parent.parent
 # LABKIT_TEST_NOTEBOOKS: check another copy of the lessons (e.g. freshly built ones)
 NOTEBOOKS = Path(os.environ.get("LABKIT_TEST_NOTEBOOKS") or REPO / "notebooks")
 SANITIZE = REPO / "tests" / "nbval-sanitize.cfg"
@@ -74,3 +74,32 @@ def comparable(outputs: list, *, replayed: bool = False) -> list[tuple[str, str]
         elif o["output_type"] == "error":
             out.append(("error", o.get("ename", "")))
     return [(k, sanitize(t)) for k, t in out]
+
+
+def assert_same_as_stored(stored, replayed, name: str) -> None:
+    """Every code cell of `replayed` shows what `stored` does (banner and labkit's own lines
+    aside), and each replayed `%%lab` cell opens with the "recorded in a real lab" banner."""
+    from labkit.replay import BANNER
+
+    for index, (want, got) in enumerate(zip(stored.cells, replayed.cells, strict=True)):
+        if want.cell_type != "code":
+            continue
+        assert comparable(got.outputs, replayed=True) == comparable(want.outputs), \
+            f"{name} cell {index} replays differently from its stored output"
+        if want.source.startswith("%%lab"):
+            plain = [o.get("data", {}).get("text/plain", "") for o in got.outputs]
+            assert plain and plain[0].startswith(BANNER), f"{name} cell {index}: no banner"
+
+
+def failed_lab_cells(nb) -> list[int]:
+    """Indexes of the %%lab cells whose command ended badly (their "[exit status" line)."""
+    return [i for i, c in enumerate(nb.cells) if c.cell_type == "code"
+            and c.source.startswith("%%lab") and any(
+                o.get("name") == "stderr" and "[exit status" in o.get("text", "")
+                for o in c.outputs)]
+
+
+def text_of(cell) -> str:
+    """All the text a cell showed (streams and text/plain), for looking for a fact."""
+    return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
+                   for o in cell.outputs)

@@ -1,4 +1,4 @@
-# labkit: `ip netns` without mount(2), for the namespace-only lab (live mode 3).
+# labkit: `ip netns` and `brctl show` without mount(2), for the namespace-only lab (mode 3).
 #
 # Sourced by every bash the lab runs (BASH_ENV). `ip netns add` bind-mounts a namespace on
 # /run/netns, which needs mount(2); this lab has none. So named namespaces are held by
@@ -82,7 +82,12 @@ __labkit_netns() {
       return $rc
       ;;
     list|show|ls|lst)
-      __labkit_netns_names
+      if [ "${__labkit_json:-}" = 1 ]; then  # ip -j netns list: [{"name":"lab-ns0"},...]
+        __labkit_netns_names | awk 'BEGIN {printf "["}
+          {printf "%s{\"name\":\"%s\"}", (NR > 1 ? "," : ""), $0} END {print "]"}'
+      else
+        __labkit_netns_names
+      fi
       ;;
     exec)
       [ $# -ge 2 ] || { echo "Usage: ip netns exec NAME CMD [ARGS...]" >&2; return 255; }
@@ -125,6 +130,8 @@ ip() {
   done
   if [ -z "$ns" ] && [ "${1:-}" = netns ]; then
     shift
+    local __labkit_json=0
+    case " ${opts[*]} " in *" -j "*|*" -json "*|*" --json "*) __labkit_json=1 ;; esac
     __labkit_netns "$@"
     return
   fi
@@ -138,4 +145,33 @@ ip() {
   else
     command ip "${opts[@]}" "${rest[@]}"
   fi
+}
+
+# `brctl show` reads /sys/class/net, and /sys here is the container's (a sysfs of the lab's
+# namespace would need mount(2)): it would list the container's bridges, not the lab's. So
+# `brctl show [BRIDGE...]` is answered from netlink, in brctl's own layout; the other brctl
+# commands (addbr, delbr, addif, ...) use ioctls, which work, and go to the real brctl.
+brctl() {
+  [ "${1:-}" = show ] || { command brctl "$@"; return; }
+  shift
+  local br mac prio stp ports p rc=0
+  printf 'bridge name\tbridge id\t\tSTP enabled\tinterfaces\n'
+  for br in ${@:-$(command ip -o link show type bridge | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)}; do
+    if ! command ip -o -d link show dev "$br" type bridge >/dev/null 2>&1 \
+        || [ -z "$(command ip -o link show dev "$br" type bridge 2>/dev/null)" ]; then
+      echo "bridge $br does not exist!" >&2
+      rc=1
+      continue
+    fi
+    mac=$(command ip -o link show dev "$br" | grep -o 'link/ether [0-9a-f:]*' | cut -d' ' -f2 | tr -d :)
+    prio=$(command ip -o -d link show dev "$br" | grep -o ' priority [0-9]*' | head -1 | awk '{print $2}')
+    stp=$(command ip -o -d link show dev "$br" | grep -o 'stp_state [0-9]' | awk '{print $2}')
+    ports=$(command ip -o link show master "$br" | awk -F': ' '{print $2}' | cut -d@ -f1 | sort)
+    printf '%s\t\t%04x.%s\t%s\t\t' "$br" "${prio:-32768}" "$mac" "$([ "${stp:-0}" = 0 ] && echo no || echo yes)"
+    set -- $ports
+    printf '%s\n' "${1:-}"
+    [ $# -gt 0 ] && shift
+    for p in "$@"; do printf '\t\t\t\t\t\t\t%s\n' "$p"; done
+  done
+  return $rc
 }

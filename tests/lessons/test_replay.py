@@ -12,9 +12,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from recorded import LESSONS, NOTEBOOKS, comparable, read
+from recorded import LESSONS, NOTEBOOKS, assert_same_as_stored, read
 
-from labkit.replay import BANNER, NotRecorded, ReplayTransport, load_all
+from labkit.replay import NotRecorded, ReplayTransport, load_all
 
 NOWHERE = "unix:///nonexistent/labkit-test-no-docker.sock"
 
@@ -40,17 +40,6 @@ def execute(path, env: dict[str, str]):
         for k, v in saved.items():
             os.environ.pop(k, None) if v is None else os.environ.__setitem__(k, v)
     return nb
-
-
-def assert_same_as_stored(stored, replayed, name: str) -> None:
-    for index, (want, got) in enumerate(zip(stored.cells, replayed.cells, strict=True)):
-        if want.cell_type != "code":
-            continue
-        assert comparable(got.outputs, replayed=True) == comparable(want.outputs), \
-            f"{name} cell {index} replays differently from its stored output"
-        if want.source.startswith("%%lab"):
-            plain = [o.get("data", {}).get("text/plain", "") for o in got.outputs]
-            assert plain and plain[0].startswith(BANNER), f"{name} cell {index}: no banner"
 
 
 @pytest.mark.slow
