@@ -32,6 +32,7 @@ PORT = {"fill": "#e9d8fd", "line": "#6b46c1"}
 ADDED = "#d5006d"
 REMOVED = "#a0a0a0"
 WARN = "#c53030"
+TRACE = "#1c7ed6"  # a traced packet's path (labkit.trace), drawn over the picture
 # Monospace on purpose: Docker names veths and MACs at random, and with a fixed-width font
 # their random letters cannot change the layout, so stored diagrams compare equal.
 FONT = "Courier"
@@ -51,6 +52,17 @@ def _q(s: str) -> str:
 def _html(s: str) -> str:
     return (s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
             .replace('"', "&quot;"))
+
+
+@dataclass(frozen=True)
+class Highlight:
+    """What to emphasise on top of the drawing, e.g. the path of a traced packet: interfaces
+    as (namespace, ifname) in the order the packet crossed them (joined by numbered arrows),
+    and the NAT rules it hit. Names that are not drawn are skipped."""
+
+    interfaces: tuple[tuple[str, str], ...] = ()
+    port_mappings: tuple = ()
+    masquerades: tuple = ()
 
 
 @dataclass(frozen=True)
@@ -86,7 +98,8 @@ def _itf_sort_key(itf: Interface) -> tuple:
 
 
 def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | None = None,
-           show_loopback: bool = False, legend: bool = True, title: str | None = None) -> str:
+           show_loopback: bool = False, legend: bool = True, title: str | None = None,
+           highlight: Highlight | None = None) -> str:
     """The DOT source of the drawing.
 
     `focus`: names of namespaces to draw (container names, `ip netns` names, "lab"); ends
@@ -208,10 +221,34 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
         text = "".join(f"{_html(str(x))}<br align=\"left\"/>" for x in warns)
         w(f"  \"warnings\" [shape=note, fillcolor=\"#fff5f5\", color=\"{WARN}\", "
           f"fontcolor=\"{WARN}\", label=<{text}>];")
+    if highlight is not None:
+        _emit_highlight(w, highlight, ids, topology, lab_name if lab_entry else None)
     if legend:
         _emit_legend(w, diff is not None)
     w("}")
     return "\n".join(out) + "\n"
+
+
+def _emit_highlight(w, hl: Highlight, ids: dict[tuple[str, str], str], topo: Topology,
+                    lab_name: str | None) -> None:
+    """Emphasise a path: a later DOT statement for a node only adds attributes (the node
+    stays in its cluster), so the picture underneath is the same one, with the path on top."""
+    path = [ids[x] for x in hl.interfaces if x in ids]
+    for nid in dict.fromkeys(path):
+        w(f'  {_q(nid)} [color="{TRACE}", penwidth=3.5];')
+    hops = [(a, b) for a, b in zip(path, path[1:], strict=False) if a != b]
+    for number, (a, b) in enumerate(hops, 1):
+        w(f'  {_q(a)} -> {_q(b)} [color="{TRACE}", fontcolor="{TRACE}", penwidth=2.5, '
+          f'arrowsize=0.8, label="{number}"];')
+    if lab_name is None:  # the lab host is not drawn (focus): neither are its NAT rules
+        return
+    drawn_ports = {pm for pm, _ in _port_mappings(topo, None, lab_name)}
+    for pm in hl.port_mappings:
+        if pm in drawn_ports:
+            w(f'  {_q(_port_id(pm))} [color="{TRACE}", penwidth=3.5];')
+    for m in hl.masquerades:
+        if m in topo.masquerades and not is_hairpin(m):
+            w(f'  {_q("masq:" + str(m))} [color="{TRACE}", penwidth=3.5];')
 
 
 def _resolve_focus(topo: Topology, before: Topology | None,
@@ -504,11 +541,12 @@ class Diagram:
 
     def __init__(self, topology: Topology, diff: Diff | None = None,
                  focus: Iterable[str] | None = None, show_loopback: bool = False,
-                 legend: bool = True, title: str | None = None) -> None:
+                 legend: bool = True, title: str | None = None,
+                 highlight: Highlight | None = None) -> None:
         self.topology = topology
         self.diff = diff
         self.dot = to_dot(topology, diff=diff, focus=focus, show_loopback=show_loopback,
-                          legend=legend, title=title)
+                          legend=legend, title=title, highlight=highlight)
         self._svg: str | None = None
 
     def svg(self) -> str:
