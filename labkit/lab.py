@@ -137,7 +137,9 @@ class Lab:
             if not replay.load_all():
                 raise rootless.RootlessUnavailable(report)
             _say(f"live mode 4 of 4: {report.title}. Cells show what they printed in a real "
-                 "lab; `labkit doctor` says why nothing runs live here.")
+                 "lab; nothing runs live here because:")
+            for reason in report.reasons:
+                _say(f"  - {reason}")
             return cls(replay.connect_replay(report, lesson=lesson))._activate()
         if report.mode not in ("rootless", "netns"):
             raise rootless.RootlessUnavailable(report)

@@ -98,6 +98,11 @@ class Paths:
     def bin(self) -> Path:
         return self.data / "bin"
 
+    @property
+    def lab_bin(self) -> Path:
+        """Put first on the lab's PATH: wrappers that make host tools work in the lab."""
+        return self.data / "lab-bin"
+
 
 @dataclass(frozen=True)
 class RootlessLab:
@@ -122,11 +127,12 @@ class RootlessLab:
         return f"unix:///proc/{self.pid}/root{SOCKET}" if self.kind == "rootless" else None
 
     def transport(self) -> NamespaceTransport:
+        path = {"PATH": f"{self.paths.lab_bin}:{search_path()}"}
         if self.kind == "rootless":
             return NamespaceTransport(
                 self.pid, mount=True, job_dir=JOB_DIR, kind="rootless", userns=self.userns,
                 description=f"nsenter into the rootless lab (dockerd pid {self.pid})",
-                env={"DOCKER_HOST": f"unix://{SOCKET}", "LABKIT_BUSYBOX": _busybox()})
+                env={"DOCKER_HOST": f"unix://{SOCKET}", "LABKIT_BUSYBOX": _busybox(), **path})
         return NamespaceTransport(
             self.pid, mount=False, job_dir=str(self.paths.state / "jobs"), kind="netns",
             userns=self.userns,
@@ -138,7 +144,7 @@ class RootlessLab:
                  # `ip netns add` needs mount(2): bash gets an `ip` function that holds named
                  # namespaces with processes instead (scripts/netns-lab.sh)
                  "BASH_ENV": str(resources.files("labkit").joinpath("scripts", "netns-lab.sh")),
-                 "LABKIT_NETNS_DIR": str(self.paths.state / "netns")})
+                 "LABKIT_NETNS_DIR": str(self.paths.state / "netns"), **path})
 
 
 # --- finding ----------------------------------------------------------------------------------
@@ -229,11 +235,33 @@ def _install_bin(paths: Paths) -> None:
     proxy.symlink_to(_need("docker-proxy"))
 
 
+#: Debian's tcpdump, started as root, switches to the user `tcpdump`; a user namespace that maps
+#: only uid 0 cannot do that ("Couldn't change to 'tcpdump' uid=..."). `-Z root` is tcpdump's
+#: own switch for "stay root" (root of the lab's namespace: the learner outside). A wrapper on
+#: PATH, not a shell function, so `timeout 10 tcpdump` and `ip netns exec X tcpdump` get it too.
+_TCPDUMP = """#!/bin/sh
+# labkit: stay root of the lab's user namespace (see labkit/rootless.py)
+exec {tcpdump} -Z root "$@"
+"""
+
+
+def _install_lab_bin(paths: Paths) -> None:
+    paths.lab_bin.mkdir(parents=True, exist_ok=True)
+    wrapper = paths.lab_bin / "tcpdump"
+    tcpdump = which("tcpdump")
+    if tcpdump:
+        wrapper.write_text(_TCPDUMP.format(tcpdump=tcpdump))
+        wrapper.chmod(0o755)
+    else:
+        wrapper.unlink(missing_ok=True)
+
+
 def _spawn(kind: str, paths: Paths) -> tuple[int, str]:
     """Start the holder detached from us (`setsid -f`: it outlives this kernel) and return its
     pid and user namespace once it has written its pid file."""
     pidfile = paths.state / "lab.pid"
     pidfile.unlink(missing_ok=True)
+    _install_lab_bin(paths)
     if kind == "rootless":
         _install_bin(paths)
         for name in ("dockerd", "containerd", "containerd-shim-runc-v2", "docker", "iptables"):

@@ -56,11 +56,15 @@ def test_docker_not_running_named_lab(no_docker):
     assert "\n\nWhat to do: start Docker" in text
 
 
-def test_docker_not_running_and_no_other_live_lab(no_docker):
+def test_docker_not_running_and_no_other_live_lab(no_docker, capsys):
+    """Replay: the lesson's recordings, and an explanation for anything not recorded."""
+    lab = Lab.connect()
+    assert lab.replaying and lab.mode == "replay"
+    assert "not docker: no usable Docker engine" in capsys.readouterr().err
     with pytest.raises(LabError) as err:
-        Lab.connect()
+        lab.run("true")
     text = str(err.value)
-    assert "not docker: no usable Docker engine" in text
+    assert "not in this lesson's recording" in text and "live mode 1" in text
     assert "\n\nWhat to do:" in text
 
 
