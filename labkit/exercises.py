@@ -100,6 +100,9 @@ class Progress:
         else:
             self.hints_shown.pop(exercise_id, None)
 
+    def record_check(self, exercise: Exercise, passed: bool) -> None:
+        """Told about every check run; a stored progress (labkit.progress) keeps it."""
+
 
 progress = Progress()
 
@@ -137,7 +140,9 @@ def check(exercise_id: str, lab: Lab | None = None) -> CheckResult:
     """Run the exercise's check against the lab (default: the one `%%lab` cells use)."""
     from .lab import current
 
-    return get(exercise_id).run_check(lab or current())
+    result = get(exercise_id).run_check(lab or current())
+    progress.record_check(result.exercise, result.passed)
+    return result
 
 
 def hint(exercise_id: str) -> None:
