@@ -128,6 +128,16 @@ def _without_docker() -> list[Check]:
 
     report = modes.detect(full=True)
     checks = [Check("live mode", report.live or None, str(report).replace("\n", "; "))]
+    if report.mode in ("netns", "replay"):  # some or all lessons show recordings here
+        from . import replay
+
+        found = replay.load_all()
+        checks.append(Check(
+            "recordings", bool(found),
+            f"{len(found)} lessons recorded in a real lab, in {replay.recordings_dir()}"
+            if found else "no lesson recordings found",
+            None if found else "run the notebooks from the course folder, or set "
+            "LABKIT_RECORDINGS to its notebooks/recordings"))
     if not report.live:
         return checks
     try:
