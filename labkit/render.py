@@ -21,7 +21,14 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from labkit.topology import Diff, Interface, Namespace, Topology, is_hairpin, natural_key
+from labkit.topology import (
+    Diff,
+    Interface,
+    Namespace,
+    Topology,
+    interface_order,
+    is_hairpin,
+)
 
 # Colours: one place, so the legend and the drawing cannot disagree.
 LAB = {"fill": "#e7f0fb", "line": "#2b6cb0"}
@@ -87,16 +94,6 @@ def _itf_key(ns: str, itf: Interface, topo_names: dict[str, str]) -> str:
     return f"if:{ns}:{itf.name}"
 
 
-def _itf_sort_key(itf: Interface) -> tuple:
-    rank = {"loopback": 0, "device": 1, "bridge": 2, "veth": 4}.get(itf.kind, 3)
-    if itf.kind == "veth" and itf.peer is not None:
-        return (rank, natural_key(itf.peer.namespace), natural_key(itf.peer.interface),
-                natural_key(itf.name))
-    if itf.kind == "bridge":
-        return (rank, natural_key(itf.alias or ""), natural_key(itf.name))
-    return (rank, natural_key(itf.name))
-
-
 def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | None = None,
            show_loopback: bool = False, legend: bool = True, title: str | None = None,
            highlight: Highlight | None = None) -> str:
@@ -156,7 +153,7 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
             visible = kept
         if not visible:  # --network none: draw lo so the box is not empty
             visible = lst
-        items[ns.name] = sorted(visible, key=lambda it: _itf_sort_key(it.itf))
+        items[ns.name] = sorted(visible, key=lambda it: interface_order(it.itf))
 
     # Current interfaces first, so they keep the stable ids; a removed one whose stable id
     # is taken (docker made a new vethXXXXXXX for the same container) uses its own name.

@@ -197,7 +197,8 @@ class Topology:
         lines = []
         uplinks = self.uplinks()
         for ns in self.namespaces:
-            itfs = [i for i in ns.interfaces if i.kind != "loopback"]
+            itfs = sorted((i for i in ns.interfaces if i.kind != "loopback"),
+                          key=interface_order)
             desc = ", ".join(f"{i.name} (uplink)" if (ns.name, i.name) in uplinks
                              else _itf_short(i) for i in itfs) or "only lo"
             also = [c.name for c in ns.containers if c.name != ns.name]
@@ -214,6 +215,19 @@ class Topology:
             if w.level == "warning":
                 lines.append(str(w))
         return "\n".join(lines)
+
+
+def interface_order(itf: Interface) -> tuple:
+    """A stable order for a namespace's interfaces: by kind, then by what they lead to. Not
+    by ifindex (a lab made afresh numbers its own uplink above the links lessons add) nor by
+    Docker's random veth names."""
+    rank = {"loopback": 0, "device": 1, "bridge": 2, "veth": 4}.get(itf.kind, 3)
+    if itf.kind == "veth" and itf.peer is not None:
+        return (rank, natural_key(itf.peer.namespace), natural_key(itf.peer.interface),
+                natural_key(itf.name))
+    if itf.kind == "bridge":
+        return (rank, natural_key(itf.alias or ""), natural_key(itf.name))
+    return (rank, natural_key(itf.name))
 
 
 def _itf_short(i: Interface, peer: bool = True) -> str:
@@ -502,7 +516,8 @@ class Change:
             s = f"{self.op} namespace {obj.label}"
             if self.op == "+":
                 # Peers are left out here: each veth pair gets its own "+ veth" line.
-                extra = ", ".join(_itf_short(i, peer=False) for i in obj.interfaces
+                extra = ", ".join(_itf_short(i, peer=False)
+                                  for i in sorted(obj.interfaces, key=interface_order)
                                   if i.kind != "loopback")
                 s += f" ({obj.kind}: {extra})" if extra else f" ({obj.kind})"
             elif self.op == "~":
