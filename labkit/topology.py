@@ -671,7 +671,8 @@ def diff(before: Topology, after: Topology) -> Diff:
                 ns_changes.append(Change("~", "namespace", None, name, b, a, tuple(fs)))
         bi = _keyed(b.interfaces if b else (), lambda i: i.name)
         ai = _keyed(a.interfaces if a else (), lambda i: i.name)
-        for ifname in sorted(set(bi) | set(ai)):
+        for ifname in sorted(set(bi) | set(ai),
+                             key=lambda n: interface_order(ai.get(n) or bi[n])):
             x, y = bi.get(ifname), ai.get(ifname)
             if x is None:
                 changes.append(Change("+", "interface", name, ifname, None, y))
