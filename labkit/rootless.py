@@ -235,24 +235,27 @@ def _install_bin(paths: Paths) -> None:
     proxy.symlink_to(_need("docker-proxy"))
 
 
-#: Debian's tcpdump, started as root, switches to the user `tcpdump`; a user namespace that maps
-#: only uid 0 cannot do that ("Couldn't change to 'tcpdump' uid=..."). `-Z root` is tcpdump's
-#: own switch for "stay root" (root of the lab's namespace: the learner outside). A wrapper on
-#: PATH, not a shell function, so `timeout 10 tcpdump` and `ip netns exec X tcpdump` get it too.
+#: Debian's tcpdump, started as root, drops to the user `tcpdump` (initgroups, setgid, setuid),
+#: and `-Z root` drops to root the same way. In a user namespace made without setuid helpers,
+#: setgroups(2) is denied, so every drop fails ("Couldn't change to 'tcpdump' uid=102").
+#: fakeroot's LD_PRELOAD library answers those calls with success and nothing else: tcpdump
+#: keeps running as the namespace's root, with its capabilities over the lab's namespaces only.
+#: A wrapper on PATH, not a shell function, so `timeout 10 tcpdump` and `ip netns exec X
+#: tcpdump` get it too.
 _TCPDUMP = """#!/bin/sh
-# labkit: stay root of the lab's user namespace (see labkit/rootless.py)
-exec {tcpdump} -Z root "$@"
+# labkit: tcpdump in a lab without setgroups(2) (see labkit/rootless.py)
+exec {fakeroot} -- {tcpdump} "$@"
 """
 
 
 def _install_lab_bin(paths: Paths) -> None:
     paths.lab_bin.mkdir(parents=True, exist_ok=True)
     wrapper = paths.lab_bin / "tcpdump"
-    tcpdump = which("tcpdump")
-    if tcpdump:
-        wrapper.write_text(_TCPDUMP.format(tcpdump=tcpdump))
+    tcpdump, fakeroot = which("tcpdump"), which("fakeroot")
+    if tcpdump and fakeroot:
+        wrapper.write_text(_TCPDUMP.format(fakeroot=fakeroot, tcpdump=tcpdump))
         wrapper.chmod(0o755)
-    else:
+    else:  # tcpdump then says why it cannot run; binder/apt.txt installs both
         wrapper.unlink(missing_ok=True)
 
 

@@ -135,11 +135,11 @@ def test_mode3_docker_lessons_replay(learner, kernel_python, lessons_dir, lesson
 
 @pytest.fixture(scope="module")
 def rootless_tools():
-    missing = [t for t in ("tcpdump", "conntrack", "curl") if not shutil.which(
+    missing = [t for t in ("tcpdump", "fakeroot", "conntrack", "curl") if not shutil.which(
         t, path="/usr/local/sbin:/usr/sbin:/sbin:/usr/bin:/bin")]
     if missing:
-        pytest.fail(f"the lessons need {', '.join(missing)} on this host (binder/apt.txt "
-                    "lists them; CI: apt-get install tcpdump conntrack curl)", pytrace=False)
+        pytest.fail(f"the lessons need {', '.join(missing)} on this host (binder/apt.txt lists "
+                    "them; CI: apt-get install tcpdump fakeroot conntrack curl)", pytrace=False)
 
 
 @pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
