@@ -1,0 +1,247 @@
+"""A learner's session, end to end, in a real browser: the course's JupyterLab (the `jupyter`
+service of docker-compose.yml, as `docker compose up` starts it), headless Chromium driven by
+Playwright, lesson 1 run with "Run All Cells".
+
+Asserted: the diagrams render as SVG in the page (an inline <svg> or an
+<img src="data:image/svg+xml...">, JupyterLab uses either), and the exercise's check widget
+says ✗ on the starting state and ✓ after the solution ran. Screenshots go to
+artifacts/browser/ (kept by CI as test artifacts).
+
+The browser runs a COPY of the lesson, uploaded through JupyterLab's contents API into a
+temporary folder of the course and removed afterwards: the lessons in notebooks/ are never
+touched. The lab is the course lab (or $LABKIT_LAB: then JupyterLab is started as its own
+compose project, `labkit-browser`, so a course running on this machine is left alone).
+
+Needs Debian's chromium (`apt-get install chromium`) and `pip install playwright` (never
+`playwright install`: browser downloads fail here). Missing, they fail the run in CI and skip
+the test elsewhere.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from labkit import compose
+
+pytestmark = [pytest.mark.lab, pytest.mark.slow]
+
+ROOT = Path(__file__).parents[2]
+LESSON = ROOT / "notebooks" / "01-docker0.ipynb"
+EXERCISE = "lesson1/find-the-peer"
+ARTIFACTS = ROOT / "artifacts" / "browser"
+PORT = os.environ.get("LABKIT_BROWSER_PORT", "18899")  # not 8888 (a learner's) nor 18888
+CHROMIUM = "/usr/bin/chromium"
+# From docs/machine-facts: what lets Debian's chromium run headless here, and stay offline.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run"]
+RUN_ALL_TIMEOUT = 420  # s; lesson 1 takes about a minute on a 2-core machine
+
+
+def _need(what: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"the browser test needs {what} in CI", pytrace=False)
+    pytest.skip(f"needs {what}")
+
+
+@pytest.fixture(scope="module")
+def playwright_api():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _need("the playwright package (pip install playwright; never `playwright install`)")
+    if not Path(CHROMIUM).exists():
+        _need(f"Debian's chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        yield p
+
+
+def _request(method: str, url: str, body: dict | None = None, timeout: float = 15) -> dict:
+    data = json.dumps(body).encode() if body is not None else None
+    req = urllib.request.Request(url, data=data, method=method,
+                                 headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(req, timeout=timeout) as response:
+        text = response.read().decode()
+    return json.loads(text) if text else {}
+
+
+def _compose_for_browser(token: str) -> tuple[list[str], dict[str, str]]:
+    """The compose command line (and environment) that starts the course's JupyterLab.
+
+    The course lab: the `labkit` project, as `docker compose up` starts it. A helper lab
+    ($LABKIT_LAB): its own project and subnet, and the name passed to the kernel."""
+    env = {**os.environ, "JUPYTER_TOKEN": token, "JUPYTER_PORT": PORT}
+    argv = [*compose.compose_command(), "-f", "docker-compose.yml"]
+    helper = os.environ.get("LABKIT_LAB")
+    if helper:
+        override = Path(tempfile.mkdtemp(prefix="labkit-browser-")) / "helper-lab.yml"
+        override.write_text("services:\n  jupyter:\n    environment:\n"
+                            f"      LABKIT_LAB: {json.dumps(helper)}\n")
+        argv = [*argv, "-f", str(override), "-p", "labkit-browser"]
+        env["LAB_SUBNET"] = os.environ.get("LABKIT_BROWSER_SUBNET", "10.216.45.0/24")
+    return argv, env
+
+
+@pytest.fixture(scope="module")
+def course(lab):
+    """JupyterLab from docker-compose.yml on 127.0.0.1:PORT with a fresh token."""
+    token = secrets.token_hex(16)
+    argv, env = _compose_for_browser(token)
+    started = time.monotonic()
+    up = subprocess.run([*argv, "up", "-d", "--no-deps", "jupyter"], cwd=ROOT, env=env,
+                        capture_output=True, text=True, check=False)
+    assert up.returncode == 0, up.stderr[-2000:]
+    base = f"http://127.0.0.1:{PORT}"
+    for _ in range(120):
+        try:
+            _request("GET", f"{base}/api/status?token={token}", timeout=3)
+            break
+        except (OSError, urllib.error.URLError):
+            time.sleep(0.5)
+    else:
+        logs = subprocess.run([*argv, "logs", "--tail", "40", "jupyter"], cwd=ROOT, env=env,
+                              capture_output=True, text=True, check=False)
+        pytest.fail(f"JupyterLab did not answer on {base}:\n{logs.stdout[-3000:]}")
+    # The image must hold this checkout's labkit (CI builds it; `docker-compose build jupyter`).
+    probe = subprocess.run([*argv, "exec", "-T", "jupyter", "python", "-c",
+                            "import labkit.widgets"], cwd=ROOT, env=env, capture_output=True,
+                           text=True, check=False)
+    assert probe.returncode == 0, ("the JupyterLab image has no labkit.widgets: rebuild it "
+                                   f"(docker-compose build jupyter)\n{probe.stderr[-800:]}")
+    yield base, token, time.monotonic() - started
+    subprocess.run([*argv, "rm", "-sf", "jupyter"], cwd=ROOT, env=env, capture_output=True,
+                   check=False)
+
+
+def lesson_copy() -> dict:
+    """Lesson 1 without its stored outputs (the page must show what this run drew), with the
+    check cell as the check widget unless the lesson has one already."""
+    nb = json.loads(LESSON.read_text())
+    nb = copy.deepcopy(nb)
+    has_widget = any("exercise_widget(" in "".join(c.get("source", "")) for c in nb["cells"])
+    for cell in nb["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        cell["outputs"], cell["execution_count"] = [], None
+        role = cell.get("metadata", {}).get("labkit", {}).get("role")
+        if role == "check" and not has_widget:
+            cell["source"] = ("from labkit.widgets import exercise_widget\n\n"
+                              f'exercise_widget("{EXERCISE}")')
+    nb.get("metadata", {}).pop("widgets", None)
+    return nb
+
+
+@pytest.fixture
+def uploaded(course):
+    """The copy, in a temporary folder of the course (its own progress file lands there)."""
+    base, token, _ = course
+    folder = f"browser-test-{secrets.token_hex(4)}"
+    _request("PUT", f"{base}/api/contents/{folder}?token={token}", {"type": "directory"})
+    path = f"{folder}/{LESSON.name}"
+    _request("PUT", f"{base}/api/contents/{path}?token={token}",
+             {"type": "notebook", "format": "json", "content": lesson_copy()})
+    yield path
+    try:
+        _request("DELETE", f"{base}/api/contents/{path}?token={token}")
+    except urllib.error.HTTPError:
+        pass
+    # The folder is notebooks/ on this machine (a bind mount): remove what the kernel left
+    # there too (the progress file, checkpoints), which the contents API does not list.
+    shutil.rmtree(ROOT / "notebooks" / folder, ignore_errors=True)
+
+
+def _dismiss_news(page) -> None:
+    """JupyterLab 4 asks whether to fetch Jupyter news; say no, so it covers nothing."""
+    for name in ("No", "Dismiss"):
+        button = page.locator(".jp-toast-button, .jp-Notification-Toast-button, "
+                              ".Toastify__toast button").filter(has_text=name)
+        if button.count():
+            button.first.click()
+            return
+
+
+def _run_all(page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+PROMPTS = """() => Array.from(document.querySelectorAll(
+    '.jp-NotebookPanel:not(.lm-mod-hidden) .jp-CodeCell .jp-InputPrompt'))
+    .map(p => p.textContent.trim())"""
+
+
+def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
+    base, token, startup = course
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    timings = {"jupyterlab start": startup}
+    try:
+        page = browser.new_page(viewport={"width": 1500, "height": 1000})
+        t0 = time.monotonic()
+        page.goto(f"{base}/lab/tree/{uploaded}?token={token}")
+        page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=90_000)
+        # The kernel starts with the notebook: wait for it before running.
+        page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle'], "
+                               "#jp-main-statusbar :text('Idle')", timeout=90_000)
+        timings["open notebook"] = time.monotonic() - t0
+        _dismiss_news(page)
+
+        t0 = time.monotonic()
+        _run_all(page)
+        deadline = time.monotonic() + RUN_ALL_TIMEOUT
+        while True:
+            prompts = page.evaluate(PROMPTS)
+            # A cell whose source is hidden (the solution) shows an empty prompt.
+            busy = [p for p in prompts if "*" in p or p in ("[ ]:", "[]:")]
+            if prompts and not busy and prompts[-1].startswith("[") and any(prompts):
+                break
+            assert time.monotonic() < deadline, f"Run All did not finish: {prompts}"
+            time.sleep(1)
+        timings["run all"] = time.monotonic() - t0
+        _dismiss_news(page)
+        errors = page.locator(".jp-OutputArea-output[data-mime-type="
+                              "'application/vnd.jupyter.stderr'] :text('Traceback')")
+        assert errors.count() == 0, "a cell raised an exception"
+
+        svg = page.locator(".jp-OutputArea-output img[src^='data:image/svg+xml'], "
+                           ".jp-OutputArea-output svg")
+        assert svg.count() >= 3, f"only {svg.count()} diagrams rendered as SVG"
+        svg.first.scroll_into_view_if_needed()
+        svg.first.screenshot(path=str(ARTIFACTS / "01-first-diagram.png"))
+
+        widget = page.locator(".labkit-exercise").first
+        widget.wait_for(timeout=30_000)
+        result = widget.locator(".labkit-result")
+        widget.scroll_into_view_if_needed()
+        page.wait_for_function("el => /[✓✗]/.test(el.innerText)", arg=result.element_handle(),
+                               timeout=30_000)  # the view fills in after the model arrives
+        # Displayed before the solution cell ran: the starting state, so ✗ and why.
+        assert result.inner_text().lstrip().startswith("✗"), result.inner_text()
+        assert "busybox3" in result.inner_text()
+        widget.screenshot(path=str(ARTIFACTS / "02-check-before.png"))
+
+        t0 = time.monotonic()
+        widget.get_by_role("button", name="Check").click()
+        page.wait_for_function(
+            "el => el.innerText.trim().startsWith('✓')", arg=result.element_handle(),
+            timeout=60_000)
+        timings["check click → ✓"] = time.monotonic() - t0
+        widget.get_by_role("button", name="Hint 1 of 3").click()
+        widget.locator("ol li").first.wait_for(timeout=10_000)
+        widget.screenshot(path=str(ARTIFACTS / "03-check-after-solution.png"))
+        page.screenshot(path=str(ARTIFACTS / "04-page.png"))
+    finally:
+        browser.close()
+        (ARTIFACTS / "timings.json").write_text(json.dumps(
+            {k: round(v, 1) for k, v in timings.items()}, indent=1) + "\n")
