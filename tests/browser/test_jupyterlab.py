@@ -152,12 +152,9 @@ def uploaded(course):
     _request("PUT", f"{base}/api/contents/{path}?token={token}",
              {"type": "notebook", "format": "json", "content": lesson_copy()})
     yield path
-    try:
-        _request("DELETE", f"{base}/api/contents/{path}?token={token}")
-    except urllib.error.HTTPError:
-        pass
-    # The folder is notebooks/ on this machine (a bind mount): remove what the kernel left
-    # there too (the progress file, checkpoints), which the contents API does not list.
+    # Not the contents API's DELETE: JupyterLab moves deleted files to notebooks/.Trash-UID.
+    # The course folder is notebooks/ on this machine (a bind mount), so remove the folder
+    # here, with what the kernel left in it (the progress file, checkpoints).
     shutil.rmtree(ROOT / "notebooks" / folder, ignore_errors=True)
 
 
