@@ -99,6 +99,100 @@ def cmd_topo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_lesson_check(args: argparse.Namespace) -> int:
+    """Lint lessons, naming each problem's cell (exit 1 when anything is wrong).
+
+    Each lesson must reset the lab first; have a check, hints and a solution for every
+    exercise; store no output the sanitizer does not cover; agree with its text source;
+    and not use a container, namespace or bridge that only an earlier lesson made."""
+    from . import lint
+
+    paths = lint.lesson_paths(args.paths)
+    if not paths:
+        raise LabError("no lessons found (notebooks/NN-name.ipynb).",
+                       hint="run from the repository root, or name the lessons")
+    count = 0
+    for path in paths:
+        for problem in lint.check(lint.load_lesson(path, sanitize_file=args.sanitize)):
+            print(problem.text(str(path)))
+            count += 1
+    print(f"{len(paths)} lesson(s) checked: " + (f"{count} problem(s)" if count else "no problems"),
+          file=sys.stderr)
+    return 1 if count else 0
+
+
+def cmd_lesson_build(args: argparse.Namespace) -> int:
+    """Re-run lessons in the lab and store their fresh outputs, with a progress bar.
+
+    The text source is synced first (the newer file wins), then each lesson runs with
+    labkit.authoring.build (--record: also its replay recording), then it is linted."""
+    from . import lint
+    from .lessonbuild import ProgressBar, build_lesson
+
+    failed = 0
+    for path in lint.lesson_paths(args.paths):
+        bar = ProgressBar(path.stem)
+        built = build_lesson(path, record=args.record, timeout=args.timeout,
+                             on_cell=bar.update)
+        if built.error:
+            failed += 1
+            bar.finish(f"FAILED after {built.seconds:.0f} s\n{built.error}")
+            continue
+        bar.finish(f"built in {built.seconds:.0f} s")
+        for note in built.notes:
+            print(f"  {note}", file=sys.stderr)
+        failed += any("[" in n for n in built.notes)  # lint problems in the fresh outputs
+    return 1 if failed else 0
+
+
+def cmd_lesson_release(args: argparse.Namespace) -> int:
+    """Write the learner edition (no solutions) and the instructor edition of lessons.
+
+    OUT/learner/: the solution and check-solution cells deleted, outputs kept, the exercise
+    text no longer offering the solution, replay recordings without those cells.
+    OUT/instructor/: everything. Nothing is written when a learner file exists in OUT
+    (unless --force) or a lesson cannot be released."""
+    from . import lint
+    from .release import release
+
+    written = release(lint.lesson_paths(args.paths), args.out, force=args.force)
+    for path in written:
+        print(path)
+    return 0
+
+
+def cmd_lesson_new(args: argparse.Namespace) -> int:
+    """Make a new lesson that already passes `labkit lesson check`.
+
+    Writes notebooks/NN-NAME.ipynb, lessons/NN-NAME.md and labkit/checks/lessonNN.py (a
+    working placeholder exercise), and adds that module to labkit/checks/__init__.py."""
+    from . import lint
+    from .newlesson import create
+
+    new = create(args.name, args.notebooks, number=args.number, title=args.title)
+    for path in (new.notebook, new.text, new.module, new.registry):
+        print(path)
+    problems = lint.check(lint.load_lesson(new.notebook))
+    for problem in problems:
+        print(problem.text(str(new.notebook)), file=sys.stderr)
+    print(f"next: write the lesson, then `labkit lesson build {new.notebook}` stores its "
+          "outputs (nbval fails until it has)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+def cmd_lesson_sync(args: argparse.Namespace) -> int:
+    """Bring each lesson's notebook and its text source (lessons/NN-name.md) in step.
+
+    The newer file wins unless --from says which side; outputs stay in the notebook (a
+    changed cell keeps its old outputs until `labkit lesson build`)."""
+    from . import lint
+    from .textsource import sync
+
+    for path in lint.lesson_paths(args.paths):
+        print(f"{path}: {sync(path, prefer=args.prefer)}")
+    return 0
+
+
 def _quote(word: str) -> str:
     import shlex
 
@@ -135,7 +229,48 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--svg", metavar="FILE", help="write the diagram as SVG to FILE")
     p.add_argument("--focus", action="append", metavar="NAMESPACE",
                    help="draw only these namespaces (repeatable)")
+    _add_lesson_commands(sub)
     return parser
+
+
+def _add_lesson_commands(sub) -> None:
+    """`labkit lesson check|build|release|new|sync`: the instructor's commands."""
+    group = sub.add_parser("lesson", help="write, check, build and release lessons",
+                           description="Instructors: lint, rebuild, release and create "
+                           "lessons (docs/authoring.md).")
+    lesson = group.add_subparsers(dest="lesson_cmd", metavar="COMMAND", required=True)
+
+    def add(name: str, func) -> argparse.ArgumentParser:
+        p = lesson.add_parser(name, help=func.__doc__.splitlines()[0],
+                              description=func.__doc__)
+        p.set_defaults(func=func)
+        return p
+
+    paths = {"nargs": "*", "metavar": "PATH",
+             "help": "lessons or folders of lessons (default: notebooks/)"}
+    p = add("check", cmd_lesson_check)
+    p.add_argument("paths", **paths)
+    p.add_argument("--sanitize", metavar="FILE",
+                   help="nbval sanitize file (default: tests/nbval-sanitize.cfg above the lesson)")
+    p = add("build", cmd_lesson_build)
+    p.add_argument("paths", **paths)
+    p.add_argument("--record", action="store_true",
+                   help="also write each lesson's replay recording (recordings/NAME.json)")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
+    p = add("release", cmd_lesson_release)
+    p.add_argument("out", metavar="OUT", help="folder for learner/ and instructor/")
+    p.add_argument("paths", **paths)
+    p.add_argument("--force", action="store_true",
+                   help="overwrite learner notebooks that are already in OUT")
+    p = add("new", cmd_lesson_new)
+    p.add_argument("name", help="short name, e.g. vlans (file: notebooks/NN-vlans.ipynb)")
+    p.add_argument("--title", help="the lesson's title (default: NAME)")
+    p.add_argument("--number", type=int, help="its number NN (default: the next free one)")
+    p.add_argument("--notebooks", default="notebooks", help="the lessons' folder")
+    p = add("sync", cmd_lesson_sync)
+    p.add_argument("paths", **paths)
+    p.add_argument("--from", dest="prefer", choices=["newer", "text", "notebook"],
+                   default="newer", help="which side wins (default: the newer file)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,0 +1,131 @@
+"""The `labkit lesson` commands: check (also over the course's own lessons: CI fails when a
+lesson breaks a rule), sync, release, new, and build (live, on a tiny lesson)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+import sys
+from pathlib import Path
+
+import pytest
+from lesson_samples import ROOT, code, good_lesson, in_repo
+
+from labkit import exercises, lint, textsource
+from labkit.cli import main
+
+NOTEBOOKS = ROOT / "notebooks"
+
+
+def test_the_course_lessons_pass_lesson_check(capsys):
+    assert main(["lesson", "check", str(NOTEBOOKS)]) == 0, capsys.readouterr().out
+    assert "5 lesson(s) checked: no problems" in capsys.readouterr().err
+
+
+def test_check_exits_1_and_names_the_cell(tmp_path, capsys):
+    nb = good_lesson()
+    del nb["cells"][3]  # busybox1 is used but never started
+    path = in_repo(tmp_path, nb)
+    assert main(["lesson", "check", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "00-welcome.ipynb: cell 4 (s-04): uses the container busybox1" in out
+
+
+def test_sync_takes_an_edit_of_the_text_source_into_the_notebook(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    text = tmp_path / "lessons" / "00-welcome.md"
+    text.write_text(text.read_text().replace("ping -c 1", "ping -c 2"))
+    assert main(["lesson", "sync", "--from", "text", str(path)]) == 0
+    nb = json.loads(path.read_text())
+    cell = nb["cells"][4]
+    assert "ping -c 2" in "".join(cell["source"]) and cell["id"] == "s-04"
+    assert cell["outputs"], "the old outputs stay until the next build"
+    assert "jupytext" not in nb["metadata"]
+    assert main(["lesson", "check", str(path)]) == 0
+
+
+def test_release_via_the_cli(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    assert main(["lesson", "release", str(tmp_path / "out"), str(path)]) == 0
+    assert main(["lesson", "release", str(tmp_path / "out"), str(path)]) == 2  # no --force
+    assert "nothing was released" in capsys.readouterr().err
+
+
+def _repo_for_new(tmp_path: Path) -> Path:
+    in_repo(tmp_path, good_lesson())
+    checks = tmp_path / "labkit" / "checks"
+    checks.mkdir(parents=True)
+    shutil.copy(ROOT / "labkit" / "checks" / "__init__.py", checks / "__init__.py")
+    return tmp_path / "notebooks"
+
+
+def test_new_makes_a_lesson_that_passes_check(tmp_path, monkeypatch, capsys):
+    notebooks = _repo_for_new(tmp_path)
+    from labkit.newlesson import create
+
+    with pytest.raises(Exception, match="already has a module lesson1"):
+        create("VLANs and trunks", notebooks)  # the next number, 1, is taken in labkit.checks
+    new = create("VLANs and trunks", notebooks, number=7)
+    assert new.notebook.name == "07-vlans-and-trunks.ipynb"
+    assert new.exercise_id == "lesson7/vlans-and-trunks"
+    assert '"lesson4", "lesson7")' in new.registry.read_text()
+    # The generated exercise module is in tmp_path, not in the installed labkit: load it.
+    spec = importlib.util.spec_from_file_location("generated_lesson", new.module)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    [exercise] = module.EXERCISES
+    registry = {e.id: e for e in exercises.exercises()} | {exercise.id: exercise}
+    monkeypatch.setattr(exercises, "_registry", registry)
+    assert lint.check(lint.load_lesson(new.notebook)) == []
+    assert "TODO" in new.text.read_text()
+    with pytest.raises(Exception, match="already exists"):
+        create("VLANs and trunks", notebooks, number=7)
+
+
+def test_new_refuses_a_name_without_letters(tmp_path):
+    from labkit.errors import UsageError
+    from labkit.newlesson import create
+
+    with pytest.raises(UsageError, match="makes no file name"):
+        create("---", _repo_for_new(tmp_path))
+
+
+def test_the_progress_hook_counts_every_cell(tmp_path):
+    """nbclient on a pure-Python notebook (no lab): the callback hears every cell."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    from labkit.authoring import _this_python_kernel
+    from labkit.lessonbuild import ProgressBar, cell_progress
+
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"),
+                                         nbformat.v4.new_code_cell("1 + 1")])
+    seen = []
+    with cell_progress(lambda done, total: seen.append((done, total))):
+        NotebookClient(nb, km=_this_python_kernel()).execute()
+    assert seen == [(1, 2), (2, 2)]
+    assert "[############------------] cell 1/2" in ProgressBar("x").line(1, 2)
+
+
+@pytest.mark.lab
+@pytest.mark.slow
+def test_build_runs_a_tiny_lesson_in_the_lab(lab, tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_LAB", lab.name)  # the kernel connects to the fixture's lab
+    nb = {"cells": [code("from labkit import Lab\nlab = Lab.connect()\nlab.reset()"),
+                    code("%%lab\nip -br addr show docker0")],
+          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
+                                      "language": "python"}},
+          "nbformat": 4, "nbformat_minor": 5}
+    for i, cell in enumerate(nb["cells"]):
+        cell["id"] = f"t-{i}"
+    path = tmp_path / "notebooks" / "09-tiny.ipynb"
+    path.parent.mkdir()
+    path.write_text(json.dumps(nb))
+    monkeypatch.setattr(sys, "argv", ["labkit"])
+    assert textsource.pairing_for(path) is None
+    main(["lesson", "build", str(path)])
+    err = capsys.readouterr().err
+    assert "cell 2/2" in err and "09-tiny: built in" in err
+    built = json.loads(path.read_text())
+    assert "172.17.0.1/16" in "".join(built["cells"][1]["outputs"][0]["text"])
