@@ -16,8 +16,9 @@ EXERCISE = "lesson1/find-the-peer"
 
 
 @pytest.fixture(autouse=True)
-def _memory_progress(monkeypatch):
+def _memory_progress(monkeypatch, tmp_path):
     monkeypatch.setattr(ex_mod, "progress", ex_mod.Progress())
+    monkeypatch.setenv(prog.ENV, str(tmp_path / "default-progress.json"))  # not the cwd
 
 
 class RecordedLab:
@@ -80,8 +81,7 @@ def test_terminal_guidance_names_the_command_for_the_mode(kind, name, project, e
     assert expected in widgets.terminal_command(kind, name, project)
 
 
-def test_exercise_widget_saves_the_check_text_not_the_progress(tmp_path):
-    prog.install(tmp_path / "p.json")
+def test_exercise_widget_saves_the_check_text_not_the_progress():
     lab = RecordedLab()  # `docker inspect busybox3` fails: no such container
     w = widgets.exercise_widget(EXERCISE, lab)
     bundle = w._repr_mimebundle_()
