@@ -238,10 +238,14 @@ def _exercise_cell_shape(lesson: Lesson, index: int, r: str, ex: str) -> list[Pr
     outputs = cell.get("outputs", [])
     shown = "".join(_output_texts(outputs))
     problems = []
-    if r in ("check", "check-solution") and not re.fullmatch(rf"check\((['\"]){re.escape(ex)}\1\)",
-                                                              src):
+    # The learner's check may be the widget (a button and hints around the same check).
+    calls = "check|exercise_widget" if r == "check" else "check"
+    if r in ("check", "check-solution") and not re.fullmatch(
+            rf"(?:{calls})\((['\"]){re.escape(ex)}\1\)", src):
+        wanted = ('check("{0}") or exercise_widget("{0}")' if r == "check"
+                  else 'check("{0}")').format(ex)
         problems.append(_at(lesson, index, rule, f'the "{r}" cell must be exactly '
-                            f'check("{ex}") (it has {src[:60]!r})'))
+                            f'{wanted} (it has {src[:60]!r})'))
     if r == "check" and outputs and "✗" not in shown:
         problems.append(_at(lesson, index, rule, f"the stored check of {ex} does not fail (no ✗):"
                             " on the lesson's starting state it must explain what is missing"))
