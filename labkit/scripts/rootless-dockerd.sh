@@ -21,10 +21,12 @@ fi
 ip link set lo up
 # ROOTLESSKIT_STATE_DIR makes dockerd 20.10 take its rootless defaults (no cgroups, XDG
 # paths) without rootlesskit itself; it then insists that rootlesskit-docker-proxy is on PATH,
-# which $bin provides as a link to docker-proxy.
+# which $bin provides as a link to docker-proxy. The proxies themselves run as docker-proxy
+# (the real path), so `ps -C docker-proxy` finds them as in the Docker lab (lesson 3).
 export ROOTLESSKIT_STATE_DIR=$data/rootlesskit XDG_RUNTIME_DIR=/run/user/0 PATH=$bin:$PATH
+proxy=$(readlink -f "$bin/rootlesskit-docker-proxy")
 exec dockerd --data-root "$data/docker" --exec-root /run/docker --pidfile /run/docker.pid \
   --host unix:///run/docker.sock --group root --config-file "$data/daemon.json" \
-  --userland-proxy-path "$bin/rootlesskit-docker-proxy" \
+  --userland-proxy-path "$proxy" \
   --add-runtime labkit-runc="$bin/labkit-runc" --default-runtime labkit-runc \
   --shutdown-timeout 2
