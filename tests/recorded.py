@@ -17,8 +17,8 @@ SANITIZE = REPO / "tests" / "nbval-sanitize.cfg"
 LESSONS = sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb"))
 
 #: a code cell that reaches the lab: %%lab, or Python calling the lab or a check
-LAB_REACHING = re.compile(r"^%%lab|\blab\.(run|sh|reset|draw|snapshot)\(|\bcheck\(|"
-                          r"Lab\.connect\(", re.M)
+LAB_REACHING = re.compile(r"^%%lab|\blab\.(run|sh|reset|draw|snapshot)\(|"
+                          r"\b(check|exercise_widget)\(|Lab\.connect\(", re.M)
 
 
 def sanitizers() -> list[tuple[re.Pattern, str]]:
