@@ -29,7 +29,8 @@ from recorded import LESSONS, NOTEBOOKS, assert_same_as_stored, failed_lab_cells
 pytestmark = [pytest.mark.rootless, pytest.mark.slow]
 
 VENV = Path(os.environ.get("LABKIT_LEARNER_VENV", "/opt/labkit-learner-venv"))
-KERNEL_NEEDS = ("nbclient", "ipykernel", "graphviz", "pyroute2", "nbformat")
+# What the lessons import in their kernel (the widgets included), besides labkit itself.
+KERNEL_NEEDS = ("nbclient", "ipykernel", "graphviz", "pyroute2", "nbformat", "ipywidgets")
 BY_HAND = "04-docker0-by-hand.ipynb"
 
 
