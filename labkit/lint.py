@@ -721,6 +721,14 @@ def check(lesson: Lesson, rules: tuple[tuple[str, Rule], ...] = RULES) -> list[P
 def lesson_paths(paths: list[str | Path] | None, default: str | Path = "notebooks") -> list[Path]:
     """The lessons named (files, or folders holding NN-name.ipynb); none named: `default`."""
     found: list[Path] = []
+    if not paths and not Path(default).exists():
+        # Run from elsewhere: the course checkout's lessons (compose finds that checkout).
+        from .compose import ComposeMissing, find_project_dir
+
+        try:
+            default = find_project_dir() / default
+        except ComposeMissing:
+            pass
     for p in [Path(x) for x in (paths or [default])]:
         if p.is_dir():
             found += sorted(p.glob("[0-9][0-9]-*.ipynb"))
