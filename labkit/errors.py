@@ -96,7 +96,7 @@ class CommandTimeout(LabError):
             "(the process and its children were killed inside the lab).",
             hint="commands that never end on their own (ping without -c, tcpdump without -c, "
             "a server in the foreground) need a limit: add `-c 3`, run them in the background "
-            "with `&`, or pass a longer timeout (`%%lab --timeout 60`).",
+            f"with `&`, or give it longer (`%%lab --timeout {max(120, 2 * timeout):g}`).",
         )
 
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -149,6 +150,8 @@ class Lab:
     def _activate(self) -> Lab:
         """Make this the lab that `%%lab` cells use, and load the magics in IPython."""
         global _current
+        if _current is not None and _current is not self:
+            _current.close()  # one probe per session: a re-run Lab.connect() replaces it
         _current = self
         from . import magics, replay
 
@@ -211,7 +214,11 @@ class Lab:
         """Back to the starting state: no containers, user networks, extra namespaces,
         bridges, veths, addresses or routes; Docker's own iptables rules with zeroed counters.
         Idempotent; images are kept."""
-        result = self.run(script("reset.sh"), timeout=120)
+        # reset.sh stops commands still running from earlier cells: it finds them by the job
+        # files this transport writes.
+        job_dir = getattr(self.transport, "job_dir", None)
+        prefix = f"export LABKIT_JOB_DIR={shlex.quote(job_dir)}\n" if job_dir else ""
+        result = self.run(prefix + script("reset.sh"), timeout=120)
         self._drawn = None  # the next diagram shows the clean lab, not what reset removed
         report = ResetReport.parse(result.stdout)
         if result.exit_code not in (0,) and not report.warnings:
@@ -248,23 +255,18 @@ class Lab:
         from .render import Diagram
         from .topology import diff, steady
 
-        topo = self.snapshot() if fdb else steady(self.snapshot())
+        raw = self.snapshot()
+        topo = steady(raw)  # changes are always judged on the steady form (see after_cell)
         delta = diff(self._drawn, topo) if changes and self._drawn is not None else None
         self._drawn = topo
-        return Diagram(topo, diff=delta, focus=focus)
+        return Diagram(raw if fdb else topo, diff=delta, focus=focus)
 
     def after_cell(self):
         """What a `%%lab` cell shows under its output: a diagram when the network changed
         (or on the first cell), else one line saying nothing changed."""
-        from .render import Diagram
-        from .topology import diff, steady
-
-        topo = steady(self.snapshot())
-        before, self._drawn = self._drawn, topo
-        if before is None:
-            return Diagram(topo)
-        delta = diff(before, topo)
-        return Diagram(topo, diff=delta) if delta else NoChange()
+        first = self._drawn is None
+        shown = self.draw()
+        return shown if first or shown.diff else NoChange()
 
     def close(self) -> None:
         """Stop the probe process (a new one starts when needed)."""

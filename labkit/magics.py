@@ -73,16 +73,20 @@ def run_cell(script: str, line: str = "", draw: bool = True) -> Result:
         from .replay import Banner
 
         display(Banner(lab.transport.why))
-    result = lab.run(script, timeout=opts["timeout"], on_output=stream_to_cell)
-    if not result.stdout.endswith("\n") and result.stdout:
-        sys.stdout.write("\n")
-    message = status_line(result)
-    if message:
-        if opts["check"]:
-            raise CommandFailed(result)
-        sys.stderr.write(message + "\n")
-    if draw and lab.draw_after_cells:
-        show_diagram(lab)
+    try:
+        result = lab.run(script, timeout=opts["timeout"], on_output=stream_to_cell)
+        if not result.stdout.endswith("\n") and result.stdout:
+            sys.stdout.write("\n")
+        message = status_line(result)
+        if message:
+            if opts["check"]:
+                raise CommandFailed(result)
+            sys.stderr.write(message + "\n")
+    finally:
+        # Even a cell that failed or timed out may have changed the network: draw it here,
+        # or the next cell's picture would take the blame.
+        if draw and lab.draw_after_cells:
+            show_diagram(lab)
     return result
 
 

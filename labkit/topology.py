@@ -635,8 +635,9 @@ def _keyed(items: Iterable[Any], key: Any) -> dict[Any, Any]:
     return {key(x): x for x in items}
 
 
+# Not "index": a kernel number, and a link made again under its name is no news to draw.
 _ITF_FIELDS = ("kind", "state", "up", "mac", "mtu", "addresses", "master", "peer", "lower",
-               "alias", "info", "index")
+               "alias", "info")
 
 
 def diff(before: Topology, after: Topology) -> Diff:

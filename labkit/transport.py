@@ -341,6 +341,7 @@ class LocalPipe:
     def __init__(self, proc: subprocess.Popen) -> None:
         self.proc = proc
         self._buf = b""
+        self.stderr = b""  # its last words, kept for the error message
 
     def send(self, data: bytes) -> None:
         self.proc.stdin.write(data)
@@ -348,15 +349,20 @@ class LocalPipe:
 
     def read_line(self, timeout: float) -> bytes:
         deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
+        out, err = self.proc.stdout.fileno(), self.proc.stderr.fileno()
         while b"\n" not in self._buf:
-            ready, _, _ = select.select([fd], [], [], max(0.0, deadline - time.monotonic()))
+            # stderr is drained too: a full pipe (warnings, logging) would block the process.
+            ready, _, _ = select.select([out, err], [], [],
+                                        max(0.0, deadline - time.monotonic()))
             if not ready:
                 raise TimeoutError
-            chunk = os.read(fd, 65536)
-            if not chunk:
-                raise EOFError((self.proc.stderr.read() or b"").decode(errors="replace"))
-            self._buf += chunk
+            if err in ready:
+                self.stderr = (self.stderr + os.read(err, 65536))[-4096:]
+            if out in ready:
+                chunk = os.read(out, 65536)
+                if not chunk:
+                    raise EOFError(self.stderr.decode(errors="replace"))
+                self._buf += chunk
         line, _, self._buf = self._buf.partition(b"\n")
         return line
 

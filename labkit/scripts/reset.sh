@@ -26,7 +26,7 @@ done
 
 # 2a. Commands labkit started that are still running (an interrupted cell, another session):
 #     their process groups are in the job dir. Our own job is our parent (`timeout`).
-for job in /run/labkit/jobs/*; do
+for job in "${LABKIT_JOB_DIR:-/run/labkit/jobs}"/*; do
   [ -f "$job" ] || continue
   pid=$(cat "$job" 2>/dev/null)
   [ -n "$pid" ] && [ "$pid" != "$PPID" ] || continue
@@ -83,21 +83,23 @@ for l in $(cat "$B/links-up"); do
 done
 
 # 5. IPv4 addresses and routes of the lab's own namespace.
-ip -o -4 addr show | awk '{print $2, $4}' | sort > /tmp/labkit-addrs
-comm -13 "$B/addrs" /tmp/labkit-addrs | while read -r dev cidr; do
+# A private scratch folder: two resets at once (two kernels) must not share files.
+tmp=$(mktemp -d)
+ip -o -4 addr show | awk '{print $2, $4}' | sort > "$tmp/addrs"
+comm -13 "$B/addrs" "$tmp/addrs" | while read -r dev cidr; do
   ip addr del "$cidr" dev "$dev" 2>/dev/null && did "removed address $cidr from $dev"
 done
-comm -23 "$B/addrs" /tmp/labkit-addrs | while read -r dev cidr; do
+comm -23 "$B/addrs" "$tmp/addrs" | while read -r dev cidr; do
   ip addr add "$cidr" dev "$dev" 2>/dev/null && did "restored address $cidr on $dev"
 done
-ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort > /tmp/labkit-routes
-comm -13 "$B/routes" /tmp/labkit-routes | while read -r route; do
+ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort > "$tmp/routes"
+comm -13 "$B/routes" "$tmp/routes" | while read -r route; do
   ip route del $route 2>/dev/null && did "removed route $route"
 done
-comm -23 "$B/routes" /tmp/labkit-routes | while read -r route; do
+comm -23 "$B/routes" "$tmp/routes" | while read -r route; do
   ip route add $route 2>/dev/null && did "restored route $route"
 done
-rm -f /tmp/labkit-addrs /tmp/labkit-routes
+rm -rf "$tmp"
 
 # 6. Firewall and NAT: Docker's own rules only, counters zeroed.
 # iptables-save text without comments, counters, or tables that hold nothing: iptables-nft
