@@ -24,6 +24,7 @@ import json
 import os
 import sys
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -73,9 +74,11 @@ def merge_streams(outputs: list) -> list:
     return merged
 
 
-def build(path: str | Path, *, timeout: int = 600, record: bool = False) -> Path:
+def build(path: str | Path, *, timeout: int = 600, record: bool = False,
+          on_cell: Callable[[int, int], None] | None = None) -> Path:
     """Execute the notebook at `path` in the lab and store its outputs in place. With
-    `record`, also write its replay recording (`recordings_for(path)`)."""
+    `record`, also write its replay recording (`recordings_for(path)`). `on_cell(done,
+    total)` hears about each executed cell (a progress bar)."""
     import nbformat
     from nbclient import NotebookClient
 
@@ -85,13 +88,20 @@ def build(path: str | Path, *, timeout: int = 600, record: bool = False) -> Path
     if problems:
         raise ValueError(f"{path}: " + "; ".join(problems))
     recorder = _CellLog(nb) if record else None
+
+    def cell_done(cell, cell_index: int, **kwargs) -> None:
+        if recorder is not None:
+            recorder.cell_done(cell, cell_index, **kwargs)
+        if on_cell is not None:
+            on_cell(cell_index + 1, len(nb.cells))
+
     client = NotebookClient(
         nb,
         km=_this_python_kernel(),
         timeout=timeout,
         resources={"metadata": {"path": str(path.parent.resolve())}},
         record_timing=False,  # no timestamps in cell metadata: rebuilds diff cleanly
-        **({"on_cell_executed": recorder.cell_done} if recorder else {}),
+        on_cell_executed=cell_done,
     )
     if recorder is None:
         client.execute()
@@ -101,6 +111,8 @@ def build(path: str | Path, *, timeout: int = 600, record: bool = False) -> Path
         out = recordings_for(path)
         out.parent.mkdir(parents=True, exist_ok=True)
         out.write_text(recorder.recording(path.name).to_json(), encoding="utf-8")
+    if on_cell is not None:
+        on_cell(len(nb.cells), len(nb.cells))  # trailing Markdown cells run no hook
     for cell in nb.cells:
         cell.get("metadata", {}).pop("execution", None)
         if cell.cell_type == "code":

@@ -139,9 +139,9 @@ def cmd_lesson_build(args: argparse.Namespace) -> int:
             bar.finish(f"FAILED after {built.seconds:.0f} s\n{built.error}")
             continue
         bar.finish(f"built in {built.seconds:.0f} s")
-        for note in built.notes:
+        for note in built.notes + built.problems:
             print(f"  {note}", file=sys.stderr)
-        failed += any("[" in n for n in built.notes)  # lint problems in the fresh outputs
+        failed += bool(built.problems)
     return 1 if failed else 0
 
 

@@ -6,43 +6,20 @@ made in lessons/NN-name.md is what runs), execute it with `labkit.authoring.buil
 outputs; with `record`, the replay recording too), write the text source again from the
 result, and lint it (`labkit.lint`): fresh outputs can bring new volatile text.
 
-The progress bar (cell i/n, on stderr) needs a per-cell hook that `authoring.build` does not
-offer yet, so `cell_progress` wraps nbclient's per-cell method for the duration of a build.
-Once `build()` takes an `on_cell` callback (see docs/authoring.md), this wrapper goes.
+The progress bar (cell i/n, on stderr) follows `authoring.build`'s `on_cell` callback.
 """
 
 from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
 #: told (cells done, cells in the notebook) after every cell
 CellCallback = Callable[[int, int], None]
-
-
-@contextmanager
-def cell_progress(callback: CellCallback) -> Iterator[None]:
-    """Call `callback(done, total)` after each cell nbclient executes, while active."""
-    from nbclient import NotebookClient
-
-    original = NotebookClient.async_execute_cell
-
-    async def counted(self, cell, cell_index, *args, **kwargs):
-        try:
-            return await original(self, cell, cell_index, *args, **kwargs)
-        finally:
-            callback(cell_index + 1, len(self.nb.cells))
-
-    NotebookClient.async_execute_cell = counted
-    try:
-        yield
-    finally:
-        NotebookClient.async_execute_cell = original
 
 
 class ProgressBar:
@@ -82,7 +59,8 @@ class Built:
     path: Path
     seconds: float = 0.0
     error: str | None = None
-    notes: list[str] = field(default_factory=list)  # sync, lint findings
+    notes: list[str] = field(default_factory=list)  # what the sync did
+    problems: list[str] = field(default_factory=list)  # lint findings in the fresh outputs
 
 
 def build_lesson(path: str | Path, *, record: bool = False, timeout: int = 600,
@@ -102,11 +80,10 @@ def build_lesson(path: str | Path, *, record: bool = False, timeout: int = 600,
             did = textsource.sync(path)
             if did != "in sync":
                 result.notes.append(did)
-        with cell_progress(on_cell or (lambda done, total: None)):
-            (builder or build)(path, timeout=timeout, record=record)
+        (builder or build)(path, timeout=timeout, record=record, on_cell=on_cell)
         if pairing is not None:
             textsource.sync(path, prefer="notebook")
-        result.notes += [p.text() for p in lint.check(lint.load_lesson(path))]
+        result.problems = [p.text() for p in lint.check(lint.load_lesson(path))]
     except Exception as exc:  # noqa: BLE001 - reported per lesson; the others still build
         result.error = f"{type(exc).__name__}: {exc}" if not str(exc).startswith(
             str(path)) else str(exc)

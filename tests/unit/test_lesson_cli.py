@@ -92,19 +92,19 @@ def test_new_refuses_a_name_without_letters(tmp_path):
 
 
 def test_the_progress_hook_counts_every_cell(tmp_path):
-    """nbclient on a pure-Python notebook (no lab): the callback hears every cell."""
+    """A pure-Python notebook (no lab) built for real: the callback hears every cell."""
     import nbformat
-    from nbclient import NotebookClient
 
-    from labkit.authoring import _this_python_kernel
-    from labkit.lessonbuild import ProgressBar, cell_progress
+    from labkit.authoring import build
+    from labkit.lessonbuild import ProgressBar
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"),
                                          nbformat.v4.new_code_cell("1 + 1")])
+    path = tmp_path / "00-x.ipynb"
+    nbformat.write(nb, path)
     seen = []
-    with cell_progress(lambda done, total: seen.append((done, total))):
-        NotebookClient(nb, km=_this_python_kernel()).execute()
-    assert seen == [(1, 2), (2, 2)]
+    build(path, on_cell=lambda done, total: seen.append((done, total)))
+    assert seen == [(2, 2), (2, 2)]
     assert "[############------------] cell 1/2" in ProgressBar("x").line(1, 2)
 
 
