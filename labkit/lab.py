@@ -15,6 +15,7 @@ import time
 from dataclasses import dataclass, field
 from importlib import resources
 
+from .compose import say as _say
 from .errors import (
     CommandFailed,
     CommandTimeout,
@@ -296,10 +297,6 @@ def current() -> Lab:
 
 
 # --- the edge: Docker -------------------------------------------------------------------------
-
-
-def _say(message: str) -> None:
-    print(f"labkit: {message}", file=sys.stderr, flush=True)
 
 
 def docker_client():

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .errors import UsageError
+from .lint import role, source
 
 Notebook = dict
 Transform = Callable[[Notebook], Notebook]
@@ -34,13 +35,7 @@ SOLUTION_ROLES = ("solution", "check-solution")
 
 
 def _role(cell: dict) -> str | None:
-    meta = cell.get("metadata", {}).get("labkit", {})
-    return meta.get("role") if isinstance(meta, dict) else None
-
-
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+    return role(cell)[0]
 
 
 def is_solution_cell(cell: dict) -> bool:
@@ -75,7 +70,7 @@ def reword_exercise_text(nb: Notebook) -> Notebook:
     for cell in out["cells"]:
         if _role(cell) != "exercise":
             continue
-        text = _OFFER.sub("", _source(cell))
+        text = _OFFER.sub("", source(cell))
         if _MENTION.search(text):
             text = _drop_sentences(text)
         cell["source"] = text
@@ -149,7 +144,7 @@ def leaks(learner_nb: Notebook) -> list[str]:
     for number, cell in enumerate(learner_nb["cells"], 1):
         if is_solution_cell(cell):
             found.append(f"cell {number} is still a solution cell")
-        src = _source(cell)
+        src = source(cell)
         for ex_id, sol in solutions.items():
             if sol and cell.get("cell_type") == "code" and sol in src:
                 found.append(f"cell {number} holds the solution of {ex_id}")

@@ -85,7 +85,7 @@ def _ns_id(name: str) -> str:
     return "ns:" + name
 
 
-def _itf_key(ns: str, itf: Interface, topo_names: dict[str, str]) -> str:
+def _itf_key(ns: str, itf: Interface) -> str:
     """A node id that survives docker's random veth names and br-<id> bridge names."""
     if itf.kind == "veth" and itf.peer is not None and _DOCKER_VETH.match(itf.name):
         return f"if:{ns}:veth-to:{itf.peer.namespace}:{itf.peer.interface}"
@@ -164,7 +164,7 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
             for it in lst:
                 if (it.status == "removed") != removed:
                     continue
-                nid = _itf_key(ns_name, it.itf, {})
+                nid = _itf_key(ns_name, it.itf)
                 if nid in used:
                     nid = f"if:{ns_name}:{it.itf.name}:removed"
                 used.add(nid)
@@ -405,8 +405,7 @@ def _collect_edges(edges: list[str], stubs: dict[str, str], items: dict[str, lis
                    before: Topology | None, lab_name: str) -> None:
     done_pairs: set[frozenset] = set()
     # Veths whose peer is expected out of reach (the lab's uplink: an "info", not a warning).
-    uplinks = {(w.namespace, w.interface) for t in (topo, before) if t is not None
-               for w in t.warnings if w.level == "info" and w.interface}
+    uplinks = topo.uplinks() | (before.uplinks() if before is not None else set())
     for ns_name in items:
         ns = topo.namespace(ns_name) or (before.namespace(ns_name) if before else None)
         learned: dict[str, list[str]] = {}
