@@ -114,7 +114,7 @@ def in_namespace(ns: Namespace) -> str:
 
 
 @dataclass(frozen=True)
-class Probe:
+class Packet:
     """What to send: a ping, or a TCP connection (curl) to a port."""
 
     source: str
@@ -122,44 +122,44 @@ class Probe:
     port: int | None = None  # None: ping
 
     @property
-    def what(self) -> str:
+    def command(self) -> str:
         return f"curl http://{self.destination}:{self.port}/" if self.port else \
             f"ping -c 1 {self.destination}"
 
 
-def capture_filter(probe: Probe, topo: Topology) -> str:
+def capture_filter(packet: Packet, topo: Topology) -> str:
     """tcpdump's filter: ICMP for a ping; for TCP the port and any port a DNAT rule for it
     leads to (after DNAT the packet carries the container's port)."""
-    if probe.port is None:
+    if packet.port is None:
         return "icmp"
-    ports = {str(probe.port)} | {pm.to_port for pm in topo.port_mappings
-                                 if pm.host_port == str(probe.port) and pm.to_port}
+    ports = {str(packet.port)} | {pm.to_port for pm in topo.port_mappings
+                                 if pm.host_port == str(packet.port) and pm.to_port}
     # Only the handshake's SYN and SYN-ACK: enough to see the way there and back.
     return "(" + " or ".join(f"tcp port {p}" for p in sorted(ports, key=int)) + \
         ") and tcp[tcpflags] & tcp-syn != 0"
 
 
-def watched_namespaces(probe: Probe, topo: Topology) -> list[str]:
+def watched_namespaces(packet: Packet, topo: Topology) -> list[str]:
     """Where tcpdump listens: the source, the lab host, the destination, and for a port the
     namespaces a DNAT rule for it can lead to."""
-    names = [probe.source, topo.lab.name if topo.lab else "lab"]
-    owner = topo.owner_of(probe.destination)
+    names = [packet.source, topo.lab.name if topo.lab else "lab"]
+    owner = topo.owner_of(packet.destination)
     if owner is not None:
         names.append(owner.namespace)
-    if probe.port is not None:
+    if packet.port is not None:
         for pm in topo.port_mappings:
             t = topo.owner_of(pm.to_ip)
-            if pm.host_port == str(probe.port) and t is not None:
+            if pm.host_port == str(packet.port) and t is not None:
                 names.append(t.namespace)
     return [n for n in dict.fromkeys(names) if topo.namespace(n) is not None]
 
 
-def traffic_script(probe: Probe, topo: Topology, wait: float = 2.0) -> str:
+def traffic_script(packet: Packet, topo: Topology, wait: float = 2.0) -> str:
     """The shell script that sends one real packet (ping -c 1, or curl) from the source, with
     `tcpdump -i any` running in each watched namespace and the lab host's iptables counters
     read before and after. Its output is sections that `parse_traffic` reads."""
-    watched = watched_namespaces(probe, topo)
-    filt = capture_filter(probe, topo)
+    watched = watched_namespaces(packet, topo)
+    filt = capture_filter(packet, topo)
     lines = ["d=$(mktemp -d)", "pids="]
     for i, name in enumerate(watched):
         prefix = in_namespace(topo.namespace(name))
@@ -169,12 +169,12 @@ def traffic_script(probe: Probe, topo: Topology, wait: float = 2.0) -> str:
     ready = " && ".join(f"grep -q listening $d/err{i}" for i in range(len(watched))) or "true"
     lines.append(f"for _ in $(seq 100); do {ready} && break; sleep 0.02; done")
     lines.append("iptables-save -c -t nat >$d/nat0; iptables-save -c -t filter >$d/filter0")
-    sender = in_namespace(topo.namespace(probe.source))
-    if probe.port is None:
-        send = f"{sender}busybox ping -c 1 -W {int(wait)} {probe.destination}"
+    sender = in_namespace(topo.namespace(packet.source))
+    if packet.port is None:
+        send = f"{sender}busybox ping -c 1 -W {int(wait)} {packet.destination}"
     else:
         send = (f"{sender}curl -s -m {int(wait)} -o /dev/null -w 'HTTP %{{http_code}}\\n' "
-                f"http://{probe.destination}:{probe.port}/")
+                f"http://{packet.destination}:{packet.port}/")
     lines.append(f"{send} >$d/send 2>&1; echo \"exit $?\" >>$d/send")
     lines.append("sleep 0.2")  # the reply's last copies reach the captures
     lines.append("iptables-save -c -t nat >$d/nat1; iptables-save -c -t filter >$d/filter1")
@@ -204,7 +204,7 @@ class Seen:
 
 @dataclass(frozen=True)
 class RuleHit:
-    """An iptables rule whose packet counter moved while the probe ran."""
+    """An iptables rule whose packet counter moved while the packet ran."""
 
     table: str
     rule: str  # as iptables-save prints it, without the counters
@@ -308,7 +308,7 @@ class Step:
 
 @dataclass(frozen=True)
 class Path:
-    probe: Probe
+    packet: Packet
     steps: tuple[Step, ...]
     delivered: bool
     traffic: Traffic | None = None
@@ -324,8 +324,8 @@ class Path:
         return tuple(out)
 
     def text(self) -> str:
-        """The path in words; the same lab and probe give the same text (no times)."""
-        lines = [f"{self.probe.what} from {self.probe.source}: "
+        """The path in words; the same lab and packet give the same text (no times)."""
+        lines = [f"{self.packet.command} from {self.packet.source}: "
                  + ("delivered" if self.delivered else "not delivered")]
         for number, s in enumerate(self.steps, 1):
             lines.append(f"{number:>2}. {s.text}")
@@ -333,7 +333,7 @@ class Path:
                 lines.append(f"      kernel: {s.asked}")
         if self.traffic is not None:
             t = self.traffic
-            lines.append(f"The real packet ({self.probe.what}): "
+            lines.append(f"The real packet ({self.packet.command}): "
                          f"{'answered' if t.ok else 'no answer'}.")
             nat_hits = [h for h in t.hits if h.table == "nat"]
             if nat_hits:
@@ -377,23 +377,23 @@ def _iface_matches(pattern: str, name: str) -> bool:
 class _Walk:
     """The walk's state; each method asks the kernel one kind of question."""
 
-    def __init__(self, topo: Topology, probe: Probe, ask: Ask, traffic: Traffic | None):
-        self.topo, self.probe, self.ask, self.traffic = topo, probe, ask, traffic
+    def __init__(self, topo: Topology, packet: Packet, ask: Ask, traffic: Traffic | None):
+        self.topo, self.packet, self.ask, self.traffic = topo, packet, ask, traffic
         self.hits = traffic.hits if traffic is not None else ()
         self.steps: list[Step] = []
         self.warnings: list[str] = []
         self.lab = topo.lab.name if topo.lab else "lab"
 
     def path(self, delivered: bool) -> Path:
-        return Path(self.probe, tuple(self.steps), delivered, self.traffic,
+        return Path(self.packet, tuple(self.steps), delivered, self.traffic,
                     tuple(self.warnings))
 
     def add(self, kind: str, text: str, crossed=(), asked: str = "") -> None:
         self.steps.append(Step(kind, text, tuple(crossed), asked))
 
     def run(self) -> Path:
-        ns, iif = self.probe.source, None
-        dst, port, src = self.probe.destination, self.probe.port, None
+        ns, iif = self.packet.source, None
+        dst, port, src = self.packet.destination, self.packet.port, None
         dnat_done = False
         for _ in range(MAX_HOPS):
             here = self.topo.namespace(ns)
@@ -508,12 +508,12 @@ class _Walk:
         return None, ""
 
 
-def walk(topo: Topology, probe: Probe, ask: Ask, traffic: Traffic | None = None) -> Path:
-    """Follow the packet from `probe.source` to its destination, one kernel answer at a
+def walk(topo: Topology, packet: Packet, ask: Ask, traffic: Traffic | None = None) -> Path:
+    """Follow the packet from `packet.source` to its destination, one kernel answer at a
     time. `ask(ns, cmd)` runs a command in a namespace and returns its stdout. `traffic`
     (from `parse_traffic`) gives the NAT rules the real packet hit: a DNAT rewrites the
     destination in the lab host, as the kernel did; a MASQUERADE is named where it applied."""
-    return _Walk(topo, probe, ask, traffic).run()
+    return _Walk(topo, packet, ask, traffic).run()
 
 
 def highlight(path: Path):

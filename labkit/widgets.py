@@ -343,10 +343,10 @@ def trace_packet(source: str, destination: str, port: int | None = None,
     lab = _lab(lab)
     topo = lab.snapshot()
     target = _trace.check_target(topo, source, destination)
-    probe = _trace.Probe(source, target.address, port)
-    done = lab.run(_trace.traffic_script(probe, topo), timeout=30)
+    packet = _trace.Packet(source, target.address, port)
+    done = lab.run(_trace.traffic_script(packet, topo), timeout=30)
     traffic = _trace.parse_traffic(done.stdout)
-    return TraceResult(topo, _trace.walk(topo, probe, _asker(lab, topo), traffic))
+    return TraceResult(topo, _trace.walk(topo, packet, _asker(lab, topo), traffic))
 
 
 def _services(topo: Topology) -> list[tuple[str, int | None]]:

@@ -19,12 +19,12 @@ TOPO = from_json(REC["topology"])
 
 def recorded(i: int) -> T.Path:
     t = REC["traces"][i]
-    probe = T.Probe(t["source"], t["destination"], t["port"])
+    packet = T.Packet(t["source"], t["destination"], t["port"])
 
     def ask(ns: str, cmd: str) -> str:
         return t["answers"].get(f"{ns}\t{cmd}", "")
 
-    return T.walk(TOPO, probe, ask, T.parse_traffic(t["traffic"]))
+    return T.walk(TOPO, packet, ask, T.parse_traffic(t["traffic"]))
 
 
 def test_container_to_outside_goes_up_docker0_and_is_masqueraded():
@@ -61,7 +61,7 @@ def test_published_port_is_followed_through_its_dnat_rule():
 
 
 def test_without_answers_the_walk_stops_and_says_so():
-    path = T.walk(TOPO, T.Probe("busybox1", "203.0.113.10"), lambda ns, cmd: "")
+    path = T.walk(TOPO, T.Packet("busybox1", "203.0.113.10"), lambda ns, cmd: "")
     assert not path.delivered
     assert "no route to 203.0.113.10" in path.text()
 
@@ -77,7 +77,7 @@ def test_targets_are_only_the_labs_own_addresses():
 
 
 def test_traffic_script_captures_where_the_packet_can_go():
-    script = T.traffic_script(T.Probe("outside", "203.0.113.1", 8080), TOPO)
+    script = T.traffic_script(T.Packet("outside", "203.0.113.1", 8080), TOPO)
     assert "ip netns exec outside curl" in script
     assert script.count("tcpdump -nn -t -q -l -i any") == 3  # outside, lab, web
     assert "tcp port 80 or tcp port 8080" in script
