@@ -275,30 +275,15 @@ class DockerExecTransport:
 
     def run(self, command: str, *, timeout: float | None = None,
             on_output: OutputCallback | None = None) -> Result:
-        token = secrets.token_hex(6)
-        splitter = SentinelSplitter(token, on_output)
-        start = time.monotonic()
-        deadline = None if not timeout else start + timeout + KILL_AFTER + GRACE
-        _, frames = self._exec(wrap(command, timeout, token, self.job_dir))
-        try:
-            for stream, data in frames.frames(deadline):
-                splitter.feed(stream, data)
-                if splitter.done:
-                    break
-        except TimeoutError:
-            self._kill(token)
-            raise CommandTimeout(command, timeout or 0) from None
-        except KeyboardInterrupt:
-            self._kill(token)
-            raise
-        finally:
-            frames.close()
-        splitter.close()
-        duration = time.monotonic() - start
-        if splitter.exit_code is None:  # stream ended without the sentinel: the lab went away
+        def start(argv: list[str], deadline: float | None):
+            _, frames = self._exec(argv)
+            return frames.frames(deadline), frames.close
+
+        result = drive(command, timeout, on_output, self.job_dir, start, self._kill)
+        if result is None:  # the stream ended without the sentinel: the lab went away
             self._check_alive()
             raise LabGone(self.name)
-        return _result(command, splitter, duration, timeout)
+        return result
 
     def _kill(self, token: str) -> None:
         try:
@@ -392,42 +377,28 @@ class LocalTransport:
 
     def run(self, command: str, *, timeout: float | None = None,
             on_output: OutputCallback | None = None) -> Result:
-        token = secrets.token_hex(6)
-        splitter = SentinelSplitter(token, on_output)
-        start = time.monotonic()
-        deadline = None if not timeout else start + timeout + KILL_AFTER + GRACE
-        proc = subprocess.Popen([*self.prefix, *wrap(command, timeout, token, self.job_dir)],
-                                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, env=self.env, start_new_session=True)
-        fds = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
-        try:
-            while fds and not splitter.done:
-                wait = None if deadline is None else deadline - time.monotonic()
-                if wait is not None and wait <= 0:
-                    raise TimeoutError
-                ready, _, _ = select.select(list(fds), [], [], wait)
-                if not ready:
-                    raise TimeoutError
-                for fd in ready:
-                    chunk = os.read(fd, 65536)
-                    if chunk:
-                        splitter.feed(fds[fd], chunk)
-                    else:
-                        del fds[fd]
-        except TimeoutError:
-            self._kill(proc, token)
-            raise CommandTimeout(command, timeout or 0) from None
-        except KeyboardInterrupt:
-            self._kill(proc, token)
-            raise
-        finally:
-            proc.stdout.close()
-            proc.stderr.close()
-        proc.wait()
-        splitter.close()
-        if splitter.exit_code is None:
-            splitter.exit_code = proc.returncode
-        return _result(command, splitter, time.monotonic() - start, timeout)
+        procs: list[subprocess.Popen] = []
+
+        def start(argv: list[str], deadline: float | None):
+            proc = subprocess.Popen([*self.prefix, *argv], stdin=subprocess.DEVNULL,
+                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                    env=self.env, start_new_session=True)
+            procs.append(proc)
+
+            def close() -> None:
+                proc.stdout.close()
+                proc.stderr.close()
+
+            return _pipe_chunks(proc, deadline), close
+
+        def kill(token: str) -> None:
+            self._kill(procs[0], token)
+
+        # Without the sentinels (the wrapper itself was killed), its own exit status.
+        result = drive(command, timeout, on_output, self.job_dir, start, kill,
+                       exit_status=lambda: procs[0].wait())
+        procs[0].wait()
+        return result
 
     def _kill(self, proc: subprocess.Popen, token: str) -> None:
         subprocess.run([*self.prefix, *kill_job_command(token, self.job_dir)], env=self.env,
@@ -445,6 +416,61 @@ class LocalTransport:
 
     def alive(self) -> bool:
         return True
+
+
+def _pipe_chunks(proc: subprocess.Popen, deadline: float | None
+                 ) -> Iterator[tuple[str, bytes]]:
+    """(stream, bytes) from a process's stdout and stderr as they come, until both close."""
+    fds = {proc.stdout.fileno(): "stdout", proc.stderr.fileno(): "stderr"}
+    while fds:
+        wait = None if deadline is None else deadline - time.monotonic()
+        if wait is not None and wait <= 0:
+            raise TimeoutError
+        ready, _, _ = select.select(list(fds), [], [], wait)
+        if not ready:
+            raise TimeoutError
+        for fd in ready:
+            chunk = os.read(fd, 65536)
+            if chunk:
+                yield fds[fd], chunk
+            else:
+                del fds[fd]
+
+
+def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
+          job_dir: str, start: Callable, kill: Callable[[str], None],
+          exit_status: Callable[[], int] | None = None) -> Result | None:
+    """The loop both transports share: wrap the command, feed its output through the
+    sentinel splitter until both sentinels are in, and on a timeout or an interrupt kill it
+    in the lab. `start(argv, deadline)` returns (chunks, close); `kill(token)` stops the job.
+    Output that ends without the sentinels takes `exit_status()`, or gives None (the caller
+    knows why)."""
+    token = secrets.token_hex(6)
+    splitter = SentinelSplitter(token, on_output)
+    began = time.monotonic()
+    deadline = None if not timeout else began + timeout + KILL_AFTER + GRACE
+    chunks, close = start(wrap(command, timeout, token, job_dir), deadline)
+    try:
+        for stream, data in chunks:
+            splitter.feed(stream, data)
+            if splitter.done:
+                break
+    except TimeoutError:
+        kill(token)
+        splitter.close()
+        so_far = _result(command, splitter, time.monotonic() - began, timeout)
+        raise CommandTimeout(command, timeout or 0, so_far) from None
+    except KeyboardInterrupt:
+        kill(token)
+        raise
+    finally:
+        close()
+    splitter.close()
+    if splitter.exit_code is None:
+        if exit_status is None:
+            return None
+        splitter.exit_code = exit_status()
+    return _result(command, splitter, time.monotonic() - began, timeout)
 
 
 def _result(command: str, splitter: SentinelSplitter, duration: float,
