@@ -81,8 +81,9 @@ class CheckResult:
 
 @dataclass
 class Progress:
-    """How far a learner got. Kept in memory for now; a file-backed store can replace
-    `progress` (module attribute) without touching the exercises."""
+    """How far a learner got, in memory: what `hint()` and `check()` use until the widgets
+    install `labkit.progress.FileProgress` (the same interface, kept in a file beside the
+    notebooks so it survives a kernel restart)."""
 
     hints_shown: dict[str, int] = field(default_factory=dict)
 
@@ -101,7 +102,7 @@ class Progress:
             self.hints_shown.pop(exercise_id, None)
 
     def record_check(self, exercise: Exercise, passed: bool) -> None:
-        """Told about every check run; a stored progress (labkit.progress) keeps it."""
+        """Told about every check run; only FileProgress keeps a record of them."""
 
 
 progress = Progress()
