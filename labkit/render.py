@@ -239,7 +239,7 @@ def _emit_highlight(w, hl: Highlight, ids: dict[tuple[str, str], str], topo: Top
           f'arrowsize=0.8, label="{number}"];')
     if lab_name is None:  # the lab host is not drawn (focus): neither are its NAT rules
         return
-    drawn_ports = {pm for pm, _ in _port_mappings(topo, None, lab_name)}
+    drawn_ports = {pm for pm, _ in _port_mappings(topo, None)}
     for pm in hl.port_mappings:
         if pm in drawn_ports:
             w(f'  {_q(_port_id(pm))} [color="{TRACE}", penwidth=3.5];')
@@ -347,7 +347,7 @@ def _emit_items(w, items: list[_Item], ids: dict[tuple[str, str], str], ns: Name
 
 def _emit_nat_nodes(w, topo: Topology, before: Topology | None, lab_name: str,
                     lab_items: list[_Item], ids: dict[tuple[str, str], str], pad: str) -> None:
-    for pm, status in _port_mappings(topo, before, lab_name):
+    for pm, status in _port_mappings(topo, before):
         label = f"{pm.protocol} :{pm.host_port}" if not pm.host_ip else \
             f"{pm.protocol} {pm.host_ip}:{pm.host_port}"
         extra = _style(status, "filled,")
@@ -370,22 +370,14 @@ def _port_id(pm) -> str:
     return f"port:{pm.protocol}:{pm.host_ip or ''}:{pm.host_port}:{pm.to_ip}:{pm.to_port}"
 
 
-def _port_mappings(topo: Topology, before: Topology | None, lab_name: str):
-    """(mapping, status, target endpoint) for mappings that lead into another namespace."""
-    out = []
-    now = set(topo.port_mappings)
-    cands = [(pm, "") for pm in topo.port_mappings]
-    if before is not None:
-        was = set(before.port_mappings)
-        cands = [(pm, "" if pm in was else "added") for pm in topo.port_mappings]
-        cands += [(pm, "removed") for pm in before.port_mappings if pm not in now]
-    for pm, status in sorted(cands, key=lambda x: (_port_id(x[0]), x[1])):
-        t = topo.owner_of(pm.to_ip) or (before.owner_of(pm.to_ip) if before else None)
-        # docker's embedded-DNS rules (127.0.0.11) lead nowhere drawable: leave them out.
-        if t is None or t.namespace == lab_name:
-            continue
-        out.append((pm, status))
-    return out
+def _port_mappings(topo: Topology, before: Topology | None):
+    """(mapping, status) for the mappings that lead into another namespace (see
+    `Topology.published`), marked added or removed against `before`."""
+    now = [pm for pm, _ in topo.published()]
+    was = [pm for pm, _ in before.published()] if before is not None else now
+    cands = [(pm, "" if pm in was else "added") for pm in now]
+    cands += [(pm, "removed") for pm in was if pm not in now]
+    return sorted(cands, key=lambda x: (_port_id(x[0]), x[1]))
 
 
 def _masquerades(topo: Topology, before: Topology | None):
@@ -451,7 +443,7 @@ def _collect_edges(edges: list[str], stubs: dict[str, str], items: dict[str, lis
                              f"{_q(me)} [style=dotted, arrowhead=none, label=\"lower\"];")
     # Published ports: the lab's port to the container's interface.
     if lab_name in drawn_ns:
-        for pm, status in _port_mappings(topo, before, lab_name):
+        for pm, status in _port_mappings(topo, before):
             t = topo.owner_of(pm.to_ip) or (before.owner_of(pm.to_ip) if before else None)
             target = ids.get((t.namespace, t.interface))
             if target is None:

@@ -185,6 +185,17 @@ class Topology:
         d["format"] = FORMAT
         return d
 
+    def published(self) -> list[tuple[PortMapping, Any]]:
+        """(mapping, endpoint it leads to) for the port mappings that lead into another
+        namespace; docker's embedded-DNS rules (127.0.0.11) lead nowhere drawable."""
+        lab = self.lab.name if self.lab else None
+        out = []
+        for pm in self.port_mappings:
+            target = self.owner_of(pm.to_ip)
+            if target is not None and target.namespace != lab:
+                out.append((pm, target))
+        return out
+
     def uplinks(self) -> set[tuple[str | None, str | None]]:
         """(namespace, interface) of the lab's own links to the machine's network. Their
         address and MAC come from wherever the lab was started (the compose network), so
@@ -205,10 +216,8 @@ class Topology:
             also += [n for n in ns.netns if n != ns.name]
             kind = ns.kind + (f"; also {', '.join(also)}" if also else "")
             lines.append(f"{ns.label} ({kind}): {desc}")
-        for pm in self.port_mappings:
-            target = self.owner_of(pm.to_ip)
-            if target is not None and target.namespace != (self.lab.name if self.lab else None):
-                lines.append(f"port {pm} ({target})")
+        for pm, target in self.published():
+            lines.append(f"port {pm} ({target})")
         for m in self.masquerades:
             lines.append(str(m))
         for w in self.warnings:

@@ -352,10 +352,8 @@ def trace_packet(source: str, destination: str, port: int | None = None,
 def _services(topo: Topology) -> list[tuple[str, int | None]]:
     """What can be sent: a ping, or a connection to each published TCP port."""
     out: list[tuple[str, int | None]] = [("ping -c 1", None)]
-    for pm in topo.port_mappings:
-        owner = topo.owner_of(pm.to_ip)
-        if (pm.protocol == "tcp" and pm.host_port.isdigit() and owner is not None
-                and owner.namespace != (topo.lab.name if topo.lab else "lab")):
+    for pm, owner in topo.published():
+        if pm.protocol == "tcp" and pm.host_port.isdigit():
             out.append((f"curl :{pm.host_port} (published → {owner.namespace} "
                         f"{pm.to_ip}:{pm.to_port or pm.host_port})", int(pm.host_port)))
     return list(dict.fromkeys(out))
