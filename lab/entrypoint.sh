@@ -7,6 +7,10 @@ mkdir -p /run/labkit
 # reset.sh spares this process when it stops leftovers of the lessons.
 echo $$ > /run/labkit/entrypoint.pid
 log=/var/log/dockerd.log
+# A lab always starts clean, networks included: without its network store, dockerd makes the
+# default bridge afresh, so `docker network inspect bridge` reads the same on every start (a
+# restored store adds a "Gateway" line that a first start does not have).
+rm -f /var/lib/docker/network/files/local-kv.db
 # Without --privileged (the capability-set fallback) Docker mounts /proc/sys read-only, and
 # lessons could not switch ip_forward; the lab has CAP_SYS_ADMIN, so make it writable.
 if grep -q ' /proc/sys proc ro' /proc/self/mounts; then
