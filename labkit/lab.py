@@ -9,7 +9,6 @@
 from __future__ import annotations
 
 import os
-import shlex
 import sys
 import time
 from dataclasses import dataclass, field
@@ -215,11 +214,9 @@ class Lab:
         """Back to the starting state: no containers, user networks, extra namespaces,
         bridges, veths, addresses or routes; Docker's own iptables rules with zeroed counters.
         Idempotent; images are kept."""
-        # reset.sh stops commands still running from earlier cells: it finds them by the job
-        # files this transport writes.
-        job_dir = getattr(self.transport, "job_dir", None)
-        prefix = f"export LABKIT_JOB_DIR={shlex.quote(job_dir)}\n" if job_dir else ""
-        result = self.run(prefix + script("reset.sh"), timeout=120)
+        # reset.sh finds commands still running from earlier cells through $LABKIT_JOB_DIR,
+        # which the transport's wrapper exports.
+        result = self.run(script("reset.sh"), timeout=120)
         self._drawn = None  # the next diagram shows the clean lab, not what reset removed
         report = ResetReport.parse(result.stdout)
         if result.exit_code not in (0,) and not report.warnings:

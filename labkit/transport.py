@@ -48,7 +48,8 @@ def wrap(command: str, timeout: float | None, token: str, job_dir: str) -> list[
     limit = "0" if not timeout else f"{timeout:g}"
     script = (
         'mkdir -p "$4" 2>/dev/null; '
-        f'timeout -k {KILL_AFTER} "$1" bash -c "$2" </dev/null & pid=$!; '
+        # The job dir is exported so that reset.sh can stop jobs left over from other cells.
+        f'LABKIT_JOB_DIR="$4" timeout -k {KILL_AFTER} "$1" bash -c "$2" </dev/null & pid=$!; '
         'echo "$pid" > "$4/$3" 2>/dev/null; '
         'wait "$pid"; rc=$?; rm -f "$4/$3"; '
         "printf '\\036%s\\n' \"$3\"; printf '\\036%s:%d\\n' \"$3\" \"$rc\" >&2"
