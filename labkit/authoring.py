@@ -180,9 +180,11 @@ def _this_python_kernel():
 
     class ThisPython(KernelSpecManager):
         def get_kernel_spec(self, kernel_name: str) -> KernelSpec:
+            # A build is not a learner: its checks must not land in the progress file.
             return KernelSpec(argv=[sys.executable, "-m", "ipykernel_launcher", "-f",
                                     "{connection_file}"],
-                              display_name="Python 3", language="python")
+                              display_name="Python 3", language="python",
+                              env={"LABKIT_PROGRESS": "off"})
 
     return KernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
 
