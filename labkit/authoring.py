@@ -118,6 +118,10 @@ def build(path: str | Path, *, timeout: int = 600, record: bool = False,
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
     nbformat.validate(nb)
+    from .textsource import backup, stamp
+
+    backup(path)  # its old outputs (and a learner's own, if it was not an instructor's copy)
+    stamp(nb)  # these cells ran as they are: the notebook is in step with what it says
     nbformat.write(nb, path)
     return path
 

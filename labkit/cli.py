@@ -84,13 +84,23 @@ def cmd_topo(args: argparse.Namespace) -> int:
     from .lab import Lab
     from .render import Diagram
 
+    target = Path(args.svg) if args.svg else None
+    if target is not None and (target.is_dir() or not target.parent.is_dir()):
+        raise LabError(f"cannot write the drawing to {target}: "
+                       + ("it is a folder" if target.is_dir() else
+                          f"there is no folder {target.parent}"),
+                       hint="give a file name in an existing folder, e.g. --svg lab.svg")
     lab = Lab.connect()
     try:
         topo = lab.snapshot()
     finally:
         lab.close()
-    if args.svg:
-        Path(args.svg).write_text(Diagram(topo, focus=args.focus or None).svg())
+    if target is not None:
+        drawing = Diagram(topo, focus=args.focus or None).svg()
+        try:
+            target.write_text(drawing)
+        except OSError as exc:
+            raise LabError(f"cannot write the drawing to {target}: {exc.strerror}") from None
         print(f"wrote {args.svg}", file=sys.stderr)
     if args.json:
         print(topo.to_json(indent=2))
@@ -189,7 +199,7 @@ def cmd_lesson_sync(args: argparse.Namespace) -> int:
     from .textsource import sync
 
     for path in lint.lesson_paths(args.paths):
-        print(f"{path}: {sync(path, prefer=args.prefer)}")
+        print(f"{path}: {sync(path, prefer=args.prefer, force=args.force)}")
     return 0
 
 
@@ -271,6 +281,9 @@ def _add_lesson_commands(sub) -> None:
     p.add_argument("paths", **paths)
     p.add_argument("--from", dest="prefer", choices=["newer", "text", "notebook"],
                    default="newer", help="which side wins (default: the newer file)")
+    p.add_argument("--force", action="store_true",
+                   help="take the text even over a notebook edited since its last sync "
+                   "(a backup is kept in .labkit-backups/)")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -14,7 +14,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from .errors import LabError
+from .errors import LabError, LabStopped
 
 LAB_SERVICE = "dind"
 LAB_IMAGE = "labkit-lab:latest"
@@ -138,9 +138,30 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
         raise LabError("compose reported success but no lab container is labelled "
                        "org.labkit.role=lab.", hint="check docker-compose.yml's labels.")
     say("waiting for the lab's Docker engine to be ready")
-    lab = wait_until_ready(client, lab, wait)
+    try:
+        lab = wait_until_ready(client, lab, wait)
+    except LabStopped:
+        # A lab that stops while starting: its container's own state is broken (a killed
+        # engine's leftovers in an old image's /run, say). Safe to make anew: the lab's inner
+        # Docker storage is a volume, and the lessons reset the lab anyway.
+        say(f"the lab stopped while starting; its last words:\n{_last_words(client, lab.id)}")
+        say("making its container anew (the inner Docker storage volume is kept)")
+        compose.run("rm", "-f", "-s", LAB_SERVICE)
+        if compose.run("up", "-d", *services).returncode != 0 or find_lab(client) is None:
+            raise LabError("compose could not start the lab again (its messages are above).",
+                           hint="run `labkit doctor`; `labkit down --volumes` then "
+                           "`labkit up` starts from nothing") from None
+        lab = wait_until_ready(client, find_lab(client), wait)
     say(f"lab ready: container {lab.name}")
     return lab
+
+
+def _last_words(client, container_id: str, lines: int = 8) -> str:
+    try:
+        text = client.api.logs(container_id, tail=lines).decode(errors="replace")
+    except Exception as exc:  # noqa: BLE001 - the logs are a courtesy, the restart goes on
+        text = f"(no logs: {exc})"
+    return "\n".join("  " + line for line in text.rstrip().splitlines())
 
 
 def down(*, volumes: bool = False) -> int:

@@ -49,7 +49,7 @@ def gather() -> list[Check]:
         lab = Lab.connect()
         res = lab.run("docker info --format '{{.ServerVersion}}'", timeout=20)
         checks.append(Check("lab answers", res.ok, res.output.strip() or "no answer"))
-        return checks
+        return checks + [_containment(lab)]
 
     try:
         client = docker_client()
@@ -114,6 +114,7 @@ def gather() -> list[Check]:
             checks.append(Check("docker0 address", False, f"{words[0]}, not 172.17.0.1/16: "
                                 "lesson outputs will differ", "put the lab on a network that "
                                 "is not 172.17.0.0/16 (LAB_SUBNET in docker-compose.yml)"))
+        checks.append(_containment(live))
     except LabError as exc:
         checks.append(Check("lab answers", False, exc.message, exc.hint or ""))
     return checks
@@ -145,8 +146,21 @@ def _without_docker() -> list[Check]:
         res = lab.run("true", timeout=20)
         checks.append(Check("lab answers", res.ok, f"{report.mode} lab, round trip "
                             f"{res.duration * 1000:.0f} ms"))
+        checks.append(_containment(lab))
     except LabError as exc:
         checks.append(Check("lab answers", False, exc.message,
                             "run `Lab.connect()` in a notebook (it starts the lab), or "
                             "`python -m labkit.rootless start`"))
     return checks
+
+
+def _containment(lab) -> Check:
+    """Whether any route in the lab leads out of it (asked of the kernel; nothing is sent)."""
+    from .errors import LabError
+
+    try:
+        found = lab.containment()
+    except LabError as exc:
+        return Check("traffic stays in the lab", None, f"could not check: {exc.message}")
+    return Check("traffic stays in the lab", found.contained, found.summary(),
+                 "`labkit reset` puts the lab's seal back (docs/containment.md)")

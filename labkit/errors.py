@@ -68,9 +68,9 @@ class LabStopped(LabError):
 
     def __init__(self, name: str, status: str) -> None:
         super().__init__(
-            f"The lab container {name} exists but is {status}.",
-            hint="start it with `labkit up` (or `docker compose up -d dind`); "
-            "`docker compose logs dind` shows why it stopped.",
+            f"The lab container {name} is stopped ({status}).",
+            hint="`labkit up` starts it (`docker compose logs dind` says why it stopped); "
+            "this notebook finds it again by itself: then run the cell again.",
         )
 
 
@@ -81,8 +81,9 @@ class LabGone(LabError):
         super().__init__(
             f"The lab container {name} disappeared while this session was using it "
             "(removed, or `docker compose down` was run).",
-            hint="start a new lab with `labkit up` (or `docker compose up -d dind`), then run "
-            "`lab = Lab.connect()` again. The new lab starts from a clean state.",
+            hint="start a new lab with `labkit up` (or `docker compose up -d dind`); this "
+            "notebook finds it by itself: then run the cell again. The new lab starts from a "
+            "clean state.",
         )
 
 
@@ -139,6 +140,9 @@ def explain_exit(result) -> str | None:
         return (f"{what} is not installed in the lab (check the spelling). The lab has docker, "
                 "ip, bridge, brctl, ifconfig, iptables, tcpdump, curl and conntrack; for a "
                 "command inside a container use `docker exec busybox1 ...`.")
+    if "the input device is not a TTY" in result.stderr:
+        return ("a cell has no terminal to attach to: start the container in the background "
+                "with `docker run -dit ...`, then run commands in it with `docker exec NAME CMD`.")
     if result.timed_out:
         return "the command was stopped by its timeout; see the note above."
     if result.exit_code == 126:

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 import time
 from dataclasses import dataclass, field
@@ -19,13 +20,21 @@ from .errors import (
     CommandFailed,
     CommandTimeout,
     DockerUnavailable,
+    LabError,
     LabNotFound,
     LabStarting,
     LabStopped,
+    UsageError,
 )
 from .locate import READY_FILE, LabContainer, find_lab
 from .result import Result
-from .transport import DockerExecTransport, LocalTransport, OutputCallback, Transport
+from .transport import (
+    MAX_OUTPUT,
+    DockerExecTransport,
+    LocalTransport,
+    OutputCallback,
+    Transport,
+)
 
 _current: Lab | None = None
 
@@ -44,8 +53,11 @@ DEFAULT_TIMEOUT = 60.0
 
 
 def script(name: str) -> str:
-    """The text of one of labkit's shell scripts (labkit/scripts/NAME)."""
-    return resources.files("labkit").joinpath("scripts", name).read_text()
+    """The text of one of labkit's shell scripts (labkit/scripts/NAME), sent to the lab as
+    text. A line `#include OTHER.sh` in it becomes OTHER.sh's text, run in a subshell."""
+    text = resources.files("labkit").joinpath("scripts", name).read_text()
+    return re.sub(r"^#include (\S+)$", lambda m: f"(\n{script(m.group(1))}\n)", text,
+                  flags=re.M)
 
 
 @dataclass(frozen=True)
@@ -83,11 +95,18 @@ class Lab:
     def __init__(self, transport: Transport, container: LabContainer | None = None,
                  timeout: float = DEFAULT_TIMEOUT) -> None:
         self.transport = transport
-        self.container = container
+        self._container = container
         self.timeout = timeout
+        self.max_output = MAX_OUTPUT  # what one command keeps of its output (0: all of it)
         self.draw_after_cells = True  # `%lab_draw off` turns it off
         self._probe = None  # one long-lived probe in the lab, started on first use
         self._drawn = None  # the topology the last diagram showed
+
+    @property
+    def container(self) -> LabContainer | None:
+        """The lab container, as found when connecting, or again after `labkit up` made it
+        anew (the transport follows it)."""
+        return getattr(self.transport, "found", None) or self._container
 
     # -- finding the lab ---------------------------------------------------------------------
 
@@ -115,7 +134,9 @@ class Lab:
                 raise LabStopped(found.name, found.status)
             client.api.start(found.id)
         found = wait_until_ready(client, found, wait)
-        return cls(DockerExecTransport(client, found.id, found.name), container=found)._activate()
+        follow = not (name or os.environ.get("LABKIT_LAB"))  # found by label, as find_lab does
+        return cls(DockerExecTransport(client, found.id, found.name, follow=follow),
+                   container=found)._activate()
 
     @classmethod
     def _connect_without_docker(cls) -> Lab:
@@ -189,15 +210,25 @@ class Lab:
     # -- running commands --------------------------------------------------------------------
 
     def run(self, command: str, *, timeout: float | None = None, check: bool = False,
-            on_output: OutputCallback | None = None) -> Result:
+            on_output: OutputCallback | None = None, max_output: int | None = None) -> Result:
         """Run a shell command (bash) in the lab and return its `Result`.
 
         `timeout` (s, default `self.timeout`; 0 for none) kills the command and its children
         in the lab and raises `CommandTimeout` (its `.result` holds the output so far).
         `check=True` raises `CommandFailed` on a non-zero exit. `on_output(stream, text)`
-        sees output as it arrives."""
+        sees output as it arrives. `max_output` (characters, default `self.max_output`, 0 for
+        no limit) keeps the first and last halves of a long output and says what it left out."""
+        if not isinstance(command, str) or not command.strip():
+            raise UsageError(f"lab.run needs a shell command as a string, not {command!r}")
+        for name, value in (("timeout", timeout), ("max_output", max_output)):
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)
+                                      or value < 0):
+                raise UsageError(f"lab.run: {name} must be a number ≥ 0 (0: no limit), "
+                                 f"not {value!r}")
         limit = self.timeout if timeout is None else timeout
-        result = self.transport.run(command, timeout=limit, on_output=on_output)
+        bound = self.max_output if max_output is None else int(max_output)
+        result = self.transport.run(command, timeout=limit, on_output=on_output,
+                                    max_output=bound)
         if result.timed_out:
             raise CommandTimeout(command, limit, result)
         if check and not result.ok:
@@ -227,6 +258,18 @@ class Lab:
     def alive(self) -> bool:
         return self.transport.alive()
 
+    def containment(self):
+        """Whether traffic stays in the lab: the kernel's route, in every namespace of the
+        lab, to each of `containment.ADDRESSES` (asked, never sent): a `containment.Report`."""
+        from .containment import CHECK_ARGV, Report
+
+        result = self.run(" ".join(CHECK_ARGV), timeout=30)
+        try:
+            return Report.from_json(result.stdout)
+        except (ValueError, KeyError, TypeError):
+            raise LabError("the lab could not check where its traffic goes: "
+                           f"{result.output.strip()[-300:] or 'no answer'}") from None
+
     # -- what the kernel holds ---------------------------------------------------------------
 
     def snapshot(self):
@@ -236,6 +279,8 @@ class Lab:
 
         for attempt in (1, 2):
             try:
+                if self._probe is not None and self._probe.broken:  # interrupted mid-answer
+                    self.close()
                 if self._probe is None:
                     self._probe = ProbeSession(self.transport.open_pipe(list(SERVE_ARGV)))
                 return self._probe.snapshot()

@@ -15,31 +15,41 @@ import sys
 from .errors import CommandFailed, UsageError, explain_exit
 from .result import Result
 
-_USAGE = """usage: %%lab [--timeout SECONDS] [--check]
-  --timeout SECONDS  stop the cell's commands after this long (default 60; 0 = no limit)
-  --check            fail the cell (stop "Run all") when the exit status is not 0"""
+_USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]
+  --timeout SECONDS   stop the cell's commands after this long (default 60; 0 = no limit)
+  --max-output CHARS  keep this much of the output, its first and last halves (default
+                      1000000; 0 = all of it)
+  --check             fail the cell (stop "Run all") when the exit status is not 0"""
+
+_NUMBERS = {"--timeout": ("timeout", float, "a number of seconds"),
+            "--max-output": ("max_output", int, "a whole number of characters")}
 
 
 def parse_options(line: str) -> dict:
     """Options of `%%lab` (pure). Raises `UsageError` listing the allowed ones."""
-    opts: dict = {"timeout": None, "check": False}
-    words = shlex.split(line)
+    opts: dict = {"timeout": None, "max_output": None, "check": False}
+    try:
+        words = shlex.split(line)
+    except ValueError as exc:  # an unbalanced quote
+        raise UsageError(f"cannot read the options {line!r}: {exc}.\n" + _USAGE) from None
     while words:
         word = words.pop(0)
+        name = word.partition("=")[0]
         if word == "--check":
             opts["check"] = True
-        elif word.startswith("--timeout"):
+        elif name in _NUMBERS:
+            key, kind, what = _NUMBERS[name]
             value = word.partition("=")[2] or (words.pop(0) if words else "")
             try:
-                opts["timeout"] = float(value)
-                if opts["timeout"] < 0:
+                opts[key] = kind(value)
+                if opts[key] < 0:
                     raise ValueError
             except ValueError:
-                raise UsageError(f"--timeout needs a number of seconds >= 0, not {value!r}.\n"
+                raise UsageError(f"{name} needs {what} >= 0, not {value!r}.\n"
                                  + _USAGE) from None
         else:
-            raise UsageError(f"unknown option {word!r} (must be one of [--timeout, --check]).\n"
-                             + _USAGE)
+            raise UsageError(f"unknown option {word!r} (must be one of [--timeout, "
+                             "--max-output, --check]).\n" + _USAGE)
     return opts
 
 
@@ -74,7 +84,8 @@ def run_cell(script: str, line: str = "", draw: bool = True) -> Result:
 
         display(Banner(lab.transport.why))
     try:
-        result = lab.run(script, timeout=opts["timeout"], on_output=stream_to_cell)
+        result = lab.run(script, timeout=opts["timeout"], max_output=opts["max_output"],
+                         on_output=stream_to_cell)
         if not result.stdout.endswith("\n") and result.stdout:
             sys.stdout.write("\n")
         message = status_line(result)

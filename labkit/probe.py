@@ -576,6 +576,7 @@ class ProbeSession:
 
     def __init__(self, pipe: Any, timeout: float = 30.0) -> None:
         self.pipe, self.timeout = pipe, timeout
+        self.broken = False
         self.hello = self._read_line()
         if self.hello.get("hello") != "labkit.probe":
             raise ProbeError(f"not a labkit probe on the other end: {self.hello!r}")
@@ -607,11 +608,21 @@ class ProbeSession:
                 from None
 
     def request(self, what: str = "snapshot") -> dict[str, Any]:
+        if self.broken:
+            raise ProbeError("this probe was interrupted mid-answer; start a new one")
         try:
             self.pipe.send(what.encode() + b"\n")
         except OSError as e:
             raise ProbeError(f"the probe is gone ({e})") from None
-        answer = self._read_line()
+        try:
+            answer = self._read_line()
+        except BaseException:
+            # Interrupted (KeyboardInterrupt while a diagram is drawn, a timeout): its answer
+            # may still come, and would be read as the answer to the next request. One line
+            # each way has no request ids, so this probe is done; the caller starts another.
+            self.broken = True
+            self.close()
+            raise
         if "error" in answer:
             raise ProbeError(f"the probe failed: {answer['error']}")
         return answer

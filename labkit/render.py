@@ -21,6 +21,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from labkit.errors import UsageError
 from labkit.topology import (
     Diff,
     Interface,
@@ -265,7 +266,7 @@ def _resolve_focus(topo: Topology, before: Topology | None,
                         for a in (ns.name, ns.label, *ns.netns, *(c.name for c in ns.containers))}
     if missing:
         allowed = sorted({ns.name for ns in known})
-        raise ValueError(f"unknown namespace(s) {sorted(missing)} in focus "
+        raise UsageError(f"unknown namespace(s) {sorted(missing)} in focus "
                          f"(must be among {allowed})")
     return names
 

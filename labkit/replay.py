@@ -28,7 +28,7 @@ from typing import Any
 
 from .errors import LabError
 from .result import Result
-from .transport import OutputCallback
+from .transport import MAX_OUTPUT, OutputCallback
 
 #: recording format; changes only on incompatible changes (see docs/replay.md)
 FORMAT = 1
@@ -252,7 +252,7 @@ class Recorder:
             f.write(json.dumps(event, ensure_ascii=False) + "\n")
 
     def run(self, command: str, *, timeout: float | None = None,
-            on_output: OutputCallback | None = None) -> Result:
+            on_output: OutputCallback | None = None, max_output: int = MAX_OUTPUT) -> Result:
         chunks: list[list[str]] = []
 
         def seen(stream: str, text: str) -> None:
@@ -261,7 +261,8 @@ class Recorder:
                 on_output(stream, text)
 
         try:
-            result = self.inner.run(command, timeout=timeout, on_output=seen)
+            result = self.inner.run(command, timeout=timeout, on_output=seen,
+                                    max_output=max_output)
         except Exception as exc:  # noqa: BLE001 - a timeout's partial output is still a fact
             partial = getattr(exc, "result", None)
             self._log({"run": stored_command(command), "output": chunks,
@@ -453,7 +454,8 @@ class ReplayTransport:
     # -- the transport interface ---------------------------------------------------------------
 
     def run(self, command: str, *, timeout: float | None = None,
-            on_output: OutputCallback | None = None) -> Result:
+            on_output: OutputCallback | None = None, max_output: int = MAX_OUTPUT) -> Result:
+        # (a recording holds what a bounded run printed: nothing more to bound here)
         hit = self._find(command)
         if hit is None:
             raise NotRecorded(command, self.why, needs_for(command))

@@ -325,9 +325,11 @@ def _prepare(lab: RootlessLab, say: Say) -> dict:
     # tables before the baseline, so a lesson's first rule leaves nothing reset cannot undo.
     tables = ("for t in filter nat; do "
               "iptables -t $t -N labkit-x && iptables -t $t -X labkit-x; done")
-    steps = [("tables", tables), ("baseline", _script("baseline.sh"))]
+    # contain.sh before the baseline: its routes are part of the starting state.
+    steps = [("tables", tables), ("contain", _script("contain.sh")),
+             ("baseline", _script("baseline.sh"))]
     if lab.kind == "rootless":
-        steps = [("seed", _script("seed-busybox.sh")), ("clean", _PREPARE_ROOTLESS), steps[1],
+        steps = [("seed", _script("seed-busybox.sh")), ("clean", _PREPARE_ROOTLESS), *steps[1:],
                  ("ready", f"touch {READY_FILE}")]
     for name, text in steps:
         t0 = time.monotonic()

@@ -93,7 +93,9 @@ def render(nb: dict, pairing: Pairing) -> str:
     """The text source the notebook `nb` (its JSON) should have (pure)."""
     jupytext = _jupytext()
 
-    return jupytext.writes(as_notebook(nb), pairing.fmt, config=pairing.config)
+    node = as_notebook(nb)
+    node.metadata.get("labkit", {}).pop(STAMP, None)  # bookkeeping, not the lesson's text
+    return jupytext.writes(node, pairing.fmt, config=pairing.config)
 
 
 def parse(text: str, pairing: Pairing) -> dict:
@@ -153,11 +155,64 @@ def notebook_from_text(text: str, nb: dict, pairing: Pairing) -> dict:
     return merged
 
 
-def sync(path: str | Path, prefer: str = "newer") -> str:
+#: nb.metadata["labkit"][STAMP]: a short digest of each cell as it was when the notebook was
+#: last synced or built. A cell whose digest is not there was added or edited since, in the
+#: notebook (a learner's own work); a cell that is there may be replaced by the text's.
+STAMP = "synced_cells"
+BACKUPS = ".labkit-backups"
+
+
+def cell_digest(cell: dict) -> str:
+    """What a cell says (type and source; not outputs or metadata), in 12 hex digits (pure)."""
+    import hashlib
+
+    said = json.dumps([cell["cell_type"], _source(cell).rstrip("\n")])
+    return hashlib.sha256(said.encode()).hexdigest()[:12]
+
+
+def stamp(nb: Any) -> bool:
+    """Record the notebook's cells as synced; True when the stamp changed."""
+    meta = nb.metadata.setdefault("labkit", {})
+    digests = [cell_digest(c) for c in nb.cells]
+    changed = meta.get(STAMP) != digests
+    meta[STAMP] = digests
+    return changed
+
+
+def would_lose(nb: dict, text: str, pairing: Pairing) -> list[int]:
+    """Notebook cells (1 = first) that taking the text source would throw away: added or
+    edited in the notebook since it was last synced, and not in the text (pure). Without a
+    stamp every cell the text lacks counts."""
+    synced = set(nb.get("metadata", {}).get("labkit", {}).get(STAMP) or ())
+    have = {_cell_key(c)[:2] for c in parse(text, pairing)["cells"]}
+    return [n for n, c in enumerate(nb.get("cells", []), 1)
+            if cell_digest(c) not in synced
+            and (c["cell_type"], _source(c).rstrip("\n")) not in have]
+
+
+def backup(path: Path) -> Path:
+    """Copy a notebook aside before it is rewritten: `.labkit-backups/NAME.TIME.ipynb`."""
+    import shutil
+    import time
+
+    folder = path.parent / BACKUPS
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}-{n}.ipynb"
+    shutil.copy2(path, target)
+    return target
+
+
+def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
     """Bring a notebook and its text source in step; returns what was done, in words.
 
     `prefer`: "newer" (the file modified last wins, as `jupytext --sync` does), "text" or
-    "notebook". A missing text source is always written from the notebook."""
+    "notebook". A missing text source is always written from the notebook. A notebook edited
+    since it was last synced is not overwritten from the text (`UsageError`) unless `force`;
+    whenever it is rewritten, a copy goes to `.labkit-backups/` beside it."""
     import nbformat
 
     if prefer not in ("newer", "text", "notebook"):
@@ -171,22 +226,43 @@ def sync(path: str | Path, prefer: str = "newer") -> str:
     nb = nbformat.read(path, as_version=4)
     if not pairing.text.exists():
         _write_text(pairing, render(nb, pairing))
+        _stamp_file(nb, path)
         return f"wrote {pairing.text} (new)"
     text = pairing.text.read_text(encoding="utf-8")
     differences = cells_out_of_sync(nb, text, pairing)
     if not differences:
+        _stamp_file(nb, path)
         return "in sync"
     from_text = prefer == "text" or (
         prefer == "newer" and pairing.text.stat().st_mtime > path.stat().st_mtime)
     if from_text and differences != [FORMATTING_ONLY]:
+        lost = would_lose(nb, text, pairing)
+        if lost and not force:
+            raise UsageError(
+                f"{path} was edited since it was last synced, and {pairing.text} lacks its "
+                f"cell(s) {', '.join(map(str, lost))}: taking the text would lose them. "
+                "Nothing was changed.",
+                hint=f"keep the notebook's cells: `labkit lesson sync --from notebook {path}`; "
+                "take the text anyway (a backup is kept in .labkit-backups/): add --force.")
         merged = notebook_from_text(text, nb, pairing)
         nbformat.validate(merged)
+        saved = backup(path)
+        stamp(merged)
         nbformat.write(merged, path)
         _write_text(pairing, render(merged, pairing))  # jupytext's canonical layout
         return (f"updated {path} from {pairing.text} (changed cells keep their old outputs: "
-                "`labkit lesson build` refreshes them)")
+                f"`labkit lesson build` refreshes them; the old notebook is in {saved})")
     _write_text(pairing, render(nb, pairing))
+    _stamp_file(nb, path)
     return f"updated {pairing.text} from {path}"
+
+
+def _stamp_file(nb: Any, path: Path) -> None:
+    """Stamp the notebook on disk as synced (only its metadata changes)."""
+    import nbformat
+
+    if stamp(nb):
+        nbformat.write(nb, path)
 
 
 def _write_text(pairing: Pairing, text: str) -> None:

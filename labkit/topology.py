@@ -336,7 +336,7 @@ def from_json(text: str | dict[str, Any]) -> Topology:
 
 # --- from the probe's raw scan: the resolve pass ------------------------------------------
 
-def _ns_name_and_kind(e: dict[str, Any]) -> tuple[str, str]:
+def name_and_kind(e: dict[str, Any]) -> tuple[str, str]:
     if e.get("lab"):
         return "lab", "lab"
     containers = e.get("containers") or []
@@ -364,7 +364,7 @@ def from_raw(raw: dict[str, Any]) -> Topology:
     names: dict[int, str] = {}
     kinds: dict[int, str] = {}
     for e in entries:
-        name, kind = _ns_name_and_kind(e)
+        name, kind = name_and_kind(e)
         if name in names.values():
             name = f"{name} ({kind} {e['inode']})"
         names[e["inode"]] = name

@@ -42,28 +42,112 @@ GRACE = 10
 _SENTINEL = "\x1e"  # ASCII record separator: never in ordinary command output
 
 
+# Shell (dash) that ends every process of job $T and names the containers it started after
+# $S (UTC, %FT%T) that still run. A process group is not enough: setsid, double forks and a
+# fork bomb's children leave it. Each process of a job carries LABKIT_JOB=$T in its
+# environment (a job has no cgroup of its own here), so stop them all and kill them, until
+# none is left. A container belongs to dockerd, not to the job: it is named, not removed.
+SWEEP = (
+    'n=0; while [ $n -lt 50 ]; do '
+    'p=$(grep -lzx "LABKIT_JOB=$T" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); '
+    '[ -n "$p" ] || break; kill -STOP $p 2>/dev/null; kill -KILL $p 2>/dev/null; '
+    'n=$((n + 1)); done; '
+    '[ "${LABKIT_NO_DOCKER:-}" = 1 ] || { c=$(docker ps -q 2>/dev/null); [ -z "$c" ] || '
+    'c=$(docker inspect -f "{{.Created}} {{.Name}}" $c 2>/dev/null | awk -v s="$S" '
+    "'substr($1, 1, 19) >= s {sub(\"^/\", \"\", $2); printf \"%s \", $2}'); "
+    '[ -z "$c" ] || echo "labkit: containers this command started are still running: $c'
+    '(docker rm -f $c removes them)" >&2; }; '
+)
+
+
 def wrap(command: str, timeout: float | None, token: str, job_dir: str) -> list[str]:
     """The argv that runs `command` in bash under `timeout`, then prints the sentinel lines
     `\\x1e<token>` on stdout and `\\x1e<token>:<status>` on stderr. Pure, so unit-tested."""
     limit = "0" if not timeout else f"{timeout:g}"
     script = (
-        'mkdir -p "$4" 2>/dev/null; '
+        'mkdir -p "$4" 2>/dev/null; T=$3; S=$(date -u +%FT%T); '
         # The job dir is exported so that reset.sh can stop jobs left over from other cells.
-        f'LABKIT_JOB_DIR="$4" timeout -k {KILL_AFTER} "$1" bash -c "$2" </dev/null & pid=$!; '
+        f'LABKIT_JOB_DIR="$4" LABKIT_JOB="$3" timeout -k {KILL_AFTER} "$1" bash -c "$2" '
+        '</dev/null & pid=$!; '
         'echo "$pid" > "$4/$3" 2>/dev/null; '
         'wait "$pid"; rc=$?; rm -f "$4/$3"; '
+        # Timed out (124: TERM, 137: KILL): nothing of the job may outlive it.
+        f'case $rc in 124|137) {SWEEP};; esac; '
+        # reset.sh leaves a mark when it stops a job: say so in the cell it stopped.
+        'if [ -e "$4/$3.reset" ]; then rm -f "$4/$3.reset"; echo "labkit: the lab was reset '
+        'while this command ran (lab.reset() or labkit reset, perhaps in another notebook), '
+        'so it was stopped" >&2; fi; '
         "printf '\\036%s\\n' \"$3\"; printf '\\036%s:%d\\n' \"$3\" \"$rc\" >&2"
     )
     return ["sh", "-c", script, "labkit", limit, command, token, job_dir]
 
 
 def kill_job_command(token: str, job_dir: str) -> list[str]:
-    """argv that stops a wrapped command's whole process group (TERM, then KILL)."""
+    """argv that stops a wrapped command (interrupted, or out of time on our side): its process
+    group (TERM, then KILL), then every process it started (`SWEEP`). Prints what outlives
+    it on stderr."""
     job = shlex.quote(f"{job_dir}/{token}")
     return ["sh", "-c",
             # No `--`: dash's kill (the lab's /bin/sh) rejects it and would kill nothing.
-            f"pid=$(cat {job} 2>/dev/null) || exit 0; kill -TERM -$pid 2>/dev/null; "
-            f"sleep 1; kill -KILL -$pid 2>/dev/null; rm -f {job}; exit 0"]
+            f"T={shlex.quote(token)}; pid=$(cat {job} 2>/dev/null) || exit 0; "
+            f"S=$(date -u -r {job} +%FT%T); kill -TERM -$pid 2>/dev/null; "
+            f"sleep 1; kill -KILL -$pid 2>/dev/null; {SWEEP}rm -f {job}; exit 0"]
+
+
+#: what one command keeps of its output (characters, all streams together): the first and the
+#: last halves; 0 keeps everything. A cell with 20 MB of output would pass Jupyter's IOPub
+#: limit and hide its exit status and its diagram.
+MAX_OUTPUT = 1_000_000
+
+
+class Bounded:
+    """One stream's output, bounded: the first `head` characters pass on as they come, the
+    last `tail` are held back in a ring until the end, what lies between is only counted.
+    Pure; memory stays within head + tail + one chunk."""
+
+    def __init__(self, head: int, tail: int) -> None:
+        self.head, self.tail = head, tail
+        self.passed = 0  # characters passed on live
+        self.left_out = 0
+        self._ring: list[str] = []
+        self._ring_len = 0
+
+    def add(self, text: str) -> str:
+        """The part of `text` to pass on now (the rest is kept for `finish`)."""
+        if not self.head and not self.tail:  # unbounded
+            return text
+        room = max(self.head - self.passed, 0)
+        now, later = text[:room], text[room:]
+        self.passed += len(now)
+        if later:
+            self._ring.append(later)
+            self._ring_len += len(later)
+            while self._ring_len - len(self._ring[0]) >= self.tail:
+                self.left_out += len(self._ring[0])
+                self._ring_len -= len(self._ring.pop(0))
+            if self._ring_len > self.tail:  # cut into the oldest chunk
+                cut = self._ring_len - self.tail
+                self._ring[0] = self._ring[0][cut:]
+                self._ring_len -= cut
+                self.left_out += cut
+        return now
+
+    def finish(self) -> str:
+        """The note about what was left out (if anything), then the tail."""
+        tail = "".join(self._ring)
+        self._ring, self._ring_len = [], 0
+        if not self.left_out:
+            return tail
+        return (f"\n[labkit: {_size(self.left_out)} of output left out here; the first "
+                f"{_size(self.head)} and the last {_size(self.tail)} are shown. "
+                "`%%lab --max-output 0` or lab.run(..., max_output=0) keeps all of it]\n" + tail)
+
+
+def _size(chars: int) -> str:
+    for unit, n in (("MB", 1_000_000), ("kB", 1000)):
+        if chars >= n:
+            return f"{chars / n:.1f} {unit}"
+    return f"{chars} characters"
 
 
 class SentinelSplitter:
@@ -74,8 +158,11 @@ class SentinelSplitter:
     keep the order *between* stdout and stderr: only when both sentinels are in is all
     output in."""
 
-    def __init__(self, token: str, on_output: OutputCallback | None = None) -> None:
+    def __init__(self, token: str, on_output: OutputCallback | None = None,
+                 max_output: int = MAX_OUTPUT) -> None:
         self._head = _SENTINEL + token
+        quarter = max(max_output, 0) // 4  # per stream: a head and a tail of a quarter each
+        self._bounds = {s: Bounded(quarter, quarter) for s in ("stdout", "stderr")}
         self._markers = {
             "stdout": re.compile(re.escape(_SENTINEL + token) + r"\n"),
             "stderr": re.compile(re.escape(_SENTINEL + token) + r":(\d+)\n"),
@@ -119,8 +206,13 @@ class SentinelSplitter:
         for stream, decoder in self._decoders.items():
             self._emit(stream, self._pending[stream] + decoder.decode(b"", final=True))
             self._pending[stream] = ""
+            self._pass(stream, self._bounds[stream].finish())
 
     def _emit(self, stream: str, text: str) -> None:
+        if text:
+            self._pass(stream, self._bounds[stream].add(text))
+
+    def _pass(self, stream: str, text: str) -> None:
         if text:
             self.text[stream].append(text)
             if self._on_output:
@@ -144,7 +236,8 @@ class Transport(Protocol):
     description: str
 
     def run(self, command: str, *, timeout: float | None = None,
-            on_output: OutputCallback | None = None) -> Result: ...
+            on_output: OutputCallback | None = None,
+            max_output: int = MAX_OUTPUT) -> Result: ...
 
     def open_pipe(self, argv: list[str]) -> Pipe: ...
 
@@ -257,14 +350,40 @@ class DockerExecTransport:
     kind = "docker-exec"
     job_dir = "/run/labkit/jobs"
 
-    def __init__(self, client, container_id: str, name: str) -> None:
+    def __init__(self, client, container_id: str, name: str, follow: bool = False) -> None:
         self.client = client  # docker.DockerClient
         self.api = client.api
         self.container_id = container_id
         self.name = name
+        # Found by its label (not a name given): follow the course's lab when `labkit up`
+        # makes it anew. A lab named on purpose is that container or nothing.
+        self.follow = follow
         self.description = f"docker exec into container {name}"
 
     def _exec(self, argv: list[str], *, stdin: bool = False):
+        try:
+            return self._exec_once(argv, stdin=stdin)
+        except (LabStopped, LabGone):
+            # Stopped, restarted or made anew (`labkit up`): find the lab again, by its label
+            # as Lab.connect does, and go on with it; this kernel need not reconnect by hand.
+            if not self.follow or not self._relocate():
+                raise
+            return self._exec_once(argv, stdin=stdin)
+
+    def _relocate(self) -> bool:
+        from .locate import find_lab
+
+        try:
+            found = find_lab(self.client)
+        except Exception:  # noqa: BLE001 - no lab to be found: the caller says so
+            return False
+        if found is None or not found.ready:
+            return False
+        self.container_id, self.name, self.found = found.id, found.name, found
+        self.description = f"docker exec into container {found.name}"
+        return True
+
+    def _exec_once(self, argv: list[str], *, stdin: bool = False):
         try:
             exec_id = self.api.exec_create(
                 self.container_id, argv, stdout=True, stderr=True, stdin=stdin, tty=False,
@@ -275,25 +394,28 @@ class DockerExecTransport:
         return exec_id, _DockerFrames(sock)
 
     def run(self, command: str, *, timeout: float | None = None,
-            on_output: OutputCallback | None = None) -> Result:
+            on_output: OutputCallback | None = None, max_output: int = MAX_OUTPUT) -> Result:
         def start(argv: list[str], deadline: float | None):
             _, frames = self._exec(argv)
             return frames.frames(deadline), frames.close
 
-        result = drive(command, timeout, on_output, self.job_dir, start, self._kill)
+        result = drive(command, timeout, on_output, self.job_dir, start, self._kill,
+                       max_output=max_output)
         if result is None:  # the stream ended without the sentinel: the lab went away
             self._check_alive()
             raise LabGone(self.name)
         return result
 
-    def _kill(self, token: str) -> None:
+    def _kill(self, token: str) -> str:
+        said = b""
         try:
             _, frames = self._exec(kill_job_command(token, self.job_dir))
-            for _ in frames.frames(time.monotonic() + 5):
-                pass
+            for _, data in frames.frames(time.monotonic() + 5):
+                said += data
             frames.close()
         except Exception:  # noqa: BLE001 - best effort: the lab may be gone already
             pass
+        return said.decode(errors="replace")
 
     def open_pipe(self, argv: list[str]) -> DockerExecPipe:
         _, frames = self._exec(argv, stdin=True)
@@ -377,7 +499,7 @@ class LocalTransport:
         self.description = "local processes (this kernel runs inside the lab)"
 
     def run(self, command: str, *, timeout: float | None = None,
-            on_output: OutputCallback | None = None) -> Result:
+            on_output: OutputCallback | None = None, max_output: int = MAX_OUTPUT) -> Result:
         procs: list[subprocess.Popen] = []
 
         def start(argv: list[str], deadline: float | None):
@@ -392,23 +514,24 @@ class LocalTransport:
 
             return _pipe_chunks(proc, deadline), close
 
-        def kill(token: str) -> None:
-            self._kill(procs[0], token)
+        def kill(token: str) -> str:
+            return self._kill(procs[0], token)
 
         # Without the sentinels (the wrapper itself was killed), its own exit status.
         result = drive(command, timeout, on_output, self.job_dir, start, kill,
-                       exit_status=lambda: procs[0].wait())
+                       exit_status=lambda: procs[0].wait(), max_output=max_output)
         procs[0].wait()
         return result
 
-    def _kill(self, proc: subprocess.Popen, token: str) -> None:
-        subprocess.run([*self.prefix, *kill_job_command(token, self.job_dir)], env=self.env,
-                       check=False)
+    def _kill(self, proc: subprocess.Popen, token: str) -> str:
+        done = subprocess.run([*self.prefix, *kill_job_command(token, self.job_dir)],
+                              env=self.env, check=False, capture_output=True, text=True)
         try:
             os.killpg(proc.pid, signal.SIGKILL)
         except ProcessLookupError:
             pass
         proc.wait()
+        return done.stdout + done.stderr
 
     def open_pipe(self, argv: list[str]) -> LocalPipe:
         proc = subprocess.Popen([*self.prefix, *argv], stdin=subprocess.PIPE,
@@ -439,15 +562,17 @@ def _pipe_chunks(proc: subprocess.Popen, deadline: float | None
 
 
 def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
-          job_dir: str, start: Callable, kill: Callable[[str], None],
-          exit_status: Callable[[], int] | None = None) -> Result | None:
+          job_dir: str, start: Callable, kill: Callable[[str], str],
+          exit_status: Callable[[], int] | None = None,
+          max_output: int = MAX_OUTPUT) -> Result | None:
     """The loop both transports share: wrap the command, feed its output through the
     sentinel splitter until both sentinels are in, and on a timeout or an interrupt kill it
-    in the lab. `start(argv, deadline)` returns (chunks, close); `kill(token)` stops the job.
+    in the lab. `start(argv, deadline)` returns (chunks, close); `kill(token)` stops the job
+    and returns what it says outlived it (containers), which goes to the cell's stderr.
     Output that ends without the sentinels takes `exit_status()`, or gives None (the caller
     knows why)."""
     token = secrets.token_hex(6)
-    splitter = SentinelSplitter(token, on_output)
+    splitter = SentinelSplitter(token, on_output, max_output)
     began = time.monotonic()
     deadline = None if not timeout else began + timeout + KILL_AFTER + GRACE
     chunks, close = start(wrap(command, timeout, token, job_dir), deadline)
@@ -457,12 +582,16 @@ def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
             if splitter.done:
                 break
     except TimeoutError:
-        kill(token)
+        note = kill(token)
         splitter.close()
+        if note:
+            splitter.text["stderr"].append(note)
         so_far = _result(command, splitter, time.monotonic() - began, timeout)
         raise CommandTimeout(command, timeout or 0, so_far) from None
     except KeyboardInterrupt:
-        kill(token)
+        note = kill(token)
+        if note and on_output is not None:
+            on_output("stderr", note)
         raise
     finally:
         close()

@@ -56,8 +56,8 @@ __labkit_netns() {
       fi
       mkdir -p "$LABKIT_NETNS_DIR"
       me=$(stat -Lc %i /proc/self/ns/net)
-      # setsid: its own session, so a cell's timeout or interrupt does not end the namespace
-      setsid unshare -n bash --norc -c 'exec -a "labkit-netns:$0" sleep infinity' "$name" \
+      # setsid and no LABKIT_JOB: a cell's timeout or interrupt does not end the namespace
+      LABKIT_JOB= setsid unshare -n bash --norc -c 'exec -a "labkit-netns:$0" sleep infinity' "$name" \
         </dev/null >/dev/null 2>&1 &
       pid=$!
       disown "$pid" 2>/dev/null  # no "Killed" job notice when `ip netns del` ends it

@@ -26,10 +26,13 @@ done
 
 # 2a. Commands labkit started that are still running (an interrupted cell, another session):
 #     their process groups are in the job dir. Our own job is our parent (`timeout`).
+#     Each one gets a mark first, so that its cell says why it ended.
 for job in "${LABKIT_JOB_DIR:-/run/labkit/jobs}"/*; do
   [ -f "$job" ] || continue
+  case $job in *.reset) continue ;; esac
   pid=$(cat "$job" 2>/dev/null)
   [ -n "$pid" ] && [ "$pid" != "$PPID" ] || continue
+  : > "$job.reset"
   kill -KILL -"$pid" 2>/dev/null && did "stopped a running command (process group $pid)"
   rm -f "$job"
 done
@@ -135,4 +138,8 @@ want=$(cat "$B/ip_forward")
 [ "$(sysctl -n net.ipv4.ip_forward)" = "$want" ] || { sysctl -qw net.ipv4.ip_forward="$want"; did "set ip_forward back to $want"; }
 conntrack -F >/dev/null 2>&1
 ip neigh flush all 2>/dev/null
+
+# 8. The seal that keeps traffic in the lab (docs/containment.md): its routes came back in step
+#    5; the fence on the uplink is put back if a lesson changed it.
+#include contain.sh
 exit 0

@@ -63,10 +63,19 @@ def test_commands_run_as_root_in_bash_in_root_home(lab):
     assert lab.sh("id -u; echo $BASH_VERSION | cut -c1; pwd") == "0\n5\n/root\n"
 
 
-def test_large_output_arrives_whole(lab):
-    res = lab.run("seq 1 200000")
+def test_large_output_arrives_whole_when_asked(lab):
+    res = lab.run("seq 1 200000", max_output=0)  # 1.3 MB
     assert res.ok and res.stdout.count("\n") == 200000
     assert res.stdout.endswith("199999\n200000\n")
+
+
+def test_20_mb_of_output_is_bounded_and_keeps_its_exit_status(lab):
+    """Jupyter's IOPub limit would drop such a cell's output, exit status and diagram."""
+    res = lab.run("head -c 20000000 /dev/zero | tr '\\0' x; echo; echo last line; exit 3")
+    assert res.exit_code == 3
+    assert len(res.stdout) < 600_000 and res.stdout.startswith("x" * 1000)
+    assert res.stdout.endswith("last line\n")
+    assert "19.5 MB of output left out here" in res.stdout, res.stdout[249_000:251_000]
 
 
 def test_unicode_output(lab):
@@ -174,7 +183,7 @@ def test_cell_magic_check_and_bad_option(lab, shell):
     assert type(outcome.error_in_exec).__name__ == "CommandFailed"
     outcome, out, _ = run_in(shell, "%%lab --verbose\ntrue\n")
     assert type(outcome.error_in_exec).__name__ == "UsageError"
-    assert "must be one of [--timeout, --check]" in out
+    assert "must be one of [--timeout, --max-output, --check]" in out
 
 
 # --- magics in a real Jupyter kernel ----------------------------------------------------------

@@ -49,6 +49,9 @@ def test_solution_passes_the_check(lab, exercise: Exercise):
     result = exercise.run_check(lab)
     assert result.passed, result.text()
     assert result.text().startswith("✓")
+    # Whatever the solution built, no route from any namespace leads out of the lab.
+    seal = lab.containment()
+    assert seal.contained, "\n".join(str(p) for p in seal.leaks())
 
 
 # Half-done work: the explanation must name what is still missing, not just say ✗.

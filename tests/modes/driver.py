@@ -49,6 +49,11 @@ def main() -> None:
                 assert lab is not None, "connect first"
                 rep = lab.reset()
                 out.append({"actions": list(rep.actions), "warnings": list(rep.warnings)})
+            elif "containment" in step:
+                assert lab is not None, "connect first"
+                rep = lab.containment()
+                out.append({"contained": rep.contained, "summary": rep.summary(),
+                            "paths": [str(p) for p in rep.paths]})
             elif "stop" in step:
                 out.append({"did": rootless.stop(step["stop"])})
             elif "find" in step:

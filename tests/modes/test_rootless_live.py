@@ -127,6 +127,31 @@ def test_seed_facts_in_rootless_lab(learner, rootless):
     assert "red" in ok(netns)["stdout"]
 
 
+def contained(step: dict, namespaces: set[str], count: int = 1) -> None:
+    """Every route from the namespaces named (and at least `count` in all) ends inside the lab
+    (asked with `ip route get`'s RTM_GETROUTE in the lab; nothing is sent)."""
+    assert "error" not in step, step
+    assert step["contained"], "\n".join(step["paths"])
+    starts = {p.split(" → ", 1)[0] for p in step["paths"]}
+    assert namespaces <= starts and len(starts) >= count, (namespaces, starts)
+
+
+def test_traffic_stays_in_the_rootless_lab(learner, rootless):
+    """No route out of the lab host, a container or a hand-made namespace, after reset and
+    with the lessons' outside host in place."""
+    out = learner.steps([
+        {"connect": "rootless"}, {"reset": True}, {"containment": True},
+        {"run": "docker run -dit --name busybox1 busybox sh >/dev/null && "
+                "ip netns add lab-ns0 && ip link add veth0 type veth peer name eth0 netns lab-ns0"
+                " && ip -n lab-ns0 addr add 10.15.10.2/24 dev eth0 && ip addr add 10.15.10.1/24 "
+                "dev veth0 && ip link set veth0 up && ip -n lab-ns0 link set eth0 up && "
+                "ip -n lab-ns0 route add default via 10.15.10.1"},
+        {"containment": True}, {"reset": True}])
+    contained(out[2], {"lab"})
+    ok(out[3])
+    contained(out[4], {"lab", "busybox1", "lab-ns0"})
+
+
 def test_reset_returns_rootless_lab_to_start_and_spares_the_rest(learner, rootless):
     # A process of the same user outside the lab: reset must never touch it.
     bystander = subprocess.Popen(learner.argv(["sleep", "600"]))
@@ -251,6 +276,11 @@ def test_netns_lab_runs_the_by_hand_steps_and_resets(learner):
     assert ok(after)["stdout"] == ok(before)["stdout"]
     assert reset2["actions"] == [] and reset2["warnings"] == [], reset2
     assert ok(comms)["stdout"].split().count("sleep") == 1  # only the holder is left
+    # No route out of the namespace-only lab, nor of a namespace made in it.
+    seal = learner.steps([{"connect": None}, {"containment": True}, {"run": BY_HAND},
+                          {"containment": True}, {"reset": True}], jail="nomount")
+    contained(seal[1], {"lab"})
+    contained(seal[3], {"lab"}, count=3)  # red and blue are held by processes: "pid N"
     learner.steps([{"stop": "netns"}])
 
 

@@ -45,6 +45,47 @@ def test_sync_takes_an_edit_of_the_text_source_into_the_notebook(tmp_path, capsy
     assert main(["lesson", "check", str(path)]) == 0
 
 
+def test_sync_never_loses_a_learners_cell(tmp_path, capsys):
+    """A learner adds a cell and edits another in the notebook; then the text source is
+    newer: sync refuses, changes nothing and says how to go on; --force keeps a backup."""
+    path = in_repo(tmp_path, good_lesson())
+    text = tmp_path / "lessons" / "00-welcome.md"
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(5, {"cell_type": "code", "id": "mine", "metadata": {}, "outputs": [],
+                           "execution_count": None, "source": "%%lab\necho my own cell"})
+    nb["cells"][4]["source"] = "%%lab\nping -c 9 172.17.0.2"
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    before = path.read_bytes()
+    text.write_text(text.read_text().replace("# ", "# Edited: ", 1))
+    import os
+    os.utime(text, (path.stat().st_mtime + 10,) * 2)  # the text is the newer file
+
+    assert main(["lesson", "sync", str(path)]) == 2  # a LabError: said, no traceback
+    err = capsys.readouterr().err
+    assert "was edited since it was last synced" in err and "cell(s) 5, 6" in err, err
+    assert "--from notebook" in err and "--force" in err
+    assert path.read_bytes() == before  # nothing lost, nothing changed
+    assert not (path.parent / textsource.BACKUPS).exists()
+
+    assert main(["lesson", "sync", "--force", str(path)]) == 0
+    assert "the old notebook is in" in capsys.readouterr().out
+    (saved,) = (path.parent / textsource.BACKUPS).iterdir()
+    assert saved.read_bytes() == before and "echo my own cell" not in path.read_text()
+
+
+def test_sync_from_the_notebook_keeps_a_learners_cells(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    nb = json.loads(path.read_text())
+    nb["cells"][4]["source"] = "%%lab\nping -c 9 172.17.0.2"
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    assert main(["lesson", "sync", "--from", "notebook", str(path)]) == 0
+    assert "ping -c 9" in (tmp_path / "lessons" / "00-welcome.md").read_text()
+    # and now the text may be taken again: the notebook is stamped as synced
+    assert textsource.would_lose(json.loads(path.read_text()),
+                                 (tmp_path / "lessons" / "00-welcome.md").read_text(),
+                                 textsource.pairing_for(path)) == []
+
+
 def test_release_via_the_cli(tmp_path, capsys):
     path = in_repo(tmp_path, good_lesson())
     assert main(["lesson", "release", str(tmp_path / "out"), str(path)]) == 0

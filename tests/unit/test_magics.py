@@ -22,7 +22,7 @@ from labkit.transport import LocalTransport
     ("  --timeout=1   --check  ", {"timeout": 1.0, "check": True}),
 ])
 def test_parse_options(line, expected):
-    assert parse_options(line) == expected
+    assert parse_options(line) == {"max_output": None, **expected}
 
 
 @pytest.mark.parametrize("line", ["--nope", "-t 5", "brctl", "--check --verbose"])
@@ -31,8 +31,8 @@ def test_unknown_option_lists_the_allowed_ones(line):
         parse_options(line)
     text = str(err.value)
     assert "unknown option" in text
-    assert "(must be one of [--timeout, --check])" in text
-    assert "usage: %%lab [--timeout SECONDS] [--check]" in text
+    assert "(must be one of [--timeout, --max-output, --check])" in text
+    assert "usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]" in text
 
 
 @pytest.mark.parametrize("line", ["--timeout", "--timeout abc", "--timeout -1",

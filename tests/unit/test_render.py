@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.errors import UsageError
 from labkit.render import Diagram, to_dot, to_svg
 from labkit.topology import Topology, diff, from_json, from_raw
 
@@ -95,7 +96,7 @@ def test_focus_draws_only_some_namespaces():
     assert '"stub:lab:' in dot  # c2's veth leads to a stub naming the lab's end
     with_lab = to_dot(topo, focus=["lab", "c2"])
     assert "+20 veth(s) to namespaces not in focus" in with_lab
-    with pytest.raises(ValueError, match=r"unknown namespace\(s\) \['nope'\]"):
+    with pytest.raises(UsageError, match=r"unknown namespace\(s\) \[.nope.\]"):
         to_dot(topo, focus=["nope"])
 
 
