@@ -9,11 +9,9 @@
 from __future__ import annotations
 
 import os
-import re
 import sys
 import time
 from dataclasses import dataclass, field
-from importlib import resources
 
 from .compose import say as _say
 from .errors import (
@@ -28,6 +26,7 @@ from .errors import (
 )
 from .locate import READY_FILE, LabContainer, find_lab
 from .result import Result
+from .scripts import text as script
 from .transport import (
     MAX_OUTPUT,
     DockerExecTransport,
@@ -50,14 +49,6 @@ MODE_WORDS = {
 
 #: default limit for one command, in seconds; lessons never need more
 DEFAULT_TIMEOUT = 60.0
-
-
-def script(name: str) -> str:
-    """The text of one of labkit's shell scripts (labkit/scripts/NAME), sent to the lab as
-    text. A line `#include OTHER.sh` in it becomes OTHER.sh's text, run in a subshell."""
-    text = resources.files("labkit").joinpath("scripts", name).read_text()
-    return re.sub(r"^#include (\S+)$", lambda m: f"(\n{script(m.group(1))}\n)", text,
-                  flags=re.M)
 
 
 @dataclass(frozen=True)
@@ -247,11 +238,18 @@ class Lab:
         Idempotent; images are kept."""
         # reset.sh finds commands still running from earlier cells through $LABKIT_JOB_DIR,
         # which the transport's wrapper exports.
-        result = self.run(script("reset.sh"), timeout=120)
+        try:
+            result = self.run(script("reset.sh"), timeout=120)
+        except CommandTimeout as exc:  # never quote the script itself: say what happened
+            self._drawn = None
+            done = ResetReport.parse(exc.result.stdout if exc.result else "")
+            return ResetReport(done.actions, (*done.warnings, (
+                "the reset did not finish within 120 s (is the lab overloaded?); run it again, "
+                "or restart the lab: `labkit down` then `labkit up`"),))
         self._drawn = None  # the next diagram shows the clean lab, not what reset removed
         report = ResetReport.parse(result.stdout)
         if result.exit_code not in (0,) and not report.warnings:
-            report = ResetReport(report.actions, (result.stderr.strip() or
+            report = ResetReport(report.actions, (result.stderr.strip()[-300:] or
                                                   f"reset exited with {result.exit_code}",))
         return report
 

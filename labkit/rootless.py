@@ -36,6 +36,7 @@ from pathlib import Path
 from .errors import LabError
 from .modes import ModeReport, detect, probe_docker, search_path, which
 from .nstransport import NamespaceTransport
+from .scripts import text as _script
 
 KINDS = ("rootless", "netns")
 #: in-namespace paths of the rootless lab (its private /run), as in the Docker lab
@@ -184,10 +185,6 @@ def find(kind: str | None = None) -> RootlessLab | None:
 
 
 # --- starting ---------------------------------------------------------------------------------
-
-
-def _script(name: str) -> str:
-    return resources.files("labkit").joinpath("scripts", name).read_text()
 
 
 def _busybox() -> str:

@@ -12,4 +12,8 @@ ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort > "$B/routes"
 iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/' > "$B/iptables"
 ip6tables-save 2>/dev/null | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/' > "$B/ip6tables" || true
 sysctl -n net.ipv4.ip_forward > "$B/ip_forward"
+#source state.sh
+# (run as a file, by the lab's entrypoint, the line above is only a comment)
+command -v lab_state >/dev/null || . "$(dirname "$0")/state.sh"
+lab_state > "$B/state"  # all of it, for reset.sh's last check
 date -u +%FT%TZ > "$B/recorded-at"

@@ -11,18 +11,29 @@ if [ ! -s "$B/links" ]; then
 fi
 did() { echo "did: $*"; }
 warn() { echo "warn: $*"; }
+#source state.sh
+section() { awk -v s="@$1" '/^@/ { on = ($1 == s); next } on'; }  # one part of lab_state
+lines() { [ -z "$1" ] || printf '%s\n' "$1"; }  # a variable's lines (none when it is empty)
 
 # 1. Containers, user-defined networks and volumes of the inner engine (a namespace-only lab,
-#    LABKIT_NO_DOCKER=1, has none, and must never reach some other engine).
-[ "${LABKIT_NO_DOCKER:-}" = 1 ] || for c in $(docker ps -aq); do
-  name=$(docker inspect -f '{{.Name}}' "$c" 2>/dev/null | sed 's,^/,,')
-  docker rm -f "$c" >/dev/null 2>&1 && did "removed container ${name:-$c}" || warn "could not remove container $c"
+#    LABKIT_NO_DOCKER=1, has none, and must never reach some other engine). An engine that
+#    does not answer (stopped, hung) is not waited for.
+docker_ok=1
+if [ "${LABKIT_NO_DOCKER:-}" = 1 ]; then
+  docker_ok=0
+elif ! timeout 5 docker info >/dev/null 2>&1; then
+  docker_ok=0
+  warn "the lab's Docker engine does not answer, so its containers and networks were left as they are: \`labkit down\` then \`labkit up\` restarts the lab"
+fi
+[ "$docker_ok" = 1 ] && for c in $(timeout 20 docker ps -aq); do
+  name=$(timeout 10 docker inspect -f '{{.Name}}' "$c" 2>/dev/null | sed 's,^/,,')
+  timeout 30 docker rm -f "$c" >/dev/null 2>&1 && did "removed container ${name:-$c}" || warn "could not remove container ${name:-$c}"
 done
-[ "${LABKIT_NO_DOCKER:-}" = 1 ] || for n in $(docker network ls -q --filter type=custom); do
-  name=$(docker network inspect -f '{{.Name}}' "$n" 2>/dev/null)
-  docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
+[ "$docker_ok" = 1 ] && for n in $(timeout 20 docker network ls -q --filter type=custom); do
+  name=$(timeout 10 docker network inspect -f '{{.Name}}' "$n" 2>/dev/null)
+  timeout 20 docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
 done
-[ "${LABKIT_NO_DOCKER:-}" = 1 ] || docker volume prune -f >/dev/null 2>&1
+[ "$docker_ok" = 1 ] && timeout 20 docker volume prune -f >/dev/null 2>&1
 
 # 2a. Commands labkit started that are still running (an interrupted cell, another session):
 #     their process groups are in the job dir. Our own job is our parent (`timeout`).
@@ -73,7 +84,17 @@ done
   ip netns delete "$ns" 2>/dev/null && did "deleted namespace $ns" || warn "could not delete namespace $ns"
 done
 
-# 4. Links in the lab's own namespace that were not there at the start (bridges, veths, ...).
+# 4. Links in the lab's own namespace. A link of the start that was renamed (ip link set docker0
+#    name br-x) still has its index: it gets its name back instead of being deleted.
+if [ -s "$B/state" ]; then
+  while read -r idx name _; do
+    cur=$(ip -o link show | awk -F': ' -v i="$idx" '$1 == i { print $2 }' | cut -d@ -f1)
+    [ -n "$cur" ] && [ "$cur" != "$name" ] || continue
+    ip link set dev "$cur" down && ip link set dev "$cur" name "$name" \
+      && did "renamed $cur back to $name" || warn "could not rename $cur back to $name"
+  done < <(section links < "$B/state")
+fi
+# Links that were not there at the start (bridges, veths, ...).
 for l in $(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1); do
   grep -qxF "$l" "$B/links" && continue
   ip link delete "$l" 2>/dev/null && did "deleted link $l"
@@ -81,65 +102,112 @@ done
 for l in $(cat "$B/links"); do
   ip link show "$l" >/dev/null 2>&1 || warn "link $l is gone; restart the lab to get it back (labkit down; labkit up)"
 done
+# Their MTU and MAC address as at the start.
+[ -s "$B/state" ] && while read -r _ name mtu mac; do
+  now=$(ip -o link show dev "$name" 2>/dev/null) || continue
+  case $now in *" mtu $mtu "*) ;; *)
+    ip link set dev "$name" mtu "$mtu" && did "set the mtu of $name back to $mtu" \
+      || warn "could not set the mtu of $name back to $mtu" ;;
+  esac
+  case $mac in -|00:00:00:00:00:00) continue ;; esac
+  case "$now " in *" $mac "*) ;; *)
+    ip link set dev "$name" address "$mac" && did "set the MAC address of $name back to $mac" \
+      || warn "could not set the MAC address of $name back to $mac" ;;
+  esac
+done < <(section links < "$B/state")
 for l in $(cat "$B/links-up"); do
-  ip link show "$l" 2>/dev/null | grep -q '[<,]UP[,>]' || { ip link set "$l" up 2>/dev/null && did "brought $l up"; }
+  ip link show "$l" 2>/dev/null | grep -q '[<,]UP[,>]' || { ip link set "$l" up 2>/dev/null && did "brought $l up" || warn "could not bring $l up"; }
 done
 
-# 5. IPv4 addresses and routes of the lab's own namespace.
-# A private scratch folder: two resets at once (two kernels) must not share files.
-tmp=$(mktemp -d)
-ip -o -4 addr show | awk '{print $2, $4}' | sort > "$tmp/addrs"
-comm -13 "$B/addrs" "$tmp/addrs" | while read -r dev cidr; do
-  ip addr del "$cidr" dev "$dev" 2>/dev/null && did "removed address $cidr from $dev"
-done
-comm -23 "$B/addrs" "$tmp/addrs" | while read -r dev cidr; do
-  ip addr add "$cidr" dev "$dev" 2>/dev/null && did "restored address $cidr on $dev"
-done
-ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort > "$tmp/routes"
-comm -13 "$B/routes" "$tmp/routes" | while read -r route; do
-  ip route del $route 2>/dev/null && did "removed route $route"
-done
-comm -23 "$B/routes" "$tmp/routes" | while read -r route; do
-  ip route add $route 2>/dev/null && did "restored route $route"
-done
-rm -rf "$tmp"
+# 5. IPv4 addresses, routes, policy rules and other route tables of the lab's own namespace.
+#    (No temporary files: a full /tmp must not stop a reset half-way.)
+cur=$(ip -o -4 addr show | awk '{print $2, $4}' | sort)
+while read -r dev cidr; do
+  ip addr del "$cidr" dev "$dev" 2>/dev/null && did "removed address $cidr from $dev" || warn "could not remove address $cidr from $dev"
+done < <(comm -13 "$B/addrs" <(lines "$cur"))
+while read -r dev cidr; do
+  ip addr add "$cidr" dev "$dev" 2>/dev/null && did "restored address $cidr on $dev" || warn "could not restore address $cidr on $dev"
+done < <(comm -23 "$B/addrs" <(lines "$cur"))
+cur=$(ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort)
+while read -r route; do
+  ip route del $route 2>/dev/null && did "removed route $route" || warn "could not remove route $route"
+done < <(comm -13 "$B/routes" <(lines "$cur"))
+while read -r route; do
+  ip route add $route 2>/dev/null && did "restored route $route" || warn "could not restore route $route"
+done < <(comm -23 "$B/routes" <(lines "$cur"))
+if [ -s "$B/state" ]; then
+  now=$(lab_state)
+  while read -r route; do
+    ip route del $route 2>/dev/null && did "removed route $route" || warn "could not remove route $route"
+  done < <(comm -13 <(section tables < "$B/state") <(lines "$now" | section tables))
+  while read -r route; do
+    ip route add $route 2>/dev/null && did "restored route $route" || warn "could not restore route $route"
+  done < <(comm -23 <(section tables < "$B/state") <(lines "$now" | section tables))
+  while read -r rule; do
+    ip rule del pref ${rule%%:*} ${rule#*: } 2>/dev/null && did "removed rule $rule" || warn "could not remove rule $rule"
+  done < <(comm -13 <(section rules < "$B/state") <(lines "$now" | section rules))
+  while read -r rule; do
+    ip rule add pref ${rule%%:*} ${rule#*: } 2>/dev/null && did "restored rule $rule" || warn "could not restore rule $rule"
+  done < <(comm -23 <(section rules < "$B/state") <(lines "$now" | section rules))
+fi
 
-# 6. Firewall and NAT: Docker's own rules only, counters zeroed.
-# iptables-save text without comments, counters, or tables that hold nothing: iptables-nft
-# keeps a table once it was used, even after -F/-X, and that must not count as a change.
-ipt_norm() {
-  grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]/[0:0]/' | awk '
-    /^\*/ { buf = $0 "\n"; keep = 0; next }
-    /^COMMIT/ { if (keep) printf "%s%s\n", buf, $0; next }
-    { buf = buf $0 "\n"; if ($0 !~ /^:[A-Z]+ ACCEPT \[0:0\]$/) keep = 1 }'
-}
-for t in $(iptables-save | ipt_norm | sed -n 's/^\*//p'); do
-  grep -qx "\*$t" "$B/iptables" && continue
-  # No rules, no user chains, ACCEPT policies (-F/-X alone would keep a DROP policy).
-  iptables-save -t "$t" | sed -E '/^-A /d; /^:[^ ]+ - /d; s/^(:[A-Z]+) [A-Z]+ /\1 ACCEPT /' \
-    | iptables-restore && did "emptied iptables table $t"
-done
-# iptables-nft keeps a table once used, empty or not: remove the ones the start did not have,
-# so the lab's state is the same as at the start, not only equivalent.
-if command -v nft >/dev/null; then
-  for t in $(nft list tables ip 2>/dev/null | awk '{print $3}'); do
-    grep -qx "\*$t" "$B/iptables" || nft delete table ip "$t" 2>/dev/null
+# 6. Firewall and NAT: Docker's own rules only, counters zeroed; IPv6 too (an empty start
+#    means no rules at all, not "nothing to restore").
+firewall() {  # iptables|ip6tables nft-family
+  local ipt=$1 family=$2 base=$B/$1 t
+  [ -f "$base" ] || return 0
+  for t in $($ipt-save 2>/dev/null | ipt_norm | sed -n 's/^\*//p'); do
+    grep -qx "\*$t" "$base" && continue
+    # No rules, no user chains, ACCEPT policies (-F/-X alone would keep a DROP policy).
+    $ipt-save -t "$t" | sed -E '/^-A /d; /^:[^ ]+ - /d; s/^(:[A-Z]+) [A-Z]+ /\1 ACCEPT /' \
+      | $ipt-restore && did "emptied $ipt table $t" || warn "could not empty $ipt table $t"
   done
-fi
-if ! diff -q <(ipt_norm < "$B/iptables") <(iptables-save | ipt_norm) >/dev/null; then
-  did "restored Docker's iptables rules"
-fi
-iptables-restore < "$B/iptables" || warn "could not restore the iptables rules"
-[ -s "$B/ip6tables" ] && ip6tables-restore < "$B/ip6tables" 2>/dev/null
+  # iptables-nft keeps a table once used, empty or not: remove the ones the start did not
+  # have, so the lab's state is the same as at the start, not only equivalent.
+  if command -v nft >/dev/null; then
+    for t in $(nft list tables "$family" 2>/dev/null | awk '{print $3}'); do
+      grep -qx "\*$t" "$base" || nft delete table "$family" "$t" 2>/dev/null
+    done
+  fi
+  if ! diff -q <(ipt_norm < "$base") <($ipt-save 2>/dev/null | ipt_norm) >/dev/null; then
+    did "restored Docker's $ipt rules"
+  fi
+  if [ -s "$base" ]; then
+    $ipt-restore < "$base" || warn "could not restore the $ipt rules"
+  fi
+}
+firewall iptables ip
+firewall ip6tables ip6
 iptables -Z; iptables -t nat -Z
 
 # 7. Kernel settings and caches lessons touch.
 want=$(cat "$B/ip_forward")
-[ "$(sysctl -n net.ipv4.ip_forward)" = "$want" ] || { sysctl -qw net.ipv4.ip_forward="$want"; did "set ip_forward back to $want"; }
+[ "$(sysctl -n net.ipv4.ip_forward)" = "$want" ] || { sysctl -qw net.ipv4.ip_forward="$want" && did "set ip_forward back to $want" || warn "could not set ip_forward back to $want"; }
+if [ -s "$B/state" ]; then
+  while read -r key _ value; do
+    [ -w "/proc/sys/${key//.//}" ] || continue
+    printf '%s\n' "$value" > "/proc/sys/${key//.//}" 2>/dev/null \
+      && did "set $key back to $value" || warn "could not set $key back to $value"
+  done < <(comm -23 <(section sysctl < "$B/state") <(lab_state | section sysctl))
+fi
 conntrack -F >/dev/null 2>&1
+[ -z "$(ip neigh show nud permanent)" ] || { ip neigh flush nud permanent && did "removed permanent neighbour entries"; }
 ip neigh flush all 2>/dev/null
 
 # 8. The seal that keeps traffic in the lab (docs/containment.md): its routes came back in step
 #    5; the fence on the uplink is put back if a lesson changed it.
 #include contain.sh
+
+# 9. Say the truth: compare the lab now with the start, as baseline.sh recorded it (link
+#    indexes aside: an engine started again made docker0 anew).
+if [ -s "$B/state" ]; then
+  strip() { awk '/^@links/ { l = 1; print; next } /^@/ { l = 0 } l { $1 = "" } { print }'; }
+  diff <(strip < "$B/state") <(lab_state | strip) | awk '
+    /^[0-9]/ { next }
+    /^[<>]/ { side = ($1 == "<") ? "was at the start" : "is new"; sub(/^[<>] /, "")
+              printf "warn: after the reset, this still differs from the start (%s): %s\n", side, $0 }' \
+    | head -n 10
+else
+  warn "this lab was started by an older labkit (no $B/state): rebuild and restart it (labkit down; labkit up --build)"
+fi
 exit 0

@@ -14,33 +14,17 @@ import re
 
 import pytest
 
+from labkit.checks._lab import OUTSIDE_SETUP
+from labkit.checks.lesson4 import SETUP as LESSON4_SETUP
 from labkit.containment import ADDRESSES
 from labkit.doctor import gather
 
 pytestmark = pytest.mark.lab
 
 # The lessons' starting points for "going outside": a container on docker0, the simulated
-# outside host (lesson 2), a hand-made namespace with a default route (lesson 4).
-SCENE = """
-set -e
-docker run -dit --name busybox1 busybox sh >/dev/null
-ip netns add outside
-ip link add out0 type veth peer name eth0 netns outside
-ip addr add 203.0.113.1/24 dev out0
-ip link set out0 up
-ip -n outside addr add 203.0.113.10/24 dev eth0
-ip -n outside link set eth0 up
-ip netns add lab-ns0
-ip link add lab-br0 type bridge
-ip addr add 10.15.10.1/24 dev lab-br0
-ip link set lab-br0 up
-ip link add veth0 type veth peer name veth1
-ip link set veth1 netns lab-ns0
-ip link set veth0 master lab-br0 up
-ip -n lab-ns0 addr add 10.15.10.2/24 dev veth1
-ip -n lab-ns0 link set veth1 up
-ip -n lab-ns0 route add default via 10.15.10.1
-"""
+# outside host (lessons 2-4), lesson 4's hand-made namespaces, one with a default route.
+SCENE = ("set -e\ndocker run -dit --name busybox1 busybox sh >/dev/null\n" + OUTSIDE_SETUP
+         + LESSON4_SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n")
 
 
 def route_get(lab, where: str, dst: str) -> str:
@@ -77,7 +61,7 @@ def test_lesson_routes_win_and_every_namespace_ends_inside(lab):
     lab.sh(SCENE)
     # out0's connected route beats the seal's 203.0.113.0/24: lesson 2 is unchanged.
     assert route_get(lab, "", "203.0.113.10").startswith("203.0.113.10 dev out0 src 203.0.113.1")
-    assert "via 10.15.10.1 dev veth1" in route_get(lab, "lab-ns0", "9.9.9.9")
+    assert "via 10.15.10.1 dev eth0" in route_get(lab, "lab-ns0", "9.9.9.9")
     report = lab.containment()
     assert_ends_inside(report)
     assert {"lab", "busybox1", "outside", "lab-ns0"} <= {p.start for p in report.paths}

@@ -123,7 +123,7 @@ def _frames(raw: bytes):
 
 
 def test_the_learner_runs_as_the_owner_of_the_notebooks(course):
-    """Edits keep the host user's ownership, and that user can reach the Docker socket."""
+    """Edits keep the host user's ownership; there is no Docker socket in the container."""
     container, _, _ = course
     find_uid = ("import os\nfor p in os.listdir('/proc'):\n"
                 "  if p.isdigit() and b'jupyter-lab' in open(f'/proc/{p}/cmdline','rb').read():\n"
@@ -131,6 +131,82 @@ def test_the_learner_runs_as_the_owner_of_the_notebooks(course):
     _, running_uid = container.exec_run(["python3", "-c", find_uid])
     _, owner_uid = container.exec_run(["stat", "-c", "%u", "/home/learner/course"])
     assert running_uid.strip() == owner_uid.strip()
-    _, socket_gid = container.exec_run(["stat", "-c", "%g", "/var/run/docker.sock"])
-    _, groups = container.exec_run(["id", "-G", "learner"])
-    assert socket_gid.strip() in groups.split() or owner_uid.strip() == b"0"
+    code, _ = container.exec_run(["test", "-e", "/var/run/docker.sock"])
+    assert code != 0, "the host's Docker socket is mounted in JupyterLab"
+
+
+# From a notebook cell or JupyterLab's terminal, as the learner: the host's engine through
+# labkit's filter. Each line prints the outcome of one thing a learner might try.
+HOST_ENGINE = """
+import docker
+c = docker.from_env()
+def attempt(what, f):
+    try:
+        f()
+        print(what, "ALLOWED")
+    except docker.errors.APIError as e:
+        print(what, e.status_code, "filter" if "labkit's Docker filter" in str(e) else str(e))
+attempt("list", lambda: c.containers.list(all=True))
+attempt("create", lambda: c.containers.create("labkit-lab:latest", volumes=["/etc:/host"]))
+attempt("remove", lambda: c.api.remove_container("FILTER", force=True))
+attempt("inspect-by-name", lambda: c.api.inspect_container("FILTER"))
+attempt("images", lambda: c.images.list())
+labs = c.api.containers(all=True, filters={"label": "org.labkit.role=lab"})
+print("labs", len(labs))
+"""
+
+
+def test_jupyterlab_cannot_list_create_or_remove_the_hosts_containers(course, docker_api):
+    container, _, _ = course
+    [flt] = docker_api.containers.list(filters={"label": "org.labkit.role=docker-filter"})
+    code, out = container.exec_run(
+        ["setpriv", "--reuid=learner", "--regid=learner", "--init-groups",
+         "python3", "-c", HOST_ENGINE.replace("FILTER", flt.name)],
+        environment={"DOCKER_HOST": "tcp://docker-filter:2375"})
+    lines = out.decode().split("\n")
+    assert code == 0, out
+    for what in ("list", "create", "remove", "inspect-by-name", "images"):
+        assert f"{what} 403 filter" in lines, out.decode()
+    assert "labs 1" in lines  # what labkit needs still passes
+    assert flt.reload() is None and flt.status == "running"
+
+
+def test_docker_in_the_terminal_is_the_labs_engine(course, lab):
+    container, _, _ = course
+    lab.sh("docker run -dit --name busybox1 busybox sh >/dev/null")
+    code, out = container.exec_run(
+        ["setpriv", "--reuid=learner", "--regid=learner", "--init-groups",
+         "docker", "ps", "--format", "{{.Names}}"],
+        environment={"DOCKER_HOST": "tcp://docker-filter:2375", "HOME": "/home/learner"})
+    assert code == 0, out
+    assert out.decode().split() == ["busybox1"], out.decode()
+
+
+def test_the_token_survives_a_restart(course, docker_api):
+    """Without JUPYTER_TOKEN, the URL printed at the first start still works after a
+    restart (`docker compose restart` keeps the container)."""
+    import re
+    import time
+
+    box = docker_api.containers.run("labkit-jupyter:latest", detach=True,
+                                    labels={"org.labkit.role": "test-throwaway"},
+                                    network_mode="none")
+    try:
+        def urls() -> list[str]:
+            for _ in range(60):
+                found = re.findall(r"token=([0-9a-f]+)", box.logs().decode())
+                if found:
+                    return found
+                time.sleep(0.5)
+            return []
+        first = urls()
+        box.restart(timeout=5)
+        for _ in range(60):
+            if len(urls()) >= 2:
+                break
+            time.sleep(0.5)
+        tokens = urls()
+    finally:
+        box.remove(force=True)
+    assert len(tokens) >= 2 and len(set(tokens)) == 1 and len(tokens[0]) == 48, tokens
+    assert first == tokens[:1]

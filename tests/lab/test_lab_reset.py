@@ -183,3 +183,86 @@ def test_lab_works_normally_after_reset(lab, undo_drop_policies):
     lab.sh("docker run -dit --name busybox1 busybox sh")
     assert "172.17.0.2/16" in lab.sh("docker exec busybox1 ip -o -4 addr show eth0")
     assert lab.run("docker exec busybox1 ping -c 1 -W 5 172.17.0.1", timeout=30).ok
+
+
+# --- what reset also puts back, and the truth when it cannot ----------------------------------
+
+
+def test_reset_puts_back_ipv6_rules_links_rules_tables_sysctls_and_neighbours(lab):
+    start = lab.sh("ip -o link show docker0")
+    lab.sh("set -e\n"
+           "for i in 1 2 3; do ip6tables -A INPUT -s 2001:db8::/32 -j DROP; done\n"
+           "ip link set docker0 mtu 1400\n"
+           "ip link set docker0 address 02:00:00:00:00:99\n"
+           "ip rule add pref 100 from 192.0.2.0/24 lookup 100\n"
+           "ip route add 198.51.100.0/24 dev docker0 table 100\n"
+           "sysctl -qw net.ipv4.conf.all.rp_filter=2 net.ipv4.conf.docker0.proxy_arp=1\n"
+           # (on eth0: a new MAC on docker0 flushes its neighbours by itself)
+           "ip neigh add 192.0.2.99 lladdr 02:00:00:00:00:98 dev eth0 nud permanent\n")
+    report = lab.reset()
+    assert report.clean, report.warnings
+    did = "\n".join(report.actions)
+    for expected in ("emptied ip6tables table filter", "set the mtu of docker0 back to 1500",
+                     "set the MAC address of docker0 back to",
+                     "removed rule 100: from 192.0.2.0/24 lookup 100",
+                     "removed route 198.51.100.0/24 dev docker0 table 100",
+                     "set net.ipv4.conf.all.rp_filter back to",
+                     "set net.ipv4.conf.docker0.proxy_arp back to 0",
+                     "removed permanent neighbour entries"):
+        assert expected in did, f"{expected!r} not in:\n{did}"
+    assert lab.sh("ip -o link show docker0") == start
+    assert "2001:db8" not in lab.sh("ip6tables-save")
+    assert lab.sh("ip rule; ip route show table 100").count("lookup 100") == 0
+    assert lab.reset().actions == ()  # and once is enough
+
+
+def test_reset_gives_a_renamed_docker0_its_name_back(lab):
+    lab.sh("ip link set docker0 down; ip link set docker0 name br-renamed")
+    report = lab.reset()
+    assert report.clean, report.warnings
+    assert "renamed br-renamed back to docker0" in report.actions
+    assert "172.17.0.1/16" in lab.sh("ip -4 -o addr show docker0")
+    lab.sh("docker run -dit --name busybox1 busybox sh >/dev/null")
+    assert lab.run("docker exec busybox1 ping -c 1 -W 5 172.17.0.1", timeout=30).ok
+
+
+def test_reset_with_a_full_tmp_still_removes_an_address_and_a_route(lab):
+    lab.sh(f"ip addr add {EXTRA_ADDR} dev docker0; ip route add {EXTRA_NET} dev docker0\n"
+           "mkdir -p /tmp/full && mount -t tmpfs -o size=4k tmpfs /tmp/full\n"
+           "head -c 8192 /dev/zero > /tmp/full/x 2>/dev/null; mount --bind /tmp/full /tmp")
+    try:
+        report = lab.reset()
+    finally:
+        lab.run("umount /tmp; umount /tmp/full; rmdir /tmp/full")
+    assert report.clean, report.warnings
+    assert f"removed address {EXTRA_ADDR} from docker0" in report.actions
+    assert EXTRA_ADDR not in lab.sh("ip -4 addr") and f"{EXTRA_NET} dev" not in lab.sh("ip route")
+
+
+def test_reset_says_what_it_could_not_put_back(lab):
+    """Its last step compares the lab with the recorded start: a link of the start that is
+    gone for good is named, and the report is not "clean"."""
+    state = "/run/labkit/baseline/state"
+    lab.sh(f"cp {state} {state}.saved && sed -i '/^@up$/i 999 ghost0 1500 -' {state}")
+    try:
+        report = lab.reset()
+    finally:
+        lab.sh(f"mv {state}.saved {state}")
+    assert not report.clean
+    assert any("still differs from the start (was at the start):  ghost0 1500 -" in w
+               for w in report.warnings), report.warnings
+    assert "could not be fixed" in str(report)
+
+
+def test_reset_with_a_hung_engine_answers_fast_and_quotes_no_script(lab):
+    lab.sh("docker run -dit --name busybox1 busybox sh >/dev/null; pkill -STOP -x dockerd")
+    try:
+        t0 = time.monotonic()
+        report = lab.reset()
+        took = time.monotonic() - t0
+    finally:
+        lab.run("pkill -CONT -x dockerd")
+    assert took < 30, took
+    assert any("Docker engine does not answer" in w for w in report.warnings), report.warnings
+    assert all(len(w) < 400 and "#!/bin/bash" not in w for w in report.warnings)
+    assert lab.reset().clean  # the engine answers again: busybox1 goes now

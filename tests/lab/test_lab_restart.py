@@ -54,9 +54,8 @@ def test_stop_and_start_ten_times(lab, docker_api):
 
 
 def test_kill_then_labkit_up_three_times(lab, docker_api):
-    cid = lab.container.id
     for i in range(3):
-        docker_api.api.kill(cid)
+        docker_api.api.kill(lab.container.id)  # as last found: `labkit up` may make it anew
         up = labkit("up")
         assert up.returncode == 0, f"try {i + 1}: {up.stderr}"
         assert "lab ready" in up.stderr
