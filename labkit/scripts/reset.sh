@@ -128,27 +128,26 @@ done < <(comm -13 "$B/addrs" <(lines "$cur"))
 while read -r dev cidr; do
   ip addr add "$cidr" dev "$dev" 2>/dev/null && did "restored address $cidr on $dev" || warn "could not restore address $cidr on $dev"
 done < <(comm -23 "$B/addrs" <(lines "$cur"))
-cur=$(ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort)
-while read -r route; do
-  ip route del $route 2>/dev/null && did "removed route $route" || warn "could not remove route $route"
-done < <(comm -13 "$B/routes" <(lines "$cur"))
-while read -r route; do
-  ip route add $route 2>/dev/null && did "restored route $route" || warn "could not restore route $route"
-done < <(comm -23 "$B/routes" <(lines "$cur"))
+# A list of the start against the same list now: remove what is new, restore what is gone.
+# put_back NOUN COMMAND START NOW: each line, after the sed script $to_args, is the arguments
+# of `COMMAND del|add` (`ip route`, `ip rule`).
+to_args=
+put_back() {
+  local line
+  while read -r line; do
+    $2 del $(printf "%s\n" "$line" | sed -E "$to_args") 2>/dev/null && did "removed $1 $line" || warn "could not remove $1 $line"
+  done < <(comm -13 <(lines "$3") <(lines "$4"))
+  while read -r line; do
+    $2 add $(printf "%s\n" "$line" | sed -E "$to_args") 2>/dev/null && did "restored $1 $line" || warn "could not restore $1 $line"
+  done < <(comm -23 <(lines "$3") <(lines "$4"))
+}
+put_back route "ip route" "$(cat "$B/routes")" "$(ip -4 route show | sed -E 's/ (linkdown|dead)//g' | sort)"
 if [ -s "$B/state" ]; then
   now=$(lab_state)
-  while read -r route; do
-    ip route del $route 2>/dev/null && did "removed route $route" || warn "could not remove route $route"
-  done < <(comm -13 <(section tables < "$B/state") <(lines "$now" | section tables))
-  while read -r route; do
-    ip route add $route 2>/dev/null && did "restored route $route" || warn "could not restore route $route"
-  done < <(comm -23 <(section tables < "$B/state") <(lines "$now" | section tables))
-  while read -r rule; do
-    ip rule del pref ${rule%%:*} ${rule#*: } 2>/dev/null && did "removed rule $rule" || warn "could not remove rule $rule"
-  done < <(comm -13 <(section rules < "$B/state") <(lines "$now" | section rules))
-  while read -r rule; do
-    ip rule add pref ${rule%%:*} ${rule#*: } 2>/dev/null && did "restored rule $rule" || warn "could not restore rule $rule"
-  done < <(comm -23 <(section rules < "$B/state") <(lines "$now" | section rules))
+  put_back route "ip route" "$(section tables < "$B/state")" "$(lines "$now" | section tables)"
+  to_args='s/^([0-9]+): /pref \1 /'  # "100: from 192.0.2.0/24 lookup 100"
+  put_back rule "ip rule" "$(section rules < "$B/state")" "$(lines "$now" | section rules)"
+  to_args=
 fi
 
 # 6. Firewall and NAT: Docker's own rules only, counters zeroed; IPv6 too (an empty start
