@@ -238,3 +238,27 @@ def test_lab_removed_during_a_command(lab, throwaway_lab):
     finally:
         killer.join()
     assert time.monotonic() - start < 30
+
+
+# --- messages, not tracebacks -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize("args, said", [
+    (["topo", "--svg", "/no/such/dir/x.svg"], "there is no folder /no/such/dir"),
+    (["topo", "--svg", "/tmp"], "cannot write the drawing to /tmp: it is a folder"),
+    (["topo", "--svg", "/tmp/labkit-test-x.svg", "--focus", "nope"],
+     "unknown namespace(s) ['nope'] in focus"),
+])
+def test_cli_says_what_is_wrong_without_a_traceback(lab, args, said):
+    run = subprocess.run([sys.executable, "-m", "labkit.cli", *args], capture_output=True,
+                         text=True, timeout=60)
+    assert run.returncode != 0
+    assert said in run.stderr, run.stderr
+    assert "Traceback" not in run.stderr
+
+
+def test_draw_with_an_unknown_focus_is_a_usage_error(lab):
+    from labkit.errors import UsageError
+
+    with pytest.raises(UsageError, match=r"unknown namespace\(s\) \['nope'\] in focus"):
+        lab.draw(focus=["nope"])
