@@ -66,6 +66,15 @@ def find_lab(client, name: str | None = None) -> LabContainer | None:
             return from_inspect(client.api.inspect_container(name))
         except docker.errors.NotFound:
             return None
+        except docker.errors.APIError as exc:
+            if exc.status_code != 403:
+                raise
+            # Behind labkit's Docker filter (JupyterLab) a container is inspected by its full
+            # id only, and listed by the course's label: find the name among those.
+            found = client.api.containers(all=True, filters={"label": "org.labkit.role"})
+            ids = [c["Id"] for c in found if name in (c["Id"], *(n.lstrip("/")
+                                                                    for n in c["Names"]))]
+            return from_inspect(client.api.inspect_container(ids[0])) if ids else None
     found = client.api.containers(all=True, filters={"label": LAB_LABEL})
     labs = [from_inspect(client.api.inspect_container(c["Id"])) for c in found]
     return choose(labs, os.environ.get("COMPOSE_PROJECT_NAME", "labkit"))

@@ -31,12 +31,29 @@ def in_ci() -> bool:
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "slow: takes tens of seconds (deselect with -m 'not slow')")
+    config.addinivalue_line(
+        "markers", "docker: needs a Docker engine (builds or runs images), not the lab")
+
+
+UNIT_DIR = Path(__file__).parent / "unit"
+#: what a test needs when it touches Docker or a lab: never in tests/unit
+LIVE_FIXTURES = {"lab", "docker_api", "throwaway_lab"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    live_in_unit = []
     for item in items:
         if LAB_DIR in Path(str(item.path)).parents and item.get_closest_marker("lab") is None:
             item.add_marker(pytest.mark.lab)
+        if UNIT_DIR in Path(str(item.path)).parents and (
+                item.get_closest_marker("lab") or item.get_closest_marker("docker")
+                or LIVE_FIXTURES & set(getattr(item, "fixturenames", ()))):
+            live_in_unit.append(item.nodeid)
+    if live_in_unit:
+        # tests/unit is pure: it passes with Docker unreachable and never touches a lab.
+        raise pytest.UsageError("live tests collected under tests/unit (move them to "
+                                "tests/lab or mark nothing live there): "
+                                + ", ".join(live_in_unit))
 
 
 def _doctor_report() -> str:

@@ -99,7 +99,9 @@ def course(lab):
     token = secrets.token_hex(16)
     argv, env = _compose_for_browser(token)
     started = time.monotonic()
-    up = subprocess.run([*argv, "up", "-d", "--no-deps", "jupyter"], cwd=ROOT, env=env,
+    # --no-deps: the lab is the fixture's; JupyterLab's own way to Docker is the filter.
+    up = subprocess.run([*argv, "up", "-d", "--no-deps", "docker-filter", "jupyter"], cwd=ROOT,
+                        env=env,
                         capture_output=True, text=True, check=False)
     assert up.returncode == 0, up.stderr[-2000:]
     base = f"http://127.0.0.1:{PORT}"
@@ -120,8 +122,8 @@ def course(lab):
     assert probe.returncode == 0, ("the JupyterLab image has no labkit.widgets: rebuild it "
                                    f"(docker-compose build jupyter)\n{probe.stderr[-800:]}")
     yield base, token, time.monotonic() - started
-    subprocess.run([*argv, "rm", "-sf", "jupyter"], cwd=ROOT, env=env, capture_output=True,
-                   check=False)
+    subprocess.run([*argv, "rm", "-sf", "jupyter", "docker-filter"], cwd=ROOT, env=env,
+                   capture_output=True, check=False)
 
 
 def lesson_copy() -> dict:

@@ -45,7 +45,7 @@ def course(lab, monkeypatch_module):
         subprocess.run(["sleep", "0.5"], check=True)
     yield found, base, token
     comp = compose.Compose(compose.compose_command(), compose.find_project_dir())
-    comp.run("rm", "-sf", "jupyter", capture=True)
+    comp.run("rm", "-sf", "jupyter", "docker-filter", capture=True)
 
 
 @pytest.fixture(scope="module")
@@ -210,3 +210,14 @@ def test_the_token_survives_a_restart(course, docker_api):
         box.remove(force=True)
     assert len(tokens) >= 2 and len(set(tokens)) == 1 and len(tokens[0]) == 48, tokens
     assert first == tokens[:1]
+
+
+def test_a_lab_named_by_its_name_is_found_through_the_filter(course, lab):
+    """LABKIT_LAB=NAME (a helper lab, a teacher's rehearsal) works from JupyterLab too, though
+    the filter lets containers be inspected by full id only."""
+    container, _, _ = course
+    code, out = container.exec_run(
+        ["setpriv", "--reuid=learner", "--regid=learner", "--init-groups", "python3", "-c",
+         f"from labkit import Lab; print(Lab.connect(name={lab.container.name!r}).sh('echo ok'))"],
+        environment={"DOCKER_HOST": "tcp://docker-filter:2375", "HOME": "/home/learner"})
+    assert code == 0 and out.decode().split()[-1] == "ok", out.decode()

@@ -6,11 +6,10 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
-from lesson_samples import ROOT, code, good_lesson, in_repo
+from lesson_samples import ROOT, good_lesson, in_repo
 
 from labkit import exercises, lint, textsource
 from labkit.cli import main
@@ -147,26 +146,3 @@ def test_the_progress_hook_counts_every_cell(tmp_path):
     build(path, on_cell=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 2), (2, 2)]
     assert "[############------------] cell 1/2" in ProgressBar("x").line(1, 2)
-
-
-@pytest.mark.lab
-@pytest.mark.slow
-def test_build_runs_a_tiny_lesson_in_the_lab(lab, tmp_path, monkeypatch, capsys):
-    monkeypatch.setenv("LABKIT_LAB", lab.name)  # the kernel connects to the fixture's lab
-    nb = {"cells": [code("from labkit import Lab\nlab = Lab.connect()\nlab.reset()"),
-                    code("%%lab\nip -br addr show docker0")],
-          "metadata": {"kernelspec": {"name": "python3", "display_name": "Python 3",
-                                      "language": "python"}},
-          "nbformat": 4, "nbformat_minor": 5}
-    for i, cell in enumerate(nb["cells"]):
-        cell["id"] = f"t-{i}"
-    path = tmp_path / "notebooks" / "09-tiny.ipynb"
-    path.parent.mkdir()
-    path.write_text(json.dumps(nb))
-    monkeypatch.setattr(sys, "argv", ["labkit"])
-    assert textsource.pairing_for(path) is None
-    main(["lesson", "build", str(path)])
-    err = capsys.readouterr().err
-    assert "cell 2/2" in err and "09-tiny: built in" in err
-    built = json.loads(path.read_text())
-    assert "172.17.0.1/16" in "".join(built["cells"][1]["outputs"][0]["text"])
