@@ -12,6 +12,7 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from .compose import say as _say
 from .errors import (
@@ -34,6 +35,9 @@ from .transport import (
     OutputCallback,
     Transport,
 )
+
+if TYPE_CHECKING:
+    from . import containment
 
 _current: Lab | None = None
 
@@ -256,7 +260,7 @@ class Lab:
     def alive(self) -> bool:
         return self.transport.alive()
 
-    def containment(self):
+    def containment(self) -> containment.Report:
         """Whether traffic stays in the lab: the kernel's route, in every namespace of the
         lab, to each of `containment.ADDRESSES` (asked, never sent): a `containment.Report`."""
         from .containment import CHECK_ARGV, Report
