@@ -55,7 +55,9 @@ start_engine() {
   ip link delete docker0 2>/dev/null
   echo "lab: starting the inner Docker engine (log: $log)"
   # docker0 keeps Docker's default 172.17.0.1/16 as long as the lab itself is not on 172.17/16.
-  dockerd --host=unix:///var/run/docker.sock >>"$log" 2>&1 &
+  # --shutdown-timeout 2: tini -g passes TERM to the engine too, which may stop the lessons'
+  # containers before the trap below kills them; a busybox sh ignores TERM for 10 s otherwise.
+  dockerd --host=unix:///var/run/docker.sock --shutdown-timeout 2 >>"$log" 2>&1 &
   dockerd_pid=$!
   for _ in $(seq 1 120); do
     docker info >/dev/null 2>&1 && return 0
@@ -94,7 +96,7 @@ while :; do
     exit 1
   fi
   rm -f /run/labkit/ready
-  echo "lab: starting the engine again (restart $crashes of 3); its containers are gone"
+  echo "lab: starting the engine again (restart $crashes of 3); its containers have stopped"
   start_engine || { echo "lab: the engine did not come back; \`labkit up\` starts the lab again"; exit 1; }
   touch /run/labkit/ready
 done

@@ -14,7 +14,8 @@ def cmd_up(args: argparse.Namespace) -> int:
     """Build the lab image if needed, start the lab, and wait until it is ready."""
     from . import compose
 
-    services = (compose.LAB_SERVICE, "jupyter") if args.course else (compose.LAB_SERVICE,)
+    services = ((compose.LAB_SERVICE, "docker-filter", "jupyter") if args.course
+                else (compose.LAB_SERVICE,))
     compose.up(build=args.build, services=services, wait=args.wait)
     if args.course:
         print("JupyterLab: run `docker compose logs jupyter` for its URL with the token.")

@@ -200,7 +200,9 @@ def live_check(addresses: Iterable[str] = ADDRESSES, baseline: str | None = None
     except OSError:
         lab_uplinks = set()
         warnings.append(f"no {UPLINKS_FILE} in {baseline}: the lab did not run contain.sh")
-    docker = _Docker(DOCKER_SOCKET) if os.path.exists(DOCKER_SOCKET) else None
+    # (a namespace-only lab has no engine, and must not ask one it can see on its host)
+    docker = (_Docker(DOCKER_SOCKET) if os.path.exists(DOCKER_SOCKET)
+              and os.environ.get("LABKIT_NO_DOCKER") != "1" else None)
     raw_warnings: list[dict[str, Any]] = []
     entries = discover(docker, raw_warnings)
     warnings += [w["message"] for w in raw_warnings]

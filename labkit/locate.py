@@ -70,8 +70,8 @@ def find_lab(client, name: str | None = None) -> LabContainer | None:
             if exc.status_code != 403:
                 raise
             # Behind labkit's Docker filter (JupyterLab) a container is inspected by its full
-            # id only, and listed by the course's label: find the name among those.
-            found = client.api.containers(all=True, filters={"label": "org.labkit.role"})
+            # id only, and only the lab is listed: find the name there.
+            found = client.api.containers(all=True, filters={"label": LAB_LABEL})
             ids = [c["Id"] for c in found if name in (c["Id"], *(n.lstrip("/")
                                                                     for n in c["Names"]))]
             return from_inspect(client.api.inspect_container(ids[0])) if ids else None

@@ -17,8 +17,8 @@ from .result import Result
 
 _USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]
   --timeout SECONDS   stop the cell's commands after this long (default 60; 0 = no limit)
-  --max-output CHARS  keep this much of the output, its first and last halves (default
-                      1000000; 0 = all of it)
+  --max-output CHARS  keep about this much of the output (default 1000000: the first and
+                      last 250000 characters of stdout and of stderr); 0 = all of it
   --check             fail the cell (stop "Run all") when the exit status is not 0"""
 
 _NUMBERS = {"--timeout": ("timeout", float, "a number of seconds"),

@@ -52,7 +52,8 @@ SWEEP = (
     'p=$(grep -lzx "LABKIT_JOB=$T" /proc/[0-9]*/environ 2>/dev/null | cut -d/ -f3); '
     '[ -n "$p" ] || break; kill -STOP $p 2>/dev/null; kill -KILL $p 2>/dev/null; '
     'n=$((n + 1)); done; '
-    '[ "${LABKIT_NO_DOCKER:-}" = 1 ] || { c=$(docker ps -q 2>/dev/null); [ -z "$c" ] || '
+    '[ "${LABKIT_NO_DOCKER:-}" = 1 ] || [ -z "$S" ] || { c=$(docker ps -q 2>/dev/null); '
+    '[ -z "$c" ] || '
     'c=$(docker inspect -f "{{.Created}} {{.Name}}" $c 2>/dev/null | awk -v s="$S" '
     "'substr($1, 1, 19) >= s {sub(\"^/\", \"\", $2); printf \"%s \", $2}'); "
     '[ -z "$c" ] || echo "labkit: containers this command started are still running: $c'
@@ -122,10 +123,10 @@ class Bounded:
         if later:
             self._ring.append(later)
             self._ring_len += len(later)
-            while self._ring_len - len(self._ring[0]) >= self.tail:
+            while self._ring and self._ring_len - len(self._ring[0]) >= self.tail:
                 self.left_out += len(self._ring[0])
                 self._ring_len -= len(self._ring.pop(0))
-            if self._ring_len > self.tail:  # cut into the oldest chunk
+            if self._ring and self._ring_len > self.tail:  # cut into the oldest chunk
                 cut = self._ring_len - self.tail
                 self._ring[0] = self._ring[0][cut:]
                 self._ring_len -= cut
@@ -590,6 +591,7 @@ def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
         raise CommandTimeout(command, timeout or 0, so_far) from None
     except KeyboardInterrupt:
         note = kill(token)
+        splitter.close()  # the tail held back by the output bound, and the note on the gap
         if note and on_output is not None:
             on_output("stderr", note)
         raise

@@ -3,6 +3,7 @@
 # reset.sh brings the lab back to exactly this. Run by the lab's entrypoint (and by labkit for
 # labs it starts itself). Writes /run/labkit/baseline/.
 set -eu
+export LC_ALL=C  # the order reset.sh compares in
 B=${LABKIT_BASELINE:-/run/labkit/baseline}
 mkdir -p "$B"
 ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | sort > "$B/links"

@@ -10,8 +10,8 @@
 #    `unreachable` routes of the worst metric catch the default and the documentation ranges
 #    the lessons use. A lesson's own route (out0's 203.0.113.0/24, a learner's default) has a
 #    better metric and wins, so every lesson runs unchanged.
-# 3. A fence (nft table inet labkit_fence) drops whatever would still leave by an uplink,
-#    even after a learner adds a default route through it.
+# 3. A fence (nft tables inet and netdev labkit_fence) drops whatever would still leave by an
+#    uplink, even after a learner adds a default route through it or a macvlan on it.
 # Prints "did: ..." for what it changed; idempotent.
 set -u
 B=${LABKIT_BASELINE:-/run/labkit/baseline}
@@ -24,7 +24,8 @@ warn() { echo "warn: $*"; }
 
 mkdir -p "$B"
 if [ "${1:-}" = --detect-uplinks ]; then  # the entrypoint, before the engine makes docker0
-  ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | grep -vx lo > "$B/uplinks"
+  # Ethernet links only: Docker Desktop also gives containers tunl0, sit0, ... (no traffic)
+  ip -o link show | grep ' link/ether ' | awk -F': ' '{print $2}' | cut -d@ -f1 > "$B/uplinks"
 fi
 uplinks=$(cat "$B/uplinks" 2>/dev/null)  # none recorded: a lab of its own namespace
 
@@ -62,6 +63,30 @@ if [ -z "$have" ] || [ "$have" != "$(cat "$B/fence" 2>/dev/null)" ]; then
     did "put up the fence on $(echo $uplinks | tr ' ' ,) (nft table inet labkit_fence)"
   else
     warn "could not put up the fence on $(echo $uplinks | tr ' ' ,) (nft); the routes above still hold"
+  fi
+fi
+# The same at the uplink's own egress (kernel >= 5.16): a macvlan on eth0, or eth0 made a
+# bridge port, sends through eth0 without eth0 being the output interface above. A kernel
+# without the egress hook keeps the fence above; that is recorded once, not warned each time.
+[ "$(cat "$B/fence-egress" 2>/dev/null)" = unsupported ] && exit 0
+want="table netdev labkit_fence {"
+for dev in $uplinks; do
+  want="$want
+	chain egress-$dev {
+		type filter hook egress device \"$dev\" priority 0; policy accept;
+		counter drop comment \"nothing leaves the lab\"
+	}"
+done
+want="$want
+}"
+egress() { nft list table netdev labkit_fence 2>/dev/null | sed -E 's/ packets [0-9]+ bytes [0-9]+//'; }
+have=$(egress)
+if [ -z "$have" ] || [ "$have" != "$(cat "$B/fence-egress" 2>/dev/null)" ]; then
+  nft delete table netdev labkit_fence 2>/dev/null
+  if echo "$want" | nft -f - 2>/dev/null && egress > "$B/fence-egress"; then
+    did "put up the fence at the egress of $(echo $uplinks | tr ' ' ,) (nft table netdev labkit_fence)"
+  else
+    echo unsupported > "$B/fence-egress"
   fi
 fi
 exit 0

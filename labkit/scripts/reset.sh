@@ -4,6 +4,7 @@
 # Best effort and idempotent; prints "did: ..." for each change and "warn: ..." for what it
 # could not fix. Images (busybox) are kept.
 set -u
+export LC_ALL=C  # comm and sort must agree on the order, whatever the locale
 B=${LABKIT_BASELINE:-/run/labkit/baseline}
 if [ ! -s "$B/links" ]; then
   echo "warn: no baseline in $B: the lab did not finish starting (see docker compose logs dind)"

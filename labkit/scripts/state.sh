@@ -13,8 +13,10 @@ ipt_norm() {
 }
 
 lab_state() {
+  local LC_ALL=C  # comm and sort agree on the order whatever the caller's locale
   echo "@links"  # index name mtu mac: a renamed link keeps its index
-  ip -o link show | sed -E 's/^([0-9]+): ([^:@ ]+)[^ ]*:.* mtu ([0-9]+) .*link\/[a-z]+ ([0-9a-f:]+).*/\1 \2 \3 \4/; t; s/^([0-9]+): ([^:@ ]+)[^ ]*:.* mtu ([0-9]+) .*/\1 \2 \3 -/' | sort -n
+  # (only Ethernet MACs: Docker Desktop's tunl0 and sit0 print `link/ipip 0.0.0.0` and the like)
+  ip -o link show | sed -E 's/^([0-9]+): ([^:@ ]+)[^ ]*:.* mtu ([0-9]+) .*link\/ether ([0-9a-f]{2}(:[0-9a-f]{2}){5}) .*/\1 \2 \3 \4/; t; s/^([0-9]+): ([^:@ ]+)[^ ]*:.* mtu ([0-9]+) .*/\1 \2 \3 -/' | sort -n
   echo "@up"
   ip -o link show up | awk -F': ' '{print $2}' | cut -d@ -f1 | sort
   echo "@addrs"

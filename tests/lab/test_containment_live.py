@@ -136,3 +136,18 @@ def test_the_lab_network_is_internal_and_jupyterlab_is_not_on_it(lab, docker_api
                                        filters={"label": "org.labkit.role=jupyter"}):
         assert name not in docker_api.api.inspect_container(c["Id"])["NetworkSettings"][
             "Networks"], "JupyterLab must not share the lab's network"
+
+
+def test_a_macvlan_on_the_uplink_sends_nothing_out(lab):
+    """A macvlan on eth0 sends through eth0 without eth0 being the output interface: the
+    fence at eth0's own egress (nft netdev) stops it. Sent to TEST-NET-2 only."""
+    if "unsupported" in lab.sh("cat /run/labkit/baseline/fence-egress"):
+        pytest.skip("this kernel has no netdev egress hook (< 5.16): the inet fence stands alone")
+    tx = "cat /sys/class/net/eth0/statistics/tx_packets"
+    before = lab.sh(tx)
+    lab.sh("ip link add mv0 link eth0 type macvlan mode bridge\n"
+           "ip addr add 198.51.100.7/24 dev mv0\nip link set mv0 up")
+    lab.run("busybox ping -c 2 -W 1 198.51.100.1", timeout=30)
+    fence = lab.sh("nft list table netdev labkit_fence")
+    assert int(re.search(r"counter packets (\d+)", fence).group(1)) >= 2, fence
+    assert lab.sh(tx) == before

@@ -146,17 +146,31 @@ def attempt(what, f):
         print(what, "ALLOWED")
     except docker.errors.APIError as e:
         print(what, e.status_code, "filter" if "labkit's Docker filter" in str(e) else str(e))
-attempt("list", lambda: c.containers.list(all=True))
+print("list", ",".join(sorted(x.name for x in c.containers.list(all=True))))  # the lab only
 attempt("create", lambda: c.containers.create("labkit-lab:latest", volumes=["/etc:/host"]))
 attempt("remove", lambda: c.api.remove_container("FILTER", force=True))
 attempt("inspect-by-name", lambda: c.api.inspect_container("FILTER"))
 attempt("images", lambda: c.images.list())
 labs = c.api.containers(all=True, filters={"label": "org.labkit.role=lab"})
 print("labs", len(labs))
+# Query tricks: nginx and Docker read query keys differently; the filter answers each with the
+# lab alone (it replaces the query), never the host's containers or the filter itself.
+import http.client, json
+LAB = "%7B%22label%22%3A%5B%22org.labkit.role%3Dlab%22%5D%7D"
+FLT = "%7B%22label%22%3A%5B%22org.labkit.role%3Ddocker-filter%22%5D%7D"
+ANY = "%7B%22label%22%3A%5B%22org.labkit.role%22%5D%7D"
+for query in ("all=1", f"all=1&Filters={LAB}", f"all=1&%66ilters=%7B%7D&filters={LAB}",
+              f"all=1&filters={FLT}", f"all=1&filters={ANY}"):
+    conn = http.client.HTTPConnection("docker-filter", 2375, timeout=10)
+    conn.request("GET", "/v1.41/containers/json?" + query)
+    answer = conn.getresponse()
+    body = answer.read()
+    names = sorted(n for x in json.loads(body) for n in x["Names"]) if answer.status == 200 else []
+    print("query", answer.status, ",".join(names))
 """
 
 
-def test_jupyterlab_cannot_list_create_or_remove_the_hosts_containers(course, docker_api):
+def test_jupyterlab_cannot_list_create_or_remove_the_hosts_containers(course, docker_api, lab):
     container, _, _ = course
     [flt] = docker_api.containers.list(filters={"label": "org.labkit.role=docker-filter"})
     code, out = container.exec_run(
@@ -165,9 +179,12 @@ def test_jupyterlab_cannot_list_create_or_remove_the_hosts_containers(course, do
         environment={"DOCKER_HOST": "tcp://docker-filter:2375"})
     lines = out.decode().split("\n")
     assert code == 0, out
-    for what in ("list", "create", "remove", "inspect-by-name", "images"):
+    assert f"list {lab.container.name}" in lines, out.decode()
+    for what in ("create", "remove", "inspect-by-name", "images"):
         assert f"{what} 403 filter" in lines, out.decode()
     assert "labs 1" in lines  # what labkit needs still passes
+    queries = [line for line in lines if line.startswith("query ")]
+    assert queries == [f"query 200 /{lab.container.name}"] * 5, out.decode()
     assert flt.reload() is None and flt.status == "running"
 
 
