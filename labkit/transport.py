@@ -66,14 +66,16 @@ def wrap(command: str, timeout: float | None, token: str, job_dir: str) -> list[
     `\\x1e<token>` on stdout and `\\x1e<token>:<status>` on stderr. Pure, so unit-tested."""
     limit = "0" if not timeout else f"{timeout:g}"
     script = (
-        'mkdir -p "$4" 2>/dev/null; T=$3; S=$(date -u +%FT%T); '
+        'mkdir -p "$4" 2>/dev/null; T=$3; '
         # The job dir is exported so that reset.sh can stop jobs left over from other cells.
         f'LABKIT_JOB_DIR="$4" LABKIT_JOB="$3" timeout -k {KILL_AFTER} "$1" bash -c "$2" '
         '</dev/null & pid=$!; '
         'echo "$pid" > "$4/$3" 2>/dev/null; '
-        'wait "$pid"; rc=$?; rm -f "$4/$3"; '
-        # Timed out (124: TERM, 137: KILL): nothing of the job may outlive it.
-        f'case $rc in 124|137) {SWEEP};; esac; '
+        'wait "$pid"; rc=$?; '
+        # Timed out (124: TERM, 137: KILL): nothing of the job may outlive it. (The job file's
+        # time is its start: no `date` on every command's way.)
+        f'case $rc in 124|137) S=$(date -u -r "$4/$3" +%FT%T 2>/dev/null); {SWEEP};; esac; '
+        'rm -f "$4/$3"; '
         # reset.sh leaves a mark when it stops a job: say so in the cell it stopped.
         'if [ -e "$4/$3.reset" ]; then rm -f "$4/$3.reset"; echo "labkit: the lab was reset '
         'while this command ran (lab.reset() or labkit reset, perhaps in another notebook), '
