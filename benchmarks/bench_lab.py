@@ -80,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from labkit import Lab
-    from labkit.lab import docker_client
+    from labkit.hosts.docker import docker_client
 
     client = docker_client()
     version = client.version()

@@ -10,25 +10,25 @@ from __future__ import annotations
 
 import os
 import sys
-import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from .compose import say as _say
-from .errors import (
+from labkit.errors import (
     CommandFailed,
     CommandTimeout,
     DockerUnavailable,
     LabError,
     LabNotFound,
-    LabStarting,
     LabStopped,
     UsageError,
 )
-from .locate import READY_FILE, LabContainer, find_lab
-from .result import Result
-from .scripts import text as script
-from .transport import (
+from labkit.hosts.compose import say as _say
+from labkit.hosts.docker import docker_client, wait_until_ready
+from labkit.hosts.locate import LabContainer, find_lab
+from labkit.result import Result
+from labkit.scripts import text as script
+from labkit.transport.base import (
     MAX_OUTPUT,
     DockerExecTransport,
     LocalTransport,
@@ -37,9 +37,13 @@ from .transport import (
 )
 
 if TYPE_CHECKING:
-    from . import containment
+    from labkit.model import containment
 
 _current: Lab | None = None
+
+#: What else wakes up when a lab becomes the current one: the notebook layer registers its
+#: magics here and `lesson build --record` its recorder, so the lab imports neither.
+ON_ACTIVATE: list[Callable[[Lab], None]] = []
 
 #: how each transport reaches the lab, in the learner's words
 MODE_WORDS = {
@@ -137,7 +141,7 @@ class Lab:
     def _connect_without_docker(cls) -> Lab:
         """No Docker engine (Binder, a locked-down JupyterHub): the best live mode this host
         allows, said out loud (see labkit.modes); replay hosts get a `LabError` saying why."""
-        from . import modes, replay, rootless
+        from labkit.hosts import modes, replay, rootless
 
         report = modes.detect(full=True)
         lesson = replay.lesson_hint()
@@ -169,10 +173,8 @@ class Lab:
         if _current is not None and _current is not self:
             _current.close()  # one probe per session: a re-run Lab.connect() replaces it
         _current = self
-        from . import magics, replay
-
-        replay.install_recorder(self)  # only in a kernel of `authoring build --record`
-        magics.register()
+        for hook in ON_ACTIVATE:
+            hook(self)
         return self
 
     @property
@@ -263,7 +265,7 @@ class Lab:
     def containment(self) -> containment.Report:
         """Whether traffic stays in the lab: the kernel's route, in every namespace of the
         lab, to each of `containment.ADDRESSES` (asked, never sent): a `containment.Report`."""
-        from .containment import CHECK_ARGV, Report
+        from labkit.model.containment import CHECK_ARGV, Report
 
         result = self.run(" ".join(CHECK_ARGV), timeout=30)
         try:
@@ -277,7 +279,7 @@ class Lab:
     def snapshot(self):
         """The lab's network now, as a `labkit.topology.Topology`, from a probe process kept
         alive in the lab (started on first use: importing pyroute2 costs ~160 ms)."""
-        from .probe import SERVE_ARGV, ProbeError, ProbeSession
+        from labkit.transport.probe_client import SERVE_ARGV, ProbeError, ProbeSession
 
         for attempt in (1, 2):
             try:
@@ -297,8 +299,8 @@ class Lab:
         """A diagram of the lab's network now; what changed since the last diagram is
         highlighted (added) or faded (removed) unless `changes=False`. `focus` names the
         namespaces to show; `fdb=True` adds the MACs the bridges learned."""
-        from .render import Diagram
-        from .topology import diff, steady
+        from labkit.draw.dot import Diagram
+        from labkit.model.topology import diff, steady
 
         raw = self.snapshot()
         topo = steady(raw)  # changes are always judged on the steady form (see after_cell)
@@ -338,58 +340,3 @@ class NoChange:
 def current() -> Lab:
     """The lab `%%lab` cells use: the last one connected, else connect now."""
     return _current if _current is not None else Lab.connect()
-
-
-# --- the edge: Docker -------------------------------------------------------------------------
-
-
-def docker_client():
-    """A Docker SDK client, or `DockerUnavailable` saying why not."""
-    try:
-        import docker
-    except ImportError:
-        raise DockerUnavailable("the Python package `docker` is not installed; "
-                                "pip install 'labkit[notebook]'") from None
-    try:
-        client = docker.from_env(timeout=30)
-        client.ping()
-    except Exception as exc:  # noqa: BLE001 - every failure here means "no engine"
-        raise DockerUnavailable(why_no_docker(str(exc) or type(exc).__name__)) from None
-    return client
-
-
-def why_no_docker(error: str) -> str:
-    """The SDK's connection error in a learner's words (pure)."""
-    where = os.environ.get("DOCKER_HOST") or "unix:///var/run/docker.sock"
-    if "FileNotFoundError" in error or "No such file" in error:
-        return f"there is no Docker socket at {where}"
-    if "Permission denied" in error or "PermissionError" in error:
-        return (f"permission denied on {where}: your user may not use Docker "
-                "(Linux: add it to the `docker` group, then log in again)")
-    if "Connection refused" in error or "ConnectionRefused" in error:
-        return f"nothing answers at {where}"
-    return error.splitlines()[0][:200]
-
-
-def wait_until_ready(client, lab: LabContainer, wait: float) -> LabContainer:
-    """Poll until the lab's healthcheck passes (or, without one, its ready file exists)."""
-    from .locate import from_inspect
-
-    deadline = time.monotonic() + wait
-    while True:
-        lab = from_inspect(client.api.inspect_container(lab.id))
-        if lab.ready:
-            return lab
-        if lab.running and lab.health is None and _has_ready_file(client, lab):
-            return lab
-        if not lab.running and lab.status not in ("created", "restarting"):
-            raise LabStopped(lab.name, lab.status)
-        if time.monotonic() >= deadline:
-            raise LabStarting(lab.name, wait)
-        time.sleep(0.5)
-
-
-def _has_ready_file(client, lab: LabContainer) -> bool:
-    exec_id = client.api.exec_create(lab.id, ["test", "-e", READY_FILE])["Id"]
-    client.api.exec_start(exec_id)
-    return client.api.exec_inspect(exec_id).get("ExitCode") == 0

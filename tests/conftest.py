@@ -1,6 +1,6 @@
 """Shared fixtures for labkit's tests.
 
-* `lab` (session): the live course lab, `Lab.connect()`; started with `labkit.compose.up()`
+* `lab` (session): the live course lab, `Lab.connect()`; started with `labkit.hosts.compose.up()`
   when none exists. Docker unreachable: the fixture FAILS in CI (env `CI` non-empty) with the
   `labkit doctor` report, and skips elsewhere. `LABKIT_LAB=NAME` points it at another lab.
 * Every test marked `@pytest.mark.lab` starts from a reset lab (`lab.reset()` before the
@@ -58,7 +58,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 def _doctor_report() -> str:
     try:
-        from labkit.doctor import gather, report
+        from labkit.cli.doctor import gather, report
 
         return report(gather())
     except Exception as exc:  # noqa: BLE001 - the report is a courtesy; never hide the cause
@@ -78,7 +78,7 @@ def _no_lab(reason: str) -> None:
 def docker_api():
     """The Docker SDK client (labkit's own connection checks), or skip/fail like `lab`."""
     from labkit import DockerUnavailable
-    from labkit.lab import docker_client
+    from labkit.hosts.docker import docker_client
 
     try:
         return docker_client()
@@ -90,7 +90,8 @@ def docker_api():
 @pytest.fixture(scope="session")
 def lab(docker_api):
     """The live lab. Started (`labkit.compose.up()`) when no lab container exists."""
-    from labkit import Lab, LabNotFound, compose
+    from labkit import Lab, LabNotFound
+    from labkit.hosts import compose
 
     try:
         return Lab.connect()

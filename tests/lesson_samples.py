@@ -93,7 +93,7 @@ def in_repo(tmp_path: Path, nb: dict, name: str = NAME, *, text: bool = True) ->
     path = tmp_path / "notebooks" / name
     path.write_text(json.dumps(nb, indent=1) + "\n", encoding="utf-8")
     if text:
-        from labkit import textsource
+        from labkit.authoring import textsource
 
         textsource.sync(path, prefer="notebook")
     return path

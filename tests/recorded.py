@@ -50,7 +50,7 @@ def comparable(outputs: list, *, replayed: bool = False) -> list[tuple[str, str]
     """A cell's outputs as (kind, sanitized text) pairs: streams joined per run of the same
     stream, rich outputs by their text/plain. With `replayed`, the banner over a replayed
     cell and labkit's own "labkit: ..." stderr lines (which mode was chosen) are left out."""
-    from labkit.replay import BANNER
+    from labkit.model.recording import BANNER
 
     out: list[tuple[str, str]] = []
     for o in outputs:
@@ -79,7 +79,7 @@ def comparable(outputs: list, *, replayed: bool = False) -> list[tuple[str, str]
 def assert_same_as_stored(stored, replayed, name: str) -> None:
     """Every code cell of `replayed` shows what `stored` does (banner and labkit's own lines
     aside), and each replayed `%%lab` cell opens with the "recorded in a real lab" banner."""
-    from labkit.replay import BANNER
+    from labkit.model.recording import BANNER
 
     for index, (want, got) in enumerate(zip(stored.cells, replayed.cells, strict=True)):
         if want.cell_type != "code":

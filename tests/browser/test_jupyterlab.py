@@ -33,7 +33,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit import compose
+from labkit.hosts import compose
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 

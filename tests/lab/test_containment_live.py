@@ -14,10 +14,10 @@ import re
 
 import pytest
 
-from labkit.checks._lab import OUTSIDE_SETUP
-from labkit.checks.lesson4 import SETUP as LESSON4_SETUP
-from labkit.containment import ADDRESSES
-from labkit.doctor import gather
+from labkit.cli.doctor import gather
+from labkit.exercises.lessons._lab import OUTSIDE_SETUP
+from labkit.exercises.lessons.lesson4 import SETUP as LESSON4_SETUP
+from labkit.model.containment import ADDRESSES
 
 pytestmark = pytest.mark.lab
 

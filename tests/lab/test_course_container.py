@@ -11,8 +11,8 @@ import urllib.request
 
 import pytest
 
-from labkit import compose
-from labkit.lab import docker_client
+from labkit.hosts import compose
+from labkit.hosts.docker import docker_client
 
 pytestmark = pytest.mark.lab
 

@@ -14,8 +14,8 @@ import time
 
 import pytest
 
-from labkit.lab import wait_until_ready
-from labkit.locate import find_lab
+from labkit.hosts.docker import wait_until_ready
+from labkit.hosts.locate import find_lab
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
@@ -83,7 +83,7 @@ def test_a_killed_inner_engine_is_started_again(lab, docker_api):
 def test_a_stopped_lab_says_what_to_do_and_the_notebook_finds_it_again(lab, docker_api):
     """A learner's `lab` object outlives a stop, and a container made anew by `labkit up`."""
     from labkit import LabError
-    from labkit.compose import Compose, compose_command, find_project_dir
+    from labkit.hosts.compose import Compose, compose_command, find_project_dir
 
     docker_api.api.stop(lab.container.id, timeout=20)
     with pytest.raises(LabError) as stopped:

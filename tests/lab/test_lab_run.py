@@ -277,7 +277,7 @@ def test_cli_reset(lab):
 
 
 def test_compose_exec_dind(lab):
-    from labkit import compose
+    from labkit.hosts import compose
 
     if lab.container.project is None:
         pytest.skip(f"the lab {lab.name} was not started by compose (LABKIT_LAB?)")
@@ -297,13 +297,20 @@ def test_repr_has_no_container_name(lab):
     assert repr(lab) == "<Lab: ready, commands run by docker-exec>"
 
 
-def test_lab_python_runs_labkit_inside(lab):
-    """labkit is importable in the lab (local mode, the probe)."""
+def test_the_lab_carries_only_what_runs_there(lab):
+    """The lab image holds the probe, the model and the scripts (with Debian's python3 and
+    pyroute2), not the learner's side: `python3 -m labkit.probe` works, `labkit.lab` is absent."""
     out = lab.sh(textwrap.dedent("""\
         python3 - <<'EOF'
-        import os
-        from labkit import Lab
-        lab = Lab.connect()
-        print(os.environ.get("LABKIT_MODE"), lab.mode, lab.run("echo hi").stdout.strip())
-        EOF"""))
-    assert out == "lab local hi\n"
+        import importlib.util, sys
+        import labkit.probe.scan, labkit.probe.containment
+        print(sorted(m for m in sys.modules if m.startswith("labkit")))
+        print([m for m in ("labkit.lab", "labkit.notebook", "labkit.hosts", "labkit.transport")
+               if importlib.util.find_spec(m) is not None])
+        EOF
+        ls /opt/labkit/labkit"""))
+    modules, present, *listing = out.splitlines()
+    assert all(m == "labkit" or m.startswith(("labkit.model", "labkit.probe"))
+               for m in eval(modules)), modules
+    assert present == "[]"
+    assert sorted(listing) == ["__init__.py", "model", "probe", "scripts"]

@@ -9,8 +9,8 @@ import sys
 import pytest
 from lesson_samples import code
 
-from labkit import textsource
-from labkit.cli import main
+from labkit.authoring import textsource
+from labkit.cli.main import main
 
 pytestmark = pytest.mark.slow
 

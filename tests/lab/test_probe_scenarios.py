@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit.probe import SERVE_ARGV, ProbeSession
-from labkit.render import to_dot, to_svg
-from labkit.topology import Topology, diff, from_raw
+from labkit.draw.dot import to_dot, to_svg
+from labkit.model.topology import Topology, diff, from_raw
+from labkit.transport.probe_client import SERVE_ARGV, ProbeSession
 
 pytestmark = pytest.mark.lab
 

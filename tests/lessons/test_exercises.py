@@ -14,7 +14,7 @@ import nbformat
 import pytest
 
 from labkit import exercises as ex_mod
-from labkit.authoring import exercise_cell_problems, merge_streams
+from labkit.authoring.build import exercise_cell_problems, merge_streams
 from labkit.errors import UsageError
 from labkit.exercises import CheckResult, Exercise, Progress, exercises
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 import pytest
 from recorded import LAB_REACHING, LESSONS, NOTEBOOKS, comparable, read, sanitize
 
-from labkit.magics import status_line
-from labkit.replay import Recording, Run, Snap, lesson_needs_docker
+from labkit.model.recording import Recording, Run, Snap, lesson_needs_docker
+from labkit.notebook.magics import status_line
 from labkit.result import Result
 
 REFRESH = "refresh with `python -m labkit.authoring build --record notebooks/0*.ipynb`"
@@ -87,7 +87,7 @@ def test_recording_round_trips_and_every_snapshot_is_stored(lesson):
 def test_live_modes_follow_from_the_commands():
     by_hand = Recording("x.ipynb", (), {})
     assert lesson_needs_docker(by_hand) is False
-    cell = pytest.importorskip("labkit.replay").Cell
+    cell = pytest.importorskip("labkit.model.recording").Cell
     docker = Recording("y.ipynb", (cell(1, None, "%%lab", (
         Run("@reset.sh", (), 0), Run("ip link; docker ps", (("stdout", ""),), 0))),), {})
     assert docker.live_modes == ("docker", "rootless")

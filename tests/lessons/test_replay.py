@@ -14,7 +14,8 @@ import os
 import pytest
 from recorded import LESSONS, NOTEBOOKS, assert_same_as_stored, read
 
-from labkit.replay import NotRecorded, ReplayTransport, load_all
+from labkit.hosts.replay import load_all
+from labkit.transport.replay import NotRecorded, ReplayTransport
 
 NOWHERE = "unix:///nonexistent/labkit-test-no-docker.sock"
 
@@ -28,7 +29,7 @@ def execute(path, env: dict[str, str]):
     """Run a copy of the notebook in a kernel of this Python with `env` added."""
     from nbclient import NotebookClient
 
-    from labkit.authoring import _this_python_kernel
+    from labkit.authoring.build import _this_python_kernel
 
     nb = read(path)
     saved = {k: os.environ.get(k) for k in env}

@@ -13,8 +13,8 @@ import time
 
 
 def main() -> None:
-    from labkit import modes, rootless
     from labkit.errors import CommandTimeout, LabError
+    from labkit.hosts import modes, rootless
     from labkit.lab import Lab
 
     lab: Lab | None = None

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.modes import (
+from labkit.hosts.modes import (
     MODES,
     NEEDS_ROOTLESS,
     Check,
@@ -17,8 +17,8 @@ from labkit.modes import (
     probe_static,
     search_path,
 )
-from labkit.nstransport import lab_env, nsenter_argv
-from labkit.rootless import Paths
+from labkit.hosts.rootless import Paths
+from labkit.transport.nsenter import lab_env, nsenter_argv
 
 ALL_TOOLS = {n: f"/usr/bin/{n}" for n in NEEDS_ROOTLESS}
 YES = Check(True, "allowed")

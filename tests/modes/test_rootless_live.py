@@ -299,7 +299,7 @@ def test_no_user_namespaces_means_replay(learner):
 
 
 def test_root_with_a_docker_engine_gets_mode_1():
-    from labkit import modes
+    from labkit.hosts import modes
 
     if not modes.probe_docker().ok:
         pytest.skip("no Docker engine answers here")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.compose import NOPRIV_FILE, Compose, ComposeMissing, find_project_dir
+from labkit.hosts.compose import NOPRIV_FILE, Compose, ComposeMissing, find_project_dir
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -3,10 +3,10 @@
 
 from __future__ import annotations
 
-from labkit.containment import ADDRESSES, Answer, Report, check, follow
+from labkit.model.containment import ADDRESSES, Answer, Report, check, follow
 
 UNREACH = Answer("unreachable", error="No route to host")
-# Recorded with `python3 -m labkit.containment` in a lab holding busybox1 and `outside`.
+# Recorded with `python3 -m labkit.probe.containment` in a lab holding busybox1 and `outside`.
 ANSWERS = {
     ("lab", "203.0.113.10", None, None): Answer("unicast", dev="out0", prefsrc="203.0.113.1"),
     ("lab", "203.0.113.10", "172.17.0.2", "docker0"): Answer("unicast", dev="out0"),

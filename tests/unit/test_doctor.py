@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labkit.doctor import Check, report, usable
+from labkit.cli.doctor import Check, report, usable
 
 GOOD = [
     Check("Docker engine", True, "reachable, version 20.10.24"),

@@ -6,8 +6,9 @@ import pytest
 
 from labkit import lab as labmod
 from labkit.errors import CommandFailed, CommandTimeout
-from labkit.lab import Lab, ResetReport, script
-from labkit.transport import LocalTransport
+from labkit.lab import Lab, ResetReport
+from labkit.scripts import text as script
+from labkit.transport.base import LocalTransport
 
 
 def test_reset_report_parse():

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from lesson_samples import ROOT, good_lesson, in_repo
 
-from labkit import exercises, lint, textsource
-from labkit.cli import main
+from labkit import exercises
+from labkit.authoring import lint, textsource
+from labkit.cli.main import main
 
 NOTEBOOKS = ROOT / "notebooks"
 
@@ -94,22 +95,22 @@ def test_release_via_the_cli(tmp_path, capsys):
 
 def _repo_for_new(tmp_path: Path) -> Path:
     in_repo(tmp_path, good_lesson())
-    checks = tmp_path / "labkit" / "checks"
+    checks = tmp_path / "labkit" / "exercises" / "lessons"
     checks.mkdir(parents=True)
-    shutil.copy(ROOT / "labkit" / "checks" / "__init__.py", checks / "__init__.py")
+    shutil.copy(ROOT / "labkit" / "exercises" / "lessons" / "lesson1.py", checks / "lesson1.py")
     return tmp_path / "notebooks"
 
 
 def test_new_makes_a_lesson_that_passes_check(tmp_path, monkeypatch, capsys):
     notebooks = _repo_for_new(tmp_path)
-    from labkit.newlesson import create
+    from labkit.authoring.newlesson import create
 
-    with pytest.raises(Exception, match="already has a module lesson1"):
-        create("VLANs and trunks", notebooks)  # the next number, 1, is taken in labkit.checks
+    with pytest.raises(Exception, match="lesson1.py already exists"):
+        create("VLANs and trunks", notebooks)  # the next number, 1, has an exercise module
     new = create("VLANs and trunks", notebooks, number=7)
     assert new.notebook.name == "07-vlans-and-trunks.ipynb"
     assert new.exercise_id == "lesson7/vlans-and-trunks"
-    assert '"lesson4", "lesson7")' in new.registry.read_text()
+    assert new.module == tmp_path / "labkit" / "exercises" / "lessons" / "lesson7.py"
     # The generated exercise module is in tmp_path, not in the installed labkit: load it.
     spec = importlib.util.spec_from_file_location("generated_lesson", new.module)
     module = importlib.util.module_from_spec(spec)
@@ -124,8 +125,8 @@ def test_new_makes_a_lesson_that_passes_check(tmp_path, monkeypatch, capsys):
 
 
 def test_new_refuses_a_name_without_letters(tmp_path):
+    from labkit.authoring.newlesson import create
     from labkit.errors import UsageError
-    from labkit.newlesson import create
 
     with pytest.raises(UsageError, match="makes no file name"):
         create("---", _repo_for_new(tmp_path))
@@ -135,8 +136,8 @@ def test_the_progress_hook_counts_every_cell(tmp_path):
     """A pure-Python notebook (no lab) built for real: the callback hears every cell."""
     import nbformat
 
-    from labkit.authoring import build
-    from labkit.lessonbuild import ProgressBar
+    from labkit.authoring.build import build
+    from labkit.authoring.lessonbuild import ProgressBar
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# x"),
                                          nbformat.v4.new_code_cell("1 + 1")])

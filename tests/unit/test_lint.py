@@ -17,7 +17,7 @@ from lesson_samples import (
     stdout,
 )
 
-from labkit import lint
+from labkit.authoring import lint
 
 PATTERNS = lint.sanitize_patterns(SANITIZE.read_text())
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from labkit.locate import LabContainer, choose, from_inspect
+from labkit.hosts.locate import LabContainer, choose, from_inspect
 
 
 def inspect_json(*, name="/labkit_dind_1", status="running", health="healthy",

@@ -7,9 +7,9 @@ import pytest
 from labkit import lab as labmod
 from labkit.errors import CommandFailed, CommandTimeout, UsageError
 from labkit.lab import Lab
-from labkit.magics import parse_options, run_cell, status_line
+from labkit.notebook.magics import parse_options, run_cell, status_line
 from labkit.result import Result
-from labkit.transport import LocalTransport
+from labkit.transport.base import LocalTransport
 
 
 @pytest.mark.parametrize(("line", "expected"), [

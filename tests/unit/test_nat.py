@@ -3,7 +3,13 @@
 import json
 from pathlib import Path
 
-from labkit.nat import Masquerade, PortMapping, masquerades, parse_iptables_save, port_mappings
+from labkit.model.nat import (
+    Masquerade,
+    PortMapping,
+    masquerades,
+    parse_iptables_save,
+    port_mappings,
+)
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 

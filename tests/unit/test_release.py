@@ -9,7 +9,7 @@ import json
 import pytest
 from lesson_samples import NAME, code, good_lesson, in_repo
 
-from labkit import release
+from labkit.authoring import release
 from labkit.errors import UsageError
 
 

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from labkit.draw.dot import Diagram, to_dot, to_svg
 from labkit.errors import UsageError
-from labkit.render import Diagram, to_dot, to_svg
-from labkit.topology import Topology, diff, from_json, from_raw
+from labkit.model.topology import Topology, diff, from_json, from_raw
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))

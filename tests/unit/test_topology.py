@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from labkit.topology import FORMAT, Topology, diff, from_json, from_raw
+from labkit.model.topology import FORMAT, Topology, diff, from_json, from_raw
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from labkit import trace as T
-from labkit.render import to_dot
-from labkit.topology import from_json
+from labkit.draw.dot import to_dot
+from labkit.model import trace as T
+from labkit.model.topology import from_json
 
 REC = json.loads((Path(__file__).parents[1] / "snapshots" / "trace_lesson3.json").read_text())
 TOPO = from_json(REC["topology"])

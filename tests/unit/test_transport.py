@@ -11,7 +11,7 @@ import time
 
 import pytest
 
-from labkit.transport import (
+from labkit.transport.base import (
     KILL_AFTER,
     LocalTransport,
     SentinelSplitter,

@@ -8,8 +8,8 @@ import json
 import pytest
 
 from labkit import exercises as ex_mod
-from labkit import progress as prog
-from labkit import widgets
+from labkit.exercises import store as prog
+from labkit.notebook import widgets
 from labkit.result import Result
 
 EXERCISE = "lesson1/find-the-peer"

@@ -1,0 +1,270 @@
+"""Each lesson's text source: the notebook's cells as MyST Markdown, paired by jupytext.
+
+`jupytext.toml` at the repository root pairs `notebooks/NN-name.ipynb` (the artefact learners
+open and nbval checks, stored with outputs) with `lessons/NN-name.md` (no outputs: what an
+instructor reads, diffs and reviews). Both hold the same cells; this module says whether they
+do and brings them back in step:
+
+* `pairing_for(path)` finds the text source of a notebook through jupytext's own
+  configuration (the same file JupyterLab's jupytext contents manager reads), or None;
+* `render(nb, pairing)` is the text the notebook should have (pure);
+* `cells_out_of_sync(nb, text, pairing)` names the cells that differ (pure);
+* `sync(path)` writes whichever side is older from the newer one (outputs always stay in the
+  notebook; a cell whose source changed keeps its old outputs until `labkit lesson build`).
+
+jupytext is an authoring dependency (`pip install jupytext`); learners do not need it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from labkit.errors import UsageError
+
+#: what a fresh repository pairs (jupytext.toml at the root); see docs/authoring.md
+DEFAULT_FORMATS = "notebooks///ipynb,lessons///md:myst"
+
+
+def _jupytext():
+    try:
+        import jupytext
+    except ImportError:  # an authoring tool: say how to get it, not a traceback
+        raise UsageError("the lesson commands need jupytext, which is not installed here",
+                         hint="pip install 'jupytext>=1.16,<2' (or `make test`, whose "
+                              ".venv has it)") from None
+    return jupytext
+
+
+@dataclass(frozen=True)
+class Pairing:
+    """Where a notebook's text source lives and how jupytext writes it."""
+
+    notebook: Path
+    text: Path
+    fmt: dict[str, Any]  # jupytext's format of the text side ({"extension": ".md", ...})
+    config: Any  # jupytext.config.JupytextConfiguration (filters, format options)
+    config_file: Path
+
+
+def pairing_for(path: str | Path) -> Pairing | None:
+    """The text source paired with the notebook at `path` by the nearest jupytext config
+    (looked up from the notebook's folder upwards), or None when nothing pairs it."""
+    _jupytext()
+    from jupytext.config import (
+        find_jupytext_configuration_file,
+        load_jupytext_configuration_file,
+    )
+    from jupytext.paired_paths import InconsistentPath, paired_paths
+
+    path = Path(path).resolve()
+    found = find_jupytext_configuration_file(str(path.parent))
+    if not found:
+        return None
+    config = load_jupytext_configuration_file(found)
+    formats = config.formats
+    if isinstance(formats, (list, tuple)):
+        formats = ",".join(formats)
+    if not formats:
+        return None
+    try:
+        pairs = paired_paths(str(path), "ipynb", formats)
+    except InconsistentPath:  # e.g. a notebook outside notebooks/: not a paired lesson
+        return None
+    for other, fmt in pairs:
+        if Path(other) != path and fmt.get("extension") != ".ipynb":
+            return Pairing(path, Path(other), dict(fmt), config, Path(found))
+    return None
+
+
+def as_notebook(nb: dict):
+    """An nbformat NotebookNode of the notebook JSON `nb` (a copy; sources as strings, as
+    nbformat.read gives them, whether `nb` came from json.load or nbformat)."""
+    import nbformat
+    from nbformat.v4.rwbase import rejoin_lines
+
+    # keys sorted, as nbformat stores them: jupytext writes metadata in dict order
+    return rejoin_lines(nbformat.from_dict(json.loads(json.dumps(nb, sort_keys=True))))
+
+
+def render(nb: dict, pairing: Pairing) -> str:
+    """The text source the notebook `nb` (its JSON) should have (pure)."""
+    jupytext = _jupytext()
+
+    node = as_notebook(nb)
+    node.metadata.get("labkit", {}).pop(STAMP, None)  # bookkeeping, not the lesson's text
+    return jupytext.writes(node, pairing.fmt, config=pairing.config)
+
+
+def parse(text: str, pairing: Pairing) -> dict:
+    """The notebook (without outputs) a text source describes (pure)."""
+    jupytext = _jupytext()
+
+    return jupytext.reads(text, pairing.fmt, config=pairing.config)
+
+
+#: what `cells_out_of_sync` says when only the layout differs
+FORMATTING_ONLY = ("the text source is laid out differently (same cells): `labkit lesson sync` "
+                   "rewrites it")
+
+
+def _cell_key(cell: dict) -> tuple:
+    meta = {k: v for k, v in cell.get("metadata", {}).items() if k != "jupytext"}
+    return cell["cell_type"], _source(cell).rstrip("\n"), json.dumps(meta, sort_keys=True)
+
+
+def _source(cell: dict) -> str:
+    src = cell.get("source", "")
+    return "".join(src) if isinstance(src, list) else src
+
+
+def cells_out_of_sync(nb: dict, text: str, pairing: Pairing) -> list[str]:
+    """What differs between the notebook and its text source, one sentence each, naming
+    notebook cells by number (1 = first); [] when they agree (pure)."""
+    if render(nb, pairing) == text:
+        return []
+    # Compare both sides after the same trip through jupytext, so only real differences
+    # (a source, a cell's role metadata, a cell added or removed) count.
+    want = [_cell_key(c) for c in parse(render(nb, pairing), pairing)["cells"]]
+    have = [_cell_key(c) for c in parse(text, pairing)["cells"]]
+    problems = []
+    for number, (a, b) in enumerate(zip(want, have, strict=False), 1):
+        if a != b:
+            what = ("its type" if a[0] != b[0] else "its source" if a[1] != b[1]
+                    else "its metadata")
+            problems.append(f"cell {number}: {what} differs from the text source")
+    if len(want) != len(have):
+        problems.append(f"the notebook has {len(want)} cells, the text source {len(have)}")
+    return problems or [FORMATTING_ONLY]
+
+
+def notebook_from_text(text: str, nb: dict, pairing: Pairing) -> dict:
+    """`nb` with the cells of the text source, keeping the outputs, ids and execution counts
+    of the cells that did not change (jupytext's own merge; pure)."""
+    _jupytext()
+    import nbformat
+    from jupytext.combine import combine_inputs_with_outputs
+
+    merged = combine_inputs_with_outputs(nbformat.from_dict(parse(text, pairing)),
+                                         as_notebook(nb), pairing.fmt)
+    merged.metadata.pop("jupytext", None)  # the pairing lives in jupytext.toml, not here
+    for cell in merged.cells:
+        cell.metadata.pop("jupytext", None)
+    return merged
+
+
+#: nb.metadata["labkit"][STAMP]: a short digest of each cell as it was when the notebook was
+#: last synced or built. A cell whose digest is not there was added or edited since, in the
+#: notebook (a learner's own work); a cell that is there may be replaced by the text's.
+STAMP = "synced_cells"
+BACKUPS = ".labkit-backups"
+
+
+def cell_digest(cell: dict) -> str:
+    """What a cell says (type and source; not outputs or metadata), in 12 hex digits (pure)."""
+    import hashlib
+
+    said = json.dumps([cell["cell_type"], _source(cell).rstrip("\n")])
+    return hashlib.sha256(said.encode()).hexdigest()[:12]
+
+
+def stamp(nb: Any) -> bool:
+    """Record the notebook's cells as synced; True when the stamp changed."""
+    meta = nb.metadata.setdefault("labkit", {})
+    digests = [cell_digest(c) for c in nb.cells]
+    changed = meta.get(STAMP) != digests
+    meta[STAMP] = digests
+    return changed
+
+
+def would_lose(nb: dict, text: str, pairing: Pairing) -> list[int]:
+    """Notebook cells (1 = first) that taking the text source would throw away: added or
+    edited in the notebook since it was last synced, and not in the text (pure). Without a
+    stamp every cell the text lacks counts."""
+    synced = set(nb.get("metadata", {}).get("labkit", {}).get(STAMP) or ())
+    have = {_cell_key(c)[:2] for c in parse(text, pairing)["cells"]}
+    return [n for n, c in enumerate(nb.get("cells", []), 1)
+            if cell_digest(c) not in synced
+            and (c["cell_type"], _source(c).rstrip("\n")) not in have]
+
+
+def backup(path: Path) -> Path:
+    """Copy a notebook aside before it is rewritten: `.labkit-backups/NAME.TIME.ipynb`."""
+    import shutil
+    import time
+
+    folder = path.parent / BACKUPS
+    folder.mkdir(exist_ok=True)
+    target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.ipynb"
+    n = 1
+    while target.exists():
+        n += 1
+        target = folder / f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}-{n}.ipynb"
+    shutil.copy2(path, target)
+    return target
+
+
+def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
+    """Bring a notebook and its text source in step; returns what was done, in words.
+
+    `prefer`: "newer" (the file modified last wins, as `jupytext --sync` does), "text" or
+    "notebook". A missing text source is always written from the notebook. A notebook edited
+    since it was last synced is not overwritten from the text (`UsageError`) unless `force`;
+    whenever it is rewritten, a copy goes to `.labkit-backups/` beside it."""
+    import nbformat
+
+    if prefer not in ("newer", "text", "notebook"):
+        raise UsageError(f"unknown side {prefer!r} (must be one of ['newer', 'text', 'notebook'])")
+    path = Path(path)
+    pairing = pairing_for(path)
+    if pairing is None:
+        raise UsageError(f"{path} has no paired text source",
+                         hint="jupytext.toml at the repository root pairs notebooks/*.ipynb "
+                              "with lessons/*.md")
+    nb = nbformat.read(path, as_version=4)
+    if not pairing.text.exists():
+        _write_text(pairing, render(nb, pairing))
+        _stamp_file(nb, path)
+        return f"wrote {pairing.text} (new)"
+    text = pairing.text.read_text(encoding="utf-8")
+    differences = cells_out_of_sync(nb, text, pairing)
+    if not differences:
+        _stamp_file(nb, path)
+        return "in sync"
+    from_text = prefer == "text" or (
+        prefer == "newer" and pairing.text.stat().st_mtime > path.stat().st_mtime)
+    if from_text and differences != [FORMATTING_ONLY]:
+        lost = would_lose(nb, text, pairing)
+        if lost and not force:
+            raise UsageError(
+                f"{path} was edited since it was last synced, and {pairing.text} lacks its "
+                f"cell(s) {', '.join(map(str, lost))}: taking the text would lose them. "
+                "Nothing was changed.",
+                hint=f"keep the notebook's cells: `labkit lesson sync --from notebook {path}`; "
+                "take the text anyway (a backup is kept in .labkit-backups/): add --force.")
+        merged = notebook_from_text(text, nb, pairing)
+        nbformat.validate(merged)
+        saved = backup(path)
+        stamp(merged)
+        nbformat.write(merged, path)
+        _write_text(pairing, render(merged, pairing))  # jupytext's canonical layout
+        return (f"updated {path} from {pairing.text} (changed cells keep their old outputs: "
+                f"`labkit lesson build` refreshes them; the old notebook is in {saved})")
+    _write_text(pairing, render(nb, pairing))
+    _stamp_file(nb, path)
+    return f"updated {pairing.text} from {path}"
+
+
+def _stamp_file(nb: Any, path: Path) -> None:
+    """Stamp the notebook on disk as synced (only its metadata changes)."""
+    import nbformat
+
+    if stamp(nb):
+        nbformat.write(nb, path)
+
+
+def _write_text(pairing: Pairing, text: str) -> None:
+    pairing.text.parent.mkdir(parents=True, exist_ok=True)
+    pairing.text.write_text(text, encoding="utf-8")

@@ -1,0 +1,75 @@
+"""Lesson 2 (is everyone connected?): let the outside host reach a container by routing."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from labkit.exercises import Exercise
+from labkit.exercises.lessons import _lab
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
+
+TARGET = "172.17.0.3"  # busybox2
+LAB_SIDE = "203.0.113.1"  # the lab host's address on the outside link
+
+
+def check_route_in(lab: Lab) -> list[str]:
+    if "outside" not in _lab.netns_names(lab):
+        return ["there is no namespace named outside: run the lesson's cell that makes the "
+                "outside host first"]
+    state = _lab.container_state(lab, "busybox2")
+    if state is None or not state.get("Running"):
+        return ["busybox2 is not running: run the lesson's cell that starts busybox1 and "
+                "busybox2 first"]
+    route = lab.run(f"ip -n outside -o route get {TARGET}")
+    if not route.ok:
+        table = lab.run("ip -n outside route").stdout.strip().replace("\n", "; ")
+        return [f"the outside host has no route to {TARGET}: its routing table only has "
+                f"`{table}`, so it does not know where 172.17.0.0/16 is"]
+    words = route.stdout.split()
+    via = words[words.index("via") + 1] if "via" in words else None
+    if via is None:
+        return [f"the outside host thinks {TARGET} is on its own link (`{route.stdout.strip()}`)"
+                f": it must send such packets to a router, the lab host ({LAB_SIDE})"]
+    if via != LAB_SIDE:
+        return [f"the outside host sends packets for {TARGET} via {via}, but only the lab "
+                f"host ({LAB_SIDE}) knows the way to 172.17.0.0/16"]
+    if _lab.ping(lab, TARGET, ns="outside"):
+        return []
+    forward = lab.run("sysctl -n net.ipv4.ip_forward").stdout.strip()
+    if forward != "1":
+        return [f"the outside host's route is right, but ping {TARGET} gets no answer: "
+                f"ip_forward is {forward} in the lab host, so it drops packets that are not "
+                "for itself"]
+    return [f"the outside host's route is right, but ping {TARGET} gets no answer: is "
+            "something in the lab host's FORWARD chain dropping it (`iptables -S FORWARD`)?"]
+
+
+EXERCISES = [
+    Exercise(
+        id="lesson2/route-in",
+        title="Reach a container from outside by routing",
+        lesson="02-connected.ipynb",
+        task=(f"Make the outside host reach busybox2 at its own address, {TARGET}, with no "
+              "NAT on the way in: `ip netns exec outside busybox ping -c 1 172.17.0.3` must get "
+              "an answer."),
+        check=check_route_in,
+        hints=(
+            "Ask the outside host how it would send a packet to 172.17.0.3: "
+            "`ip -n outside route get 172.17.0.3`.",
+            "The outside host needs a route for 172.17.0.0/16 through a router that knows "
+            "that network. Which address of the lab host can it reach?",
+            f"`ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}` (the lab host already "
+            "forwards: ip_forward is 1).",
+        ),
+        solution=(
+            f"ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}\n"
+            f"ip netns exec outside busybox ping -c 2 {TARGET}\n"
+        ),
+        setup=(
+            "docker run -dit --name busybox1 busybox sh\n"
+            "docker run -dit --name busybox2 busybox sh\n" + _lab.OUTSIDE_SETUP
+        ),
+    ),
+]

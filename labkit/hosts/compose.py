@@ -1,0 +1,171 @@
+"""Start and stop the lab with Docker Compose (v2 `docker compose` or v1 `docker-compose`),
+falling back to an explicit capability set on hosts that refuse privileged containers.
+
+The compose files are the single description of the lab; this module only chooses which
+files and which compose command to use, then shows compose's own progress.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from labkit.errors import LabError, LabStopped
+
+LAB_SERVICE = "dind"
+LAB_IMAGE = "labkit-lab:latest"
+NOPRIV_FILE = "docker-compose.nopriv.yml"
+# What runc says when the host's capability bounding set cannot grant --privileged.
+REFUSALS = ("unable to apply caps", "operation not permitted")
+
+
+@dataclass(frozen=True)
+class Compose:
+    command: tuple[str, ...]  # ("docker", "compose") or ("docker-compose",)
+    project_dir: Path
+    nopriv: bool = False
+
+    def argv(self, *args: str) -> list[str]:
+        files = ["-f", "docker-compose.yml"]
+        if self.nopriv:
+            files += ["-f", NOPRIV_FILE]
+        return [*self.command, *files, *args]
+
+    def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
+        return subprocess.run(self.argv(*args), cwd=self.project_dir, text=True,
+                              capture_output=capture, check=False)
+
+
+class ComposeMissing(LabError):
+    kind = "compose-missing"
+
+
+def find_project_dir(start: Path | None = None) -> Path:
+    """The folder holding docker-compose.yml: $LABKIT_PROJECT_DIR, the current folder or a
+    parent, or the checkout labkit was installed from (editable installs)."""
+    candidates = []
+    if os.environ.get("LABKIT_PROJECT_DIR"):
+        candidates.append(Path(os.environ["LABKIT_PROJECT_DIR"]))
+    here = (start or Path.cwd()).resolve()
+    candidates += [here, *here.parents, Path(__file__).resolve().parents[2]]
+    for folder in candidates:
+        if (folder / "docker-compose.yml").is_file() and (folder / "lab" / "Dockerfile").is_file():
+            return folder
+    raise ComposeMissing(
+        "cannot find the course folder (docker-compose.yml and lab/Dockerfile). Run labkit "
+        "from the course checkout, or set LABKIT_PROJECT_DIR to it.")
+
+
+def compose_command() -> tuple[str, ...]:
+    """Compose v2 if the docker CLI has it, else v1's `docker-compose`."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True,
+                               check=False)
+        if probe.returncode == 0:
+            return ("docker", "compose")
+    if shutil.which("docker-compose"):
+        return ("docker-compose",)
+    raise ComposeMissing(
+        "neither `docker compose` (Compose v2) nor `docker-compose` (v1) is installed. Install "
+        "Docker Desktop, or the compose plugin (Debian: apt install docker-compose).")
+
+
+def privileged_refused(client, image: str = LAB_IMAGE) -> str | None:
+    """Try a throw-away privileged container; the reason if the host refuses it."""
+    import docker.errors
+
+    probe = client.containers.create(image, entrypoint=["true"], privileged=True,
+                                     network_mode="none", labels={"org.labkit.role": "probe"})
+    try:
+        probe.start()
+    except docker.errors.APIError as exc:
+        text = str(exc.explanation or exc)
+        for refusal in REFUSALS:
+            if refusal in text:
+                return text[text.index(refusal):].split('"')[0].split("\n")[0].strip(": ")
+        raise
+    finally:
+        probe.remove(force=True)
+    return None
+
+
+def image_exists(client, image: str = LAB_IMAGE) -> bool:
+    import docker.errors
+
+    try:
+        client.images.get(image)
+        return True
+    except docker.errors.ImageNotFound:
+        return False
+
+
+def say(message: str) -> None:
+    print(f"labkit: {message}", file=sys.stderr, flush=True)
+
+
+def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
+       wait: float = 180.0):
+    """Build the lab image if missing (or asked), start the services, wait until the lab is
+    ready. Returns the ready `LabContainer`. Progress goes to stderr."""
+    from labkit.hosts.docker import docker_client, wait_until_ready
+    from labkit.hosts.locate import find_lab
+
+    client = docker_client()
+    compose = Compose(compose_command(), find_project_dir())
+    if build or not image_exists(client):
+        say(f"building the lab image {LAB_IMAGE} (first run: a minute or two)")
+        if compose.run("build", *services).returncode != 0:
+            raise LabError("building the images failed (compose's messages are above).",
+                           hint="a network that inspects TLS needs its CA in certs/ "
+                           "(see certs/README.md); a missing base image on a host without a "
+                           "registry is made by .ci/make-base-image.sh.")
+    refusal = privileged_refused(client)
+    if refusal:
+        say(f"this host refuses privileged containers ({refusal}); "
+            "starting the lab with an explicit capability set "
+            f"instead ({NOPRIV_FILE})")
+        compose = Compose(compose.command, compose.project_dir, nopriv=True)
+    say(f"starting {', '.join(services)} with {' '.join(compose.command)}")
+    if compose.run("up", "-d", *services).returncode != 0:
+        raise LabError("compose could not start the lab (its messages are above).",
+                       hint="run `labkit doctor` to see what this host allows.")
+    lab = find_lab(client)
+    if lab is None:
+        raise LabError("compose reported success but no lab container is labelled "
+                       "org.labkit.role=lab.", hint="check docker-compose.yml's labels.")
+    say("waiting for the lab's Docker engine to be ready")
+    try:
+        lab = wait_until_ready(client, lab, wait)
+    except LabStopped:
+        # A lab that stops while starting: its container's own state is broken (a killed
+        # engine's leftovers in an old image's /run, say). Safe to make anew: the lab's inner
+        # Docker storage is a volume, and the lessons reset the lab anyway.
+        say(f"the lab stopped while starting; its last words:\n{_last_words(client, lab.id)}")
+        say("making its container anew (the inner Docker storage volume is kept)")
+        compose.run("rm", "-f", "-s", LAB_SERVICE)
+        if compose.run("up", "-d", *services).returncode != 0 or find_lab(client) is None:
+            raise LabError("compose could not start the lab again (its messages are above).",
+                           hint="run `labkit doctor`; `labkit down --volumes` then "
+                           "`labkit up` starts from nothing") from None
+        lab = wait_until_ready(client, find_lab(client), wait)
+    say(f"lab ready: container {lab.name}")
+    return lab
+
+
+def _last_words(client, container_id: str, lines: int = 8) -> str:
+    try:
+        text = client.api.logs(container_id, tail=lines).decode(errors="replace")
+    except Exception as exc:  # noqa: BLE001 - the logs are a courtesy, the restart goes on
+        text = f"(no logs: {exc})"
+    return "\n".join("  " + line for line in text.rstrip().splitlines())
+
+
+def down(*, volumes: bool = False) -> int:
+    """Stop and remove the course's containers (the learner's notebooks stay on the host)."""
+    compose = Compose(compose_command(), find_project_dir())
+    args = ["down", "--remove-orphans"] + (["--volumes"] if volumes else [])
+    return compose.run(*args).returncode

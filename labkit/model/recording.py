@@ -1,0 +1,162 @@
+"""A recording of a lesson run in a real lab: the data, and how it is assembled (pure).
+
+A *recording* (`notebooks/recordings/NN-name.json`, format in docs/replay.md) holds, for every
+cell of a lesson that reached the lab, what reached it: each command with its output and exit
+status, and each topology snapshot the cell took (the diagram's). `labkit lesson build --record`
+makes them from a real run (labkit.transport.replay.Recorder logs, `assemble` builds); nothing
+ever invents an output.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from labkit.model.formats import RECORDING_FORMAT as FORMAT
+
+#: the first line of the banner over replayed cells; tests find banners by it
+BANNER = "▶ recorded in a real lab"
+
+DOCKER_WORD = re.compile(r"(^|[\s;|&(`$])docker(\s|$)", re.M)
+
+
+# --- the data ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command and what the lab answered. `output` keeps the order in which stdout and
+    stderr chunks arrived (merged per stream), so a replayed cell shows them the same way."""
+
+    command: str
+    output: tuple[tuple[str, str], ...]
+    exit_code: int
+    timed_out: bool = False
+
+    @property
+    def stdout(self) -> str:
+        return "".join(t for s, t in self.output if s == "stdout")
+
+    @property
+    def stderr(self) -> str:
+        return "".join(t for s, t in self.output if s == "stderr")
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"run": self.command, "output": [list(c) for c in self.output],
+                             "exit_code": self.exit_code}
+        if self.timed_out:
+            d["timed_out"] = True
+        return d
+
+
+@dataclass(frozen=True)
+class Snap:
+    """A snapshot the cell took at this point (by id into `Recording.topologies`)."""
+
+    topology: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"snapshot": self.topology}
+
+
+Event = Run | Snap
+
+
+@dataclass(frozen=True)
+class Cell:
+    """What one notebook cell sent to the lab, in order."""
+
+    index: int  # position in the notebook's cell list
+    id: str | None  # nbformat cell id
+    source: str
+    events: tuple[Event, ...]
+
+    @property
+    def runs(self) -> list[Run]:
+        return [e for e in self.events if isinstance(e, Run)]
+
+    @property
+    def topology(self) -> str | None:
+        """The snapshot after the cell (its last one)."""
+        snaps = [e.topology for e in self.events if isinstance(e, Snap)]
+        return snaps[-1] if snaps else None
+
+
+@dataclass(frozen=True)
+class Recording:
+    lesson: str  # the notebook's file name
+    cells: tuple[Cell, ...]
+    topologies: dict[str, dict[str, Any]]
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def live_modes(self) -> tuple[str, ...]:
+        """The live modes in which this lesson can run (a Docker lesson needs an engine)."""
+        return ("docker", "rootless") if lesson_needs_docker(self) else (
+            "docker", "rootless", "netns")
+
+    def cell(self, index: int) -> Cell | None:
+        return next((c for c in self.cells if c.index == index), None)
+
+    def to_json(self) -> str:
+        return json.dumps({
+            "format": FORMAT, "lesson": self.lesson, "recorded": self.meta,
+            "live_modes": list(self.live_modes),
+            "cells": [{"index": c.index, "id": c.id, "source": c.source,
+                       "events": [e.to_dict() for e in c.events]} for c in self.cells],
+            "topologies": self.topologies,
+        }, indent=1, sort_keys=False, ensure_ascii=False) + "\n"
+
+    @classmethod
+    def from_json(cls, text: str | dict[str, Any]) -> Recording:
+        d = json.loads(text) if isinstance(text, str) else text
+        if d.get("format") != FORMAT:
+            raise ValueError(f"recording format {d.get('format')!r} is not supported (must be "
+                             f"{FORMAT}); refresh it with `python -m labkit.authoring build "
+                             "--record`")
+        cells = tuple(Cell(c["index"], c.get("id"), c["source"], tuple(
+            Run(e["run"], tuple((s, t) for s, t in e["output"]), e["exit_code"],
+                e.get("timed_out", False)) if "run" in e else Snap(e["snapshot"])
+            for e in c["events"])) for c in d["cells"])
+        return cls(d["lesson"], cells, d.get("topologies", {}), d.get("recorded", {}))
+
+
+def lesson_needs_docker(rec: Recording) -> bool:
+    """Does any recorded command of the lesson call docker? (labkit's reset is not counted: it
+    skips Docker where there is none.) Pure."""
+    return any(DOCKER_WORD.search(r.command) for c in rec.cells for r in c.runs
+               if not r.command.startswith("@"))
+
+
+def topology_key(topo: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The snapshot without how the probe ran (its timing), and a stable digest of it. Pure."""
+    kept = {k: v for k, v in topo.items() if k != "probe"}
+    digest = hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+    return digest, kept
+
+
+def assemble(lesson: str, cells: list[tuple[int, str | None, str, list[dict]]],
+             meta: dict[str, Any]) -> Recording:
+    """A Recording from per-cell event logs (lines the `Recorder` wrote). Equal snapshots
+    are stored once, named t1, t2, ... in order of first appearance. Pure."""
+    ids: dict[str, str] = {}
+    topologies: dict[str, dict[str, Any]] = {}
+    out = []
+    for index, cell_id, source, events in cells:
+        evs: list[Event] = []
+        for e in events:
+            if "snapshot" in e:
+                digest, kept = topology_key(e["snapshot"])
+                if digest not in ids:
+                    ids[digest] = f"t{len(ids) + 1}"
+                    topologies[ids[digest]] = kept
+                evs.append(Snap(ids[digest]))
+            else:
+                evs.append(Run(e["run"], tuple((s, t) for s, t in e["output"]), e["exit_code"],
+                               e.get("timed_out", False)))
+        if evs:
+            out.append(Cell(index, cell_id, source, tuple(evs)))
+    return Recording(lesson, tuple(out), topologies, meta)

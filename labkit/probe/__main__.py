@@ -1,0 +1,7 @@
+"""`python3 -m labkit.probe [--raw | --serve]` inside the lab."""
+
+import sys
+
+from labkit.probe.scan import main
+
+sys.exit(main())
