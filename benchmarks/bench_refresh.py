@@ -26,8 +26,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from labkit.draw.dot import to_dot, to_svg  # noqa: E402
-from labkit.model.topology import diff  # noqa: E402
+from labkit.draw.dot import to_dot  # noqa: E402
+from labkit.draw.svg import to_svg  # noqa: E402
+from labkit.model.diff import diff  # noqa: E402
 from labkit.transport.probe_client import SERVE_ARGV, ProbeSession  # noqa: E402
 
 # --- lab access: one adapter (docker exec for now; labkit.lab.Lab's transport later) -------

@@ -28,13 +28,9 @@ from labkit.hosts.docker import docker_client, wait_until_ready
 from labkit.hosts.locate import LabContainer, find_lab
 from labkit.result import Result
 from labkit.scripts import text as script
-from labkit.transport.base import (
-    MAX_OUTPUT,
-    DockerExecTransport,
-    LocalTransport,
-    OutputCallback,
-    Transport,
-)
+from labkit.transport.docker import DockerExecTransport
+from labkit.transport.local import LocalTransport
+from labkit.transport.protocol import MAX_OUTPUT, OutputCallback, Transport
 
 if TYPE_CHECKING:
     from labkit.model import containment
@@ -97,7 +93,6 @@ class Lab:
         self._container = container
         self.timeout = timeout
         self.max_output = MAX_OUTPUT  # what one command keeps of its output (0: all of it)
-        self.draw_after_cells = True  # `%lab_draw off` turns it off
         self._probe = None  # one long-lived probe in the lab, started on first use
         self._drawn = None  # the topology the last diagram showed
 
@@ -134,7 +129,8 @@ class Lab:
             client.api.start(found.id)
         found = wait_until_ready(client, found, wait)
         follow = not (name or os.environ.get("LABKIT_LAB"))  # found by label, as find_lab does
-        return cls(DockerExecTransport(client, found.id, found.name, follow=follow),
+        relocate = (lambda: find_lab(client)) if follow else None
+        return cls(DockerExecTransport(client, found.id, found.name, relocate=relocate),
                    container=found)._activate()
 
     @classmethod
@@ -299,8 +295,8 @@ class Lab:
         """A diagram of the lab's network now; what changed since the last diagram is
         highlighted (added) or faded (removed) unless `changes=False`. `focus` names the
         namespaces to show; `fdb=True` adds the MACs the bridges learned."""
-        from labkit.draw.dot import Diagram
-        from labkit.model.topology import diff, steady
+        from labkit.draw.diagram import Diagram
+        from labkit.model.diff import diff, steady
 
         raw = self.snapshot()
         topo = steady(raw)  # changes are always judged on the steady form (see after_cell)

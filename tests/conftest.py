@@ -36,8 +36,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 UNIT_DIR = Path(__file__).parent / "unit"
-#: what a test needs when it touches Docker or a lab: never in tests/unit
+#: what a test needs when it touches Docker or a lab: never in tests/unit. `fixturenames` is
+#: the whole closure, so a fixture built on one of these (or `usefixtures`) counts too.
 LIVE_FIXTURES = {"lab", "docker_api", "throwaway_lab"}
+LIVE_MARKERS = ("lab", "docker", "rootless")
+
+
+def _in_unit(item: pytest.Item) -> bool:
+    return UNIT_DIR in Path(str(item.path)).parents
+
+
+def _live(item: pytest.Item) -> list[str]:
+    """Why the test is live: its live markers and fixtures (empty: it is pure)."""
+    marks = [f"@{m}" for m in LIVE_MARKERS if item.get_closest_marker(m) is not None]
+    return marks + sorted(LIVE_FIXTURES & set(getattr(item, "fixturenames", ())))
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -45,15 +57,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     for item in items:
         if LAB_DIR in Path(str(item.path)).parents and item.get_closest_marker("lab") is None:
             item.add_marker(pytest.mark.lab)
-        if UNIT_DIR in Path(str(item.path)).parents and (
-                item.get_closest_marker("lab") or item.get_closest_marker("docker")
-                or LIVE_FIXTURES & set(getattr(item, "fixturenames", ()))):
-            live_in_unit.append(item.nodeid)
+        if _in_unit(item) and (why := _live(item)):
+            live_in_unit.append(f"{item.nodeid} ({', '.join(why)})")
     if live_in_unit:
         # tests/unit is pure: it passes with Docker unreachable and never touches a lab.
         raise pytest.UsageError("live tests collected under tests/unit (move them to "
                                 "tests/lab or mark nothing live there): "
                                 + ", ".join(live_in_unit))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_fixture_setup(fixturedef, request) -> None:
+    """The same rule for `request.getfixturevalue("lab")` inside a test, which collection
+    cannot see: a live fixture set up for a tests/unit test fails that test."""
+    item = getattr(request, "_pyfuncitem", None)  # the test that asked, whatever the scope
+    if fixturedef.argname in LIVE_FIXTURES and item is not None and _in_unit(item):
+        pytest.fail(f"{item.nodeid} asked for the live fixture {fixturedef.argname!r}: "
+                    "tests/unit is pure (move the test to tests/lab)", pytrace=False)
 
 
 def _doctor_report() -> str:

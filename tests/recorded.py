@@ -10,6 +10,9 @@ from pathlib import Path
 
 import nbformat
 
+from labkit.authoring.sanitize import read_sanitize_file, sanitized
+from labkit.model.recording import merge_streams
+
 REPO = Path(__file__).resolve().parent.parent
 # LABKIT_TEST_NOTEBOOKS: check another copy of the lessons (e.g. freshly built ones)
 NOTEBOOKS = Path(os.environ.get("LABKIT_TEST_NOTEBOOKS") or REPO / "notebooks")
@@ -21,25 +24,13 @@ LAB_REACHING = re.compile(r"^%%lab|\blab\.(run|sh|reset|draw|snapshot)\(|"
                           r"\b(check|exercise_widget)\(|Lab\.connect\(", re.M)
 
 
-def sanitizers() -> list[tuple[re.Pattern, str]]:
-    """(pattern, replacement) pairs of tests/nbval-sanitize.cfg, in order."""
-    pairs, pattern = [], None
-    for line in SANITIZE.read_text().splitlines():
-        if line.startswith("regex: "):
-            pattern = re.compile(line[len("regex: "):])
-        elif line.startswith("replace: ") and pattern is not None:
-            pairs.append((pattern, line[len("replace: "):]))
-            pattern = None
-    return pairs
-
-
-_PAIRS = sanitizers()
+#: the (regex, replace) pairs of tests/nbval-sanitize.cfg, read by nbval's own parser
+PATTERNS = read_sanitize_file(SANITIZE)
 
 
 def sanitize(text: str) -> str:
-    for pattern, replacement in _PAIRS:
-        text = pattern.sub(replacement, text)
-    return text
+    """The text as nbval compares it."""
+    return sanitized(text, PATTERNS)
 
 
 def read(path: Path):
@@ -61,11 +52,8 @@ def comparable(outputs: list, *, replayed: bool = False) -> list[tuple[str, str]
                                if not line.startswith("labkit: "))
             if not text:
                 continue
-            kind = f"stream:{o['name']}"
-            if out and out[-1][0] == kind:
-                out[-1] = (kind, out[-1][1] + text)
-            else:
-                out.append((kind, text))
+            # joined to the output before it when that is the same stream
+            out = [*out[:-1], *merge_streams([*out[-1:], (f"stream:{o['name']}", text)])]
         elif o["output_type"] in ("display_data", "execute_result"):
             plain = o.get("data", {}).get("text/plain", "")
             if replayed and plain.startswith(BANNER):

@@ -1,7 +1,7 @@
 """For instructors: re-run a lesson in the real lab and store its fresh outputs.
 
-    python -m labkit.authoring build notebooks/01-docker0.ipynb [...]
-    python -m labkit.authoring build --record notebooks/0*.ipynb   # + replay recordings
+    labkit lesson build notebooks/01-docker0.ipynb [...]
+    labkit lesson build --record notebooks/0*.ipynb   # + replay recordings
 
 `--record` also writes, per lesson, `notebooks/recordings/NN-name.json`: every command each
 cell sent to the lab with its output and exit status, and the topology snapshots (what
@@ -19,43 +19,43 @@ solution cell cannot drift from the solution the tests run.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
-import time
 from collections.abc import Callable
 from contextlib import contextmanager
+from importlib.metadata import version
+from itertools import groupby
 from pathlib import Path
 
-#: cell roles, in `cell.metadata["labkit"]["role"]` (see docs/lessons.md)
-ROLES = ("exercise", "your-turn", "check", "solution", "check-solution")
+from labkit.authoring.cells import EXERCISE_ROLES, role, source
+from labkit.exercises import get
+from labkit.model.recording import assemble
+from labkit.model.recording import merge_streams as merge_chunks
 
 
 def exercise_cell_problems(nb) -> list[str]:
     """Mismatches between a notebook's exercise cells and the exercises in labkit (pure)."""
-    from labkit.exercises import get
-
     problems = []
     for number, cell in enumerate(nb.cells, 1):
-        meta = cell.get("metadata", {}).get("labkit", {})
-        role, ex_id = meta.get("role"), meta.get("exercise")
-        if role is None:
+        kind, ex_id = role(cell)
+        if kind is None:
             continue
-        if role not in ROLES:
-            problems.append(f"cell {number}: unknown labkit role {role!r} "
-                            f"(must be one of {list(ROLES)})")
+        if kind not in EXERCISE_ROLES:
+            problems.append(f"cell {number}: unknown labkit role {kind!r} "
+                            f"(must be one of {list(EXERCISE_ROLES)})")
             continue
         try:
             exercise = get(ex_id)
         except Exception as exc:  # noqa: BLE001 - reported, not raised: list every problem
             problems.append(f"cell {number}: {exc}")
             continue
-        if role == "solution":
-            body = cell.source.split("\n", 1)[1] if cell.source.startswith("%%lab") else ""
+        if kind == "solution":
+            text = source(cell)
+            body = text.split("\n", 1)[1] if text.startswith("%%lab") else ""
             if body.strip() != exercise.solution.strip():
                 problems.append(f"cell {number}: the solution cell of {ex_id} differs from "
-                                "the solution in labkit.checks (the tests run that one)")
+                                "the solution in labkit.exercises (the tests run that one)")
     return problems
 
 
@@ -63,14 +63,15 @@ def merge_streams(outputs: list) -> list:
     """Join neighbouring stream outputs of the same name (pure). Output arrives in chunks as
     commands print it; stored as one block per stream it diffs and reads cleanly, and nbval
     compares the joined text anyway."""
+    import nbformat  # an authoring dependency, like everything the build runs
+
     merged: list = []
-    for out in outputs:
-        last = merged[-1] if merged else None
-        if (out.get("output_type") == "stream" and last is not None
-                and last.get("output_type") == "stream" and last.get("name") == out.get("name")):
-            last["text"] += out["text"]
-        else:
-            merged.append(out)
+    for is_stream, run in groupby(outputs, key=lambda o: o.get("output_type") == "stream"):
+        if not is_stream:
+            merged += run
+            continue
+        merged += [nbformat.v4.new_output("stream", name=name, text=text)
+                   for name, text in merge_chunks((o["name"], o["text"]) for o in run)]
     return merged
 
 
@@ -168,11 +169,8 @@ class _CellLog:
         self.cells.append((cell_index, cell.get("id"), cell.source, events))
 
     def recording(self, lesson: str):
-        import labkit
-        from labkit.model.recording import assemble
-
-        return assemble(lesson, self.cells, {"labkit": labkit.__version__,
-                                             "by": "python -m labkit.authoring build --record"})
+        return assemble(lesson, self.cells, {"labkit": version("labkit"),
+                                             "by": "labkit lesson build --record"})
 
 
 def _this_python_kernel():
@@ -190,31 +188,3 @@ def _this_python_kernel():
                               env={"LABKIT_PROGRESS": "off"})
 
     return KernelManager(kernel_name="python3", kernel_spec_manager=ThisPython())
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m labkit.authoring",
-                                     description="Re-run lessons in the lab, store outputs.")
-    sub = parser.add_subparsers(dest="command", required=True)
-    b = sub.add_parser("build", help="execute notebooks and store their outputs")
-    b.add_argument("paths", nargs="+", type=Path)
-    b.add_argument("--timeout", type=int, default=600, help="seconds per cell (default 600)")
-    b.add_argument("--record", action="store_true",
-                   help="also write each lesson's replay recording (recordings/NAME.json)")
-    args = parser.parse_args(argv)
-    failed = 0
-    for path in args.paths:
-        start = time.monotonic()
-        print(f"building {path} ...", end=" ", flush=True)
-        try:
-            build(path, timeout=args.timeout, record=args.record)
-        except Exception as exc:  # noqa: BLE001 - report and go on with the next lesson
-            failed += 1
-            print(f"FAILED\n{exc}", file=sys.stderr)
-            continue
-        print(f"done in {time.monotonic() - start:.0f} s")
-    return 1 if failed else 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -4,7 +4,7 @@ sources in step.
 For each lesson: bring the notebook and its text source in step (the newer wins, so an edit
 made in lessons/NN-name.md is what runs), execute it with `labkit.authoring.build` (fresh
 outputs; with `record`, the replay recording too), write the text source again from the
-result, and lint it (`labkit.lint`): fresh outputs can bring new volatile text.
+result, and lint it (`labkit.authoring.lint`): fresh outputs can bring new volatile text.
 
 The progress bar (cell i/n, on stderr) follows `authoring.build`'s `on_cell` callback.
 """

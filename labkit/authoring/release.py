@@ -24,15 +24,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from labkit.authoring.lint import role, source
+from labkit.authoring.cells import SOLUTION_ROLES, role, source
 from labkit.errors import UsageError
+from labkit.exercises import get
 
 Notebook = dict
 Transform = Callable[[Notebook], Notebook]
-
-#: cells that only the instructor edition keeps
-SOLUTION_ROLES = ("solution", "check-solution")
-
 
 def _role(cell: dict) -> str | None:
     return role(cell)[0]
@@ -130,11 +127,8 @@ def learner_recording(recording: dict, learner_nb: Notebook) -> dict:
 def leaks(learner_nb: Notebook) -> list[str]:
     """Where the learner edition still shows a solution: a solution cell left, or a code
     cell holding an exercise's solution commands (pure, after the transformations)."""
-    from labkit.exercises import get
-
     found = []
-    ids = {(c.get("metadata", {}).get("labkit") or {}).get("exercise")
-           for c in learner_nb["cells"]} - {None}
+    ids = {role(c)[1] for c in learner_nb["cells"]} - {None}
     solutions = {}
     for ex_id in ids:
         try:

@@ -8,7 +8,8 @@ do and brings them back in step:
 * `pairing_for(path)` finds the text source of a notebook through jupytext's own
   configuration (the same file JupyterLab's jupytext contents manager reads), or None;
 * `render(nb, pairing)` is the text the notebook should have (pure);
-* `cells_out_of_sync(nb, text, pairing)` names the cells that differ (pure);
+* `cells_out_of_sync(nb, text, pairing)` names the cells changed, added or removed, the two
+  cell lists aligned by difflib (pure);
 * `sync(path)` writes whichever side is older from the newer one (outputs always stay in the
   notebook; a cell whose source changed keeps its old outputs until `labkit lesson build`).
 
@@ -17,15 +18,14 @@ jupytext is an authoring dependency (`pip install jupytext`); learners do not ne
 
 from __future__ import annotations
 
+import difflib
 import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from labkit.authoring.cells import source as _source
 from labkit.errors import UsageError
-
-#: what a fresh repository pairs (jupytext.toml at the root); see docs/authoring.md
-DEFAULT_FORMATS = "notebooks///ipynb,lessons///md:myst"
 
 
 def _jupytext():
@@ -46,7 +46,6 @@ class Pairing:
     text: Path
     fmt: dict[str, Any]  # jupytext's format of the text side ({"extension": ".md", ...})
     config: Any  # jupytext.config.JupytextConfiguration (filters, format options)
-    config_file: Path
 
 
 def pairing_for(path: str | Path) -> Pairing | None:
@@ -75,7 +74,7 @@ def pairing_for(path: str | Path) -> Pairing | None:
         return None
     for other, fmt in pairs:
         if Path(other) != path and fmt.get("extension") != ".ipynb":
-            return Pairing(path, Path(other), dict(fmt), config, Path(found))
+            return Pairing(path, Path(other), dict(fmt), config)
     return None
 
 
@@ -105,9 +104,25 @@ def parse(text: str, pairing: Pairing) -> dict:
     return jupytext.reads(text, pairing.fmt, config=pairing.config)
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One way the text source differs from the notebook. `kind`: "changed" (a cell both
+    have), "notebook-only", "text-only" or "layout" (same cells, laid out differently).
+    `cell` is the notebook's cell it concerns (1 = first); for a text-only cell, the notebook
+    cell it would follow (0: before the first)."""
+
+    kind: str
+    message: str
+    cell: int | None = None
+
+    def __str__(self) -> str:
+        return self.message if self.kind in ("layout", "text-only") else (
+            f"cell {self.cell}: {self.message}")
+
+
 #: what `cells_out_of_sync` says when only the layout differs
-FORMATTING_ONLY = ("the text source is laid out differently (same cells): `labkit lesson sync` "
-                   "rewrites it")
+FORMATTING_ONLY = Difference("layout", "the text source is laid out differently (same cells): "
+                             "`labkit lesson sync` rewrites it")
 
 
 def _cell_key(cell: dict) -> tuple:
@@ -115,29 +130,56 @@ def _cell_key(cell: dict) -> tuple:
     return cell["cell_type"], _source(cell).rstrip("\n"), json.dumps(meta, sort_keys=True)
 
 
-def _source(cell: dict) -> str:
-    src = cell.get("source", "")
-    return "".join(src) if isinstance(src, list) else src
+def _what_differs(a: tuple, b: tuple) -> str:
+    return "its type" if a[0] != b[0] else "its source" if a[1] != b[1] else "its metadata"
 
 
-def cells_out_of_sync(nb: dict, text: str, pairing: Pairing) -> list[str]:
-    """What differs between the notebook and its text source, one sentence each, naming
-    notebook cells by number (1 = first); [] when they agree (pure)."""
+def _first_line(key: tuple) -> str:
+    """How a cell is named in a message: its kind and first line that says something
+    ("a %%lab cell 'ip link show'", "a markdown cell '## Exercise: ...'")."""
+    lines = [ln.strip() for ln in key[1].splitlines() if ln.strip()]
+    kind = f"a {key[0]} cell"
+    if lines and lines[0].startswith("%%"):
+        kind, lines = f"a {lines[0].split()[0]} cell", lines[1:]
+    if not lines:
+        return f"{kind} (empty)"
+    return f"{kind} {lines[0][:60] + '…' if len(lines[0]) > 60 else lines[0]!r}"
+
+
+def compare_cells(want: list[tuple], have: list[tuple]) -> list[Difference]:
+    """The differences between the notebook's cells (`want`) and the text's (`have`), as
+    `_cell_key`s, aligned by difflib so that one inserted cell is one difference (pure).
+    Where a run of cells was replaced, they are paired in order as changed cells; what is
+    left over was added or removed."""
+    found: list[Difference] = []
+    matcher = difflib.SequenceMatcher(None, want, have, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            continue
+        paired = min(i2 - i1, j2 - j1)
+        for k in range(paired):
+            found.append(Difference("changed", f"{_what_differs(want[i1 + k], have[j1 + k])} "
+                                    "differs from the text source", i1 + k + 1))
+        for i in range(i1 + paired, i2):
+            found.append(Difference("notebook-only", "the text source lacks this cell", i + 1))
+        for j in range(j1 + paired, j2):
+            after = i1 + paired  # the notebook cell it follows (1 = first; 0: none)
+            where = f"after cell {after}" if after else "before the first cell"
+            found.append(Difference("text-only", f"the text source has {_first_line(have[j])}"
+                                    f" {where}, which the notebook lacks", after))
+    return found
+
+
+def cells_out_of_sync(nb: dict, text: str, pairing: Pairing) -> list[Difference]:
+    """What differs between the notebook and its text source, one `Difference` per cell
+    added, removed or changed; [] when they agree (pure)."""
     if render(nb, pairing) == text:
         return []
     # Compare both sides after the same trip through jupytext, so only real differences
     # (a source, a cell's role metadata, a cell added or removed) count.
     want = [_cell_key(c) for c in parse(render(nb, pairing), pairing)["cells"]]
     have = [_cell_key(c) for c in parse(text, pairing)["cells"]]
-    problems = []
-    for number, (a, b) in enumerate(zip(want, have, strict=False), 1):
-        if a != b:
-            what = ("its type" if a[0] != b[0] else "its source" if a[1] != b[1]
-                    else "its metadata")
-            problems.append(f"cell {number}: {what} differs from the text source")
-    if len(want) != len(have):
-        problems.append(f"the notebook has {len(want)} cells, the text source {len(have)}")
-    return problems or [FORMATTING_ONLY]
+    return compare_cells(want, have) or [FORMATTING_ONLY]
 
 
 def notebook_from_text(text: str, nb: dict, pairing: Pairing) -> dict:

@@ -1,10 +1,14 @@
 """`labkit doctor`: what works on this host, and what to do about each problem.
 
-The checks gather facts at the edge; `report()` and `usable()` are pure over the results."""
+The checks gather facts at the edge; `report()` and `usable()` are pure over the results.
+`gather()` imports Docker's client and the lab when it runs: `labkit --help` must not."""
 
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
+
+from labkit.cli.command import add
 
 
 @dataclass(frozen=True)
@@ -151,7 +155,7 @@ def _without_docker() -> list[Check]:
     except LabError as exc:
         checks.append(Check("lab answers", False, exc.message,
                             "run `Lab.connect()` in a notebook (it starts the lab), or "
-                            "`python -m labkit.rootless start`"))
+                            "`labkit rootless start`"))
     return checks
 
 
@@ -165,3 +169,17 @@ def _containment(lab) -> Check:
         return Check("traffic stays in the lab", None, f"could not check: {exc.message}")
     return Check("traffic stays in the lab", found.contained, found.summary(),
                  "`labkit reset` puts the lab's seal back (docs/containment.md)")
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Say what works here and what to do about each problem.
+
+    Exit 0 when the lab is usable."""
+    checks = gather()
+    print(report(checks))
+    return 0 if usable(checks) else 1
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """`labkit doctor`."""
+    add(sub, "doctor", cmd_doctor)

@@ -27,7 +27,6 @@ import labkit.exercises as _exercises
 from labkit.exercises import Exercise, Progress
 from labkit.model.formats import PROGRESS_FORMAT
 
-FORMAT = PROGRESS_FORMAT
 FILE_NAME = ".labkit-progress.json"
 ENV = "LABKIT_PROGRESS"
 
@@ -49,7 +48,7 @@ class FileProgress(Progress):
             data = json.loads(path.read_text())
         except (OSError, ValueError):
             return store
-        if not isinstance(data, dict) or data.get("format") != FORMAT:
+        if not isinstance(data, dict) or data.get("format") != PROGRESS_FORMAT:
             return store
         for ex_id, entry in (data.get("exercises") or {}).items():
             if not isinstance(entry, dict):
@@ -61,7 +60,7 @@ class FileProgress(Progress):
 
     def to_dict(self) -> dict:
         ids = sorted(set(self.hints_shown) | set(self.checks) | set(self.passed))
-        return {"format": FORMAT, "exercises": {i: {
+        return {"format": PROGRESS_FORMAT, "exercises": {i: {
             "hints_shown": self.hints_shown.get(i, 0), "checks": self.checks.get(i, 0),
             "passed": self.passed.get(i, False)} for i in ids}}
 

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import os
 import platform
-import shutil
 import socket
 import struct
 import subprocess
 from dataclasses import dataclass, field, fields, replace
+
+from labkit.transport.local import search_path, which
 
 #: modes, best first
 MODES = ("docker", "rootless", "netns", "replay")
@@ -52,8 +53,6 @@ NEEDS_ROOTLESS = ("dockerd", "containerd", "containerd-shim-runc-v2", "runc", "d
                   "docker-proxy", "iptables", "ip", "nsenter", "unshare", "setsid", "busybox")
 NEEDS_NETNS = ("ip", "nsenter", "unshare", "setsid")
 
-# Debian puts dockerd, ip and iptables in /usr/sbin, which a non-root PATH often lacks.
-SBIN = ("/usr/local/sbin", "/usr/sbin", "/sbin")
 
 
 @dataclass(frozen=True)
@@ -206,16 +205,6 @@ def _why(mode: str, facts: HostFacts) -> str:
 # --- the edge: probing ----------------------------------------------------------------------
 
 
-def search_path(path: str | None = None) -> str:
-    """PATH plus the sbin directories (where Debian keeps dockerd, ip, iptables)."""
-    parts = (path if path is not None else os.environ.get("PATH", "")).split(os.pathsep)
-    return os.pathsep.join([p for p in parts if p] + [s for s in SBIN if s not in parts])
-
-
-def which(name: str) -> str | None:
-    return shutil.which(name, path=search_path())
-
-
 def _run(argv: list[str], timeout: float = 5.0) -> Check:
     """Run a probe; ok when it exits 0, else the first line it said (or why it did not run)."""
     try:
@@ -329,30 +318,10 @@ def detect(full: bool = False) -> ModeReport:
 
 
 def facts_dict(facts: HostFacts) -> dict:
-    """JSON-ready form (for `labkit doctor --json` and test drivers)."""
+    """JSON-ready form (for `labkit modes --json` and test drivers)."""
     out = {}
     for f in fields(facts):
         value = getattr(facts, f.name)
         out[f.name] = {"ok": value.ok, "detail": value.detail} if isinstance(value, Check) \
             else value
     return out
-
-
-def main() -> int:
-    """`python -m labkit.modes [--json]`: print the chosen mode and why."""
-    import json
-    import sys
-
-    report = detect(full=True)
-    if "--json" in sys.argv[1:]:
-        print(json.dumps({"mode": report.mode, "number": report.number,
-                          "available": report.available, "reasons": report.reasons,
-                          "warnings": report.warnings, "facts": facts_dict(report.facts)},
-                         indent=2))
-    else:
-        print(report)
-    return 0 if report.live else 1
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

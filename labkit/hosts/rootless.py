@@ -34,9 +34,10 @@ from importlib import resources
 from pathlib import Path
 
 from labkit.errors import LabError
-from labkit.hosts.modes import ModeReport, detect, probe_docker, search_path, which
-from labkit.scripts import text as _script
-from labkit.transport.nsenter import NamespaceTransport
+from labkit.hosts.modes import ModeReport, detect, probe_docker
+from labkit.scripts import text as script
+from labkit.transport.local import search_path, which
+from labkit.transport.nsenter import NamespaceTransport, userns_of
 
 KINDS = ("rootless", "netns")
 #: in-namespace paths of the rootless lab (its private /run), as in the Docker lab
@@ -66,7 +67,7 @@ class RootlessStartFailed(LabError):
         tail = _tail(log)
         super().__init__(
             f"The {what}." + (f" Last lines of {log}:\n{tail}" if tail else ""),
-            hint="run `python -m labkit.rootless stop` and try again; `python -m labkit.modes` "
+            hint="run `labkit rootless stop` and try again; `labkit modes` "
             "says what this host allows.")
 
 
@@ -151,18 +152,6 @@ class RootlessLab:
 # --- finding ----------------------------------------------------------------------------------
 
 
-def _userns(pid: int) -> str | None:
-    """The user namespace of a live process (None for a gone one, or a zombie: a zombie keeps
-    its namespace link until reaped, and not every container's init reaps)."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as f:
-            if f.read().rpartition(b")")[2].split()[0] == b"Z":
-                return None
-        return os.readlink(f"/proc/{pid}/ns/user")
-    except (OSError, IndexError):
-        return None
-
-
 def _read_record(paths: Paths) -> dict | None:
     try:
         return json.loads(paths.record.read_text())
@@ -178,7 +167,7 @@ def find(kind: str | None = None) -> RootlessLab | None:
         if not rec:
             continue
         pid = int(rec["pid"])
-        if _userns(pid) == rec["userns"] and rec["userns"] != _userns(os.getpid()):
+        if userns_of(pid) == rec["userns"] and rec["userns"] != userns_of(os.getpid()):
             return RootlessLab(k, pid, rec["userns"], paths, rec.get("started", 0.0),
                                rec.get("timings", {}))
     return None
@@ -224,7 +213,7 @@ def _install_bin(paths: Paths) -> None:
     if not daemon_json.exists():  # our own, so no ~/.config/docker/daemon.json sneaks in
         daemon_json.write_text("{}\n")
     runc = paths.bin / "labkit-runc"
-    runc.write_text(_script("runc-devpts.sh").replace("@RUNC@", _need("runc")))
+    runc.write_text(script("runc-devpts.sh").replace("@RUNC@", _need("runc")))
     runc.chmod(0o755)
     proxy = paths.bin / "rootlesskit-docker-proxy"
     if proxy.is_symlink() or proxy.exists():
@@ -267,7 +256,7 @@ def _spawn(kind: str, paths: Paths) -> tuple[int, str]:
         for name in ("dockerd", "containerd", "containerd-shim-runc-v2", "docker", "iptables"):
             _need(name)
         argv = ["unshare", "-Urnm", "--propagation", "private", "bash", "-c",
-                _script("rootless-dockerd.sh"), "labkit-rootless",
+                script("rootless-dockerd.sh"), "labkit-rootless",
                 str(paths.state), str(paths.data), str(paths.bin)]
     else:
         # `exec -a` names the holder in `ps`; it only sleeps, holding the namespaces.
@@ -287,8 +276,8 @@ def _spawn(kind: str, paths: Paths) -> tuple[int, str]:
         except (OSError, ValueError):
             time.sleep(0.01)
             continue
-        ns = _userns(pid)
-        if ns and ns != _userns(os.getpid()):
+        ns = userns_of(pid)
+        if ns and ns != userns_of(os.getpid()):
             return pid, ns
         time.sleep(0.01)
     raise RootlessStartFailed(f"{kind} lab did not start (no new user namespace)", paths.log)
@@ -298,7 +287,7 @@ def _wait_engine(pid: int, paths: Paths, wait: float) -> None:
     endpoint = f"unix:///proc/{pid}/root{SOCKET}"
     deadline = time.monotonic() + wait
     while not probe_docker(endpoint, timeout=1).ok:
-        if _userns(pid) is None:
+        if userns_of(pid) is None:
             raise RootlessStartFailed("rootless lab's dockerd exited while starting", paths.log)
         if time.monotonic() > deadline:
             raise RootlessStartFailed(f"rootless lab's dockerd did not answer within {wait:g} s",
@@ -323,10 +312,10 @@ def _prepare(lab: RootlessLab, say: Say) -> dict:
     tables = ("for t in filter nat; do "
               "iptables -t $t -N labkit-x && iptables -t $t -X labkit-x; done")
     # contain.sh before the baseline: its routes are part of the starting state.
-    steps = [("tables", tables), ("contain", _script("contain.sh")),
-             ("baseline", _script("baseline.sh"))]
+    steps = [("tables", tables), ("contain", script("contain.sh")),
+             ("baseline", script("baseline.sh"))]
     if lab.kind == "rootless":
-        steps = [("seed", _script("seed-busybox.sh")), ("clean", _PREPARE_ROOTLESS), *steps[1:],
+        steps = [("seed", script("seed-busybox.sh")), ("clean", _PREPARE_ROOTLESS), *steps[1:],
                  ("ready", f"touch {READY_FILE}")]
     for name, text in steps:
         t0 = time.monotonic()
@@ -391,22 +380,22 @@ def lab_processes(userns: str) -> list[int]:
     found = []
     for entry in os.scandir("/proc"):
         if entry.name.isdigit():
-            if _userns(int(entry.name)) == userns:  # None: not ours, gone or a zombie
+            if userns_of(int(entry.name)) == userns:  # None: not ours, gone or a zombie
                 found.append(int(entry.name))
     return found
 
 
 def _kill_userns(record: dict | None, grace: float = 0.0) -> int:
     """TERM the holder, wait up to `grace` s, then KILL all that is left in its namespace."""
-    if not record or record.get("userns") == _userns(os.getpid()):
+    if not record or record.get("userns") == userns_of(os.getpid()):
         return 0
     userns, pid = record["userns"], int(record["pid"])
     count = len(lab_processes(userns))
-    if grace and _userns(pid) == userns:
+    if grace and userns_of(pid) == userns:
         with contextlib.suppress(OSError):
             os.kill(pid, signal.SIGTERM)
         deadline = time.monotonic() + grace
-        while _userns(pid) == userns and time.monotonic() < deadline:
+        while userns_of(pid) == userns and time.monotonic() < deadline:
             time.sleep(0.05)
     victims = lab_processes(userns)
     for p in victims:
@@ -463,7 +452,7 @@ def connect_rootless(kind: str | None = None, *, start_lab: bool = True, wait: f
     if lab is None or not lab.ready:
         if not start_lab:
             raise LabError(f"The {kind} lab is not running.",
-                           hint="run `python -m labkit.rootless start` (or connect with "
+                           hint="run `labkit rootless start` (or connect with "
                            "start=True)")
         lab = start(kind, wait=wait, say=say)
     return lab.transport()
@@ -474,52 +463,3 @@ def _tail(path: Path, lines: int = 12) -> str:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:
         return ""
-
-
-# --- a small CLI for tests and for trying it by hand ------------------------------------------
-
-
-def main(argv: list[str] | None = None) -> int:
-    """python -m labkit.rootless start|stop|status|run|shell [--kind K] [--purge] [-- CMD]"""
-    import argparse
-    import sys
-
-    parser = argparse.ArgumentParser(prog="python -m labkit.rootless",
-                                     description=main.__doc__)
-    parser.add_argument("action", choices=["start", "stop", "status", "run", "shell"])
-    parser.add_argument("--kind", choices=KINDS)
-    parser.add_argument("--purge", action="store_true", help="stop: delete images too")
-    parser.add_argument("--timeout", type=float, default=60.0)
-    argv = sys.argv[1:] if argv is None else argv
-    cut = argv.index("--") if "--" in argv else len(argv)
-    args = parser.parse_args(argv[:cut])
-    command = argv[cut + 1:]
-    try:
-        if args.action == "stop":
-            for line in stop(args.kind, purge=args.purge) or ["nothing was running"]:
-                print(line)
-            return 0
-        if args.action == "status":
-            lab = find(args.kind)
-            print(json.dumps(None if lab is None else {
-                "kind": lab.kind, "pid": lab.pid, "userns": lab.userns, "ready": lab.ready,
-                "docker_host": lab.docker_host, "timings": lab.timings}, indent=1))
-            return 0 if lab else 1
-        if args.action == "start":
-            lab = start(args.kind or "rootless", say=print)
-            print(json.dumps({"kind": lab.kind, "pid": lab.pid, "timings": lab.timings}))
-            return 0
-        transport = connect_rootless(args.kind, say=lambda t: print(t, file=sys.stderr))
-        if args.action == "shell":
-            os.execvpe(transport.prefix[0], [*transport.prefix, "bash", "-i"], transport.env)
-        res = transport.run(" ".join(command), timeout=args.timeout,
-                            on_output=lambda s, t: (sys.stdout if s == "stdout"
-                                                    else sys.stderr).write(t))
-        return 124 if res.timed_out else res.exit_code
-    except LabError as exc:
-        print(exc, file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

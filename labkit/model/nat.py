@@ -1,25 +1,34 @@
-"""Read the NAT picture from `iptables-save -t nat` text: pure parsing, no I/O.
+"""Read `iptables-save` text: pure parsing, no I/O. The one parser of it in labkit.
 
-Two things matter to the course: DNAT port mappings (what `docker run -p 8080:80` adds:
-a packet for the lab's port 8080 goes to the container's 172.17.0.2:80) and MASQUERADE
+`parse_save` reads every table, with each rule's place (table, chain, position) and, for
+`iptables-save -c`, its `[packets:bytes]` counters (`labkit.model.trace` diffs them). Two
+things matter to the course's NAT picture: DNAT port mappings (what `docker run -p 8080:80`
+adds: a packet for the lab's port 8080 goes to the container's 172.17.0.2:80) and MASQUERADE
 rules (containers reach the outside behind the lab's address).
 """
 
 from __future__ import annotations
 
+import re
 import shlex
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
-class NatRule:
-    """One `-A CHAIN ...` line: its matches as (option, negated, value) in line order."""
+class Rule:
+    """One `-A CHAIN ...` line: its matches as (option, negated, value) in line order, where
+    it stands (its table, and its 1-based position in its chain, as `iptables -L
+    --line-numbers` counts) and, when the text came from `iptables-save -c`, its counters."""
 
     chain: str
     matches: tuple[tuple[str, bool, str], ...]
     target: str | None
     target_args: tuple[tuple[str, str], ...]
-    text: str
+    text: str  # the line as iptables-save prints it, without the counters
+    table: str = "nat"
+    position: int = 0
+    packets: int | None = None
+    bytes: int | None = None
 
     def match(self, option: str) -> str | None:
         """The value of a match option, with a leading "!" when it is negated."""
@@ -33,6 +42,17 @@ class NatRule:
             if opt == option:
                 return value
         return None
+
+
+@dataclass(frozen=True)
+class Chain:
+    """A chain line, `:CHAIN POLICY [packets:bytes]`; a user-defined chain's policy is "-"."""
+
+    table: str
+    name: str
+    policy: str
+    packets: int | None = None
+    bytes: int | None = None
 
 
 @dataclass(frozen=True)
@@ -89,29 +109,54 @@ _FLAGS = {"--random", "--random-fully", "--persistent", "--rsource", "--rcheck",
 _TARGET_OPTS = {"--to-destination", "--to-source", "--to-ports", "--to"}
 
 
-def parse_iptables_save(text: str) -> list[NatRule]:
-    """The `-A` rules of the `*nat` table(s) in `text`, in order. Other tables are skipped."""
-    rules: list[NatRule] = []
-    table = None
+_COUNTERS = re.compile(r"^\[(\d+):(\d+)\]\s+(.*)$")
+_CHAIN = re.compile(r"^:(\S+) (\S+)(?: \[(\d+):(\d+)\])?$")
+
+
+def parse_save(text: str) -> list[Chain | Rule]:
+    """Every chain line and `-A` rule of `text` (any tables, with or without `-c`), in order.
+    A line before any `*table` line gets the table "" (iptables-save always writes one)."""
+    out: list[Chain | Rule] = []
+    table = ""
+    positions: dict[str, int] = {}
     for raw in text.splitlines():
         line = raw.strip()
-        if not line or line.startswith("#"):
-            continue
         if line.startswith("*"):
-            table = line[1:]
+            table, positions = line[1:], {}
             continue
-        if table != "nat" or not line.startswith("-A "):
+        chain = _CHAIN.match(line)
+        if chain is not None:
+            name, policy, packets, nbytes = chain.groups()
+            out.append(Chain(table, name, policy, _int(packets), _int(nbytes)))
             continue
-        rules.append(_parse_rule(line))
-    return rules
+        counted = _COUNTERS.match(line)
+        packets = nbytes = None
+        if counted is not None:
+            packets, nbytes, line = counted.groups()
+        if not line.startswith("-A "):
+            continue  # blank, a comment, COMMIT
+        rule = parse_rule(line, table)
+        positions[rule.chain] = positions.get(rule.chain, 0) + 1
+        out.append(replace(rule, position=positions[rule.chain], packets=_int(packets),
+                           bytes=_int(nbytes)))
+    return out
 
 
-def _parse_rule(line: str) -> NatRule:
+def parse_iptables_save(text: str) -> list[Rule]:
+    """The `-A` rules of the `*nat` table(s) in `text`, in order. Other tables are skipped."""
+    return [r for r in parse_save(text) if isinstance(r, Rule) and r.table == "nat"]
+
+
+def _int(digits: str | None) -> int | None:
+    return int(digits) if digits is not None else None
+
+
+def parse_rule(line: str, table: str = "nat") -> Rule:
+    """One `-A CHAIN ...` line (without counters) as a `Rule` (its position is not known)."""
     try:
         tokens = shlex.split(line)
     except ValueError:  # an unbalanced quote in a comment: fall back to plain splitting
         tokens = line.split()
-    chain = tokens[1]
     matches: list[tuple[str, bool, str]] = []
     target = None
     target_args: list[tuple[str, str]] = []
@@ -126,15 +171,8 @@ def _parse_rule(line: str) -> NatRule:
         if not tok.startswith("-"):
             i += 1  # a stray value; iptables-save does not print these
             continue
-        value_tokens = []
-        j = i + 1
-        if tok not in _FLAGS:
-            while j < len(tokens) and tokens[j] != "!" and not (
-                    tokens[j].startswith("-") and len(tokens[j]) > 1
-                    and not tokens[j][1].isdigit()):
-                value_tokens.append(tokens[j])
-                j += 1
-        value = " ".join(value_tokens)
+        j = i + 1 if tok in _FLAGS else _value_end(tokens, i + 1)
+        value = " ".join(tokens[i + 1:j])
         if tok in ("-j", "--jump"):
             target = value
         elif tok in _TARGET_OPTS:
@@ -143,7 +181,15 @@ def _parse_rule(line: str) -> NatRule:
             matches.append((tok, neg, value))
         neg = False
         i = j
-    return NatRule(chain, tuple(matches), target, tuple(target_args), line)
+    return Rule(tokens[1], tuple(matches), target, tuple(target_args), line, table)
+
+
+def _value_end(tokens: list[str], j: int) -> int:
+    """Where an option's value ends: at the next "!" or option ("-5" is a value, not one)."""
+    while j < len(tokens) and tokens[j] != "!" and not (
+            tokens[j].startswith("-") and len(tokens[j]) > 1 and not tokens[j][1].isdigit()):
+        j += 1
+    return j
 
 
 def _split_hostport(dest: str) -> tuple[str, str | None]:
@@ -163,7 +209,7 @@ def _strip_host_mask(addr: str | None) -> str | None:
     return addr[:-3] if addr.endswith("/32") else addr
 
 
-def port_mappings(rules: list[NatRule]) -> list[PortMapping]:
+def port_mappings(rules: list[Rule]) -> list[PortMapping]:
     out = []
     for r in rules:
         if r.target != "DNAT":
@@ -184,7 +230,7 @@ def port_mappings(rules: list[NatRule]) -> list[PortMapping]:
     return out
 
 
-def masquerades(rules: list[NatRule]) -> list[Masquerade]:
+def masquerades(rules: list[Rule]) -> list[Masquerade]:
     return [
         Masquerade(source=r.match("-s"), out_iface=r.match("-o"),
                    destination=r.match("-d"), protocol=r.match("-p"),

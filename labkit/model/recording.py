@@ -12,15 +12,29 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from labkit.model.formats import RECORDING_FORMAT as FORMAT
+from labkit.model.formats import RECORDING_FORMAT
 
 #: the first line of the banner over replayed cells; tests find banners by it
 BANNER = "▶ recorded in a real lab"
 
 DOCKER_WORD = re.compile(r"(^|[\s;|&(`$])docker(\s|$)", re.M)
+
+
+def merge_streams(chunks: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Neighbouring (stream, text) chunks of the same stream joined into one, in order:
+    output arrives in chunks as commands print it, and one block per stream is what is
+    stored and compared (the recordings, the notebooks' outputs). Pure."""
+    merged: list[tuple[str, str]] = []
+    for stream, text in chunks:
+        if merged and merged[-1][0] == stream:
+            merged[-1] = (stream, merged[-1][1] + text)
+        else:
+            merged.append((stream, text))
+    return merged
 
 
 # --- the data ---------------------------------------------------------------------------------
@@ -103,7 +117,7 @@ class Recording:
 
     def to_json(self) -> str:
         return json.dumps({
-            "format": FORMAT, "lesson": self.lesson, "recorded": self.meta,
+            "format": RECORDING_FORMAT, "lesson": self.lesson, "recorded": self.meta,
             "live_modes": list(self.live_modes),
             "cells": [{"index": c.index, "id": c.id, "source": c.source,
                        "events": [e.to_dict() for e in c.events]} for c in self.cells],
@@ -113,9 +127,9 @@ class Recording:
     @classmethod
     def from_json(cls, text: str | dict[str, Any]) -> Recording:
         d = json.loads(text) if isinstance(text, str) else text
-        if d.get("format") != FORMAT:
+        if d.get("format") != RECORDING_FORMAT:
             raise ValueError(f"recording format {d.get('format')!r} is not supported (must be "
-                             f"{FORMAT}); refresh it with `python -m labkit.authoring build "
+                             f"{RECORDING_FORMAT}); refresh it with `labkit lesson build "
                              "--record`")
         cells = tuple(Cell(c["index"], c.get("id"), c["source"], tuple(
             Run(e["run"], tuple((s, t) for s, t in e["output"]), e["exit_code"],

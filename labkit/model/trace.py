@@ -6,15 +6,15 @@ Nothing here guesses. The path is walked hop by hop with the questions a person 
   the kernel send it (or is it delivered here: `"type": "local"`)?
 * through a bridge: `ip -j neigh get NEXTHOP dev OUT` (the MAC the sender resolved) and
   `bridge -j fdb get MAC br BRIDGE` (the port the bridge learned it on);
-* across a veth pair: the other end, from the lab's topology (`labkit.topology`);
+* across a veth pair: the other end, from the lab's topology (`labkit.model.topology`);
 * NAT: the iptables rules whose packet counters moved while a real `ping -c 1` (or `curl`
   to a published port) ran; a DNAT rule that matched rewrites the destination;
 * `tcpdump -i any` in every namespace on the way, during that same ping: which interfaces
   really saw the packet, and in which direction.
 
 The questions go through an `ask(namespace, command) -> stdout` function, so this module is
-pure: the notebook side (`labkit.widgets.trace_packet`) passes one that runs commands in the
-lab, and the unit tests pass recorded answers. `traffic_script` is the one shell script that
+pure: the notebook side (`labkit.notebook.widgets.trace_packet`) passes one that runs commands
+in the lab, and the unit tests pass recorded answers. `traffic_script` is the one shell script that
 makes the traffic and records counters and captures; `parse_traffic` reads its output.
 
 Traffic only ever goes to the lab's own addresses: `check_target` refuses anything that no
@@ -29,7 +29,15 @@ import shlex
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from labkit.model.nat import Masquerade, PortMapping, _parse_rule, masquerades, port_mappings
+from labkit.model.nat import (
+    Chain,
+    Masquerade,
+    PortMapping,
+    masquerades,
+    parse_rule,
+    parse_save,
+    port_mappings,
+)
 from labkit.model.topology import Namespace, Topology
 
 #: ask(namespace name, shell command) -> the command's stdout ("" when it failed)
@@ -212,8 +220,7 @@ class RuleHit:
 
     @property
     def target(self) -> str:
-        m = re.search(r"-j (\S+)", self.rule)
-        return m.group(1) if m else ""
+        return parse_rule(self.rule, self.table).target or ""
 
     def __str__(self) -> str:
         return f"{self.table}: {self.rule}  [+{self.packets}]"
@@ -232,29 +239,25 @@ class Traffic:
 _TCPDUMP = re.compile(r"^(\S+)\s+(In|Out|P|M|B)\s+(.*)$")
 
 
-def parse_counters(text: str, table: str) -> dict[tuple[str, int], int]:
+def parse_counters(text: str) -> dict[tuple[str, int], int]:
     """{(rule, occurrence): packets} from `iptables-save -c` (pure). Chain policies
-    (`:CHAIN ACCEPT [p:b]`) count too: they say a packet passed without matching a rule."""
+    (`:CHAIN ACCEPT [p:b]`, keyed "policy CHAIN ACCEPT") count too: they say a packet passed
+    without matching a rule. Equal rule texts are told apart by their occurrence."""
     found: dict[tuple[str, int], int] = {}
     seen: dict[str, int] = {}
-    for line in text.splitlines():
-        m = re.match(r"^\[(\d+):\d+\] (-A .*)$", line) or re.match(
-            r"^(?::(\S+ \S+) \[(\d+):\d+\])$", line)
-        if m is None:
+    for item in parse_save(text):
+        if item.packets is None:
             continue
-        if line.startswith(":"):
-            rule, packets = f"policy {m.group(1)}", int(m.group(2))
-        else:
-            rule, packets = m.group(2), int(m.group(1))
-        n = seen.get(rule, 0)
-        seen[rule] = n + 1
-        found[(rule, n)] = packets
+        key = f"policy {item.name} {item.policy}" if isinstance(item, Chain) else item.text
+        n = seen.get(key, 0)
+        seen[key] = n + 1
+        found[(key, n)] = item.packets
     return found
 
 
 def rule_hits(before: str, after: str, table: str) -> list[RuleHit]:
     """Rules (not policies) whose packet counters grew, in the order iptables lists them."""
-    b, a = parse_counters(before, table), parse_counters(after, table)
+    b, a = parse_counters(before), parse_counters(after)
     return [RuleHit(table, rule, a[(rule, n)] - b.get((rule, n), 0)) for rule, n in a
             if not rule.startswith("policy ") and a[(rule, n)] > b.get((rule, n), 0)]
 
@@ -287,8 +290,8 @@ def parse_traffic(text: str) -> Traffic:
 
 
 def nat_of(hits: tuple[RuleHit, ...]) -> tuple[list[PortMapping], list[Masquerade]]:
-    """The port mappings and MASQUERADE rules among the hit nat rules (labkit.nat's model)."""
-    rules = [_parse_rule(h.rule) for h in hits if h.table == "nat"]
+    """The port mappings and MASQUERADE rules among the hit nat rules (labkit.model.nat's model)."""
+    rules = [parse_rule(h.rule) for h in hits if h.table == "nat"]
     return port_mappings(rules), masquerades(rules)
 
 
@@ -514,11 +517,3 @@ def walk(topo: Topology, packet: Packet, ask: Ask, traffic: Traffic | None = Non
     (from `parse_traffic`) gives the NAT rules the real packet hit: a DNAT rewrites the
     destination in the lab host, as the kernel did; a MASQUERADE is named where it applied."""
     return _Walk(topo, packet, ask, traffic).run()
-
-
-def highlight(path: Path):
-    """The `labkit.render.Highlight` that draws this path on the topology."""
-    from labkit.draw.dot import Highlight
-
-    pms, mqs = nat_of(path.traffic.hits) if path.traffic is not None else ([], [])
-    return Highlight(interfaces=path.nodes(), port_mappings=tuple(pms), masquerades=tuple(mqs))

@@ -1,19 +1,31 @@
-"""The notebook side: `%%lab` runs a cell's lines as one bash script in the lab, `%lab` one
-line. Output streams into the cell as it comes (stdout normal, stderr on the red stream), a
-non-zero exit status is shown in a line of its own, and after a `%%lab` cell the diagram of
-the lab's network (`Lab.after_cell`) appears, highlighting what the cell changed.
-`%lab_draw off` stops the diagrams.
+"""The magics: `%%lab` runs a cell's lines as one bash script in the lab, `%lab CMD` one line
+(no diagram), `%lab_draw on|off` switches the diagram after each `%%lab` cell. The work is in
+labkit.notebook.cell; this module is the IPython side: options, defaults, registration.
 
-Loaded by `Lab.connect()`, or with `%load_ext labkit`.
+Defaults are traitlets, set with `%config` (`%config LabMagics` lists them):
+
+    %config LabMagics.timeout = 120       # seconds; a cell's --timeout wins
+    %config LabMagics.max_output = 0      # characters kept of the output; 0 = all of it
+    %config LabMagics.draw = False        # the same switch as `%lab_draw off`
+
+Loaded by `Lab.connect()` (labkit.notebook's ON_ACTIVATE hook), or with `%load_ext labkit`.
 """
 
 from __future__ import annotations
 
+import argparse
 import shlex
-import sys
 
-from labkit.errors import CommandFailed, UsageError, explain_exit
+from IPython.core.getipython import get_ipython
+from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
+from IPython.core.magic_arguments import argument, magic_arguments
+from traitlets import Bool, Float, Int
+
+from labkit.errors import UsageError
+from labkit.lab import DEFAULT_TIMEOUT, current
+from labkit.notebook.cell import check_script, drawing_message, drawing_switch, run_script
 from labkit.result import Result
+from labkit.transport.protocol import MAX_OUTPUT
 
 _USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]
   --timeout SECONDS   stop the cell's commands after this long (default 60; 0 = no limit)
@@ -21,137 +33,115 @@ _USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]
                       last 250000 characters of stdout and of stderr); 0 = all of it
   --check             fail the cell (stop "Run all") when the exit status is not 0"""
 
-_NUMBERS = {"--timeout": ("timeout", float, "a number of seconds"),
-            "--max-output": ("max_output", int, "a whole number of characters")}
+#: option -> (what it needs, in words; how to read it)
+_NUMBERS = {"--timeout": ("a number of seconds", float),
+            "--max-output": ("a whole number of characters", int)}
+
+
+def _at_least_zero(option: str):
+    """argparse's `type=` for a number option, failing with labkit's own words."""
+    what, kind = _NUMBERS[option]
+
+    def read(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = -1
+        if value < 0:
+            raise argparse.ArgumentTypeError(f"{option} needs {what} >= 0, not {text!r}")
+        return value
+    return read
+
+
+@magics_class
+class LabMagics(Magics):
+    """`%%lab`, `%lab` and `%lab_draw`, with their defaults as configurable traitlets."""
+
+    timeout = Float(DEFAULT_TIMEOUT, min=0, help="Seconds a %%lab cell's commands may run "
+                    "before labkit stops them (0: no limit).").tag(config=True)
+    max_output = Int(MAX_OUTPUT, min=0, help="Characters of a cell's output kept: the first "
+                     "and last quarter of it per stream (0: all of it).").tag(config=True)
+    draw = Bool(True, help="Draw the lab's network after each %%lab cell (%lab_draw on|off)."
+                ).tag(config=True)
+
+    @cell_magic("lab")
+    @magic_arguments("%lab")  # IPython adds one %: the help reads `%%lab [--timeout ...]`
+    @argument("--timeout", type=_at_least_zero("--timeout"), metavar="SECONDS",
+              help="stop the cell's commands after this long (0 = no limit)")
+    @argument("--max-output", type=_at_least_zero("--max-output"), metavar="CHARS",
+              help="keep about this much of the output (0 = all of it)")
+    @argument("--check", action="store_true",
+              help='fail the cell (stop "Run all") when the exit status is not 0')
+    def lab_cell(self, line: str, cell: str) -> None:
+        """Run the cell's lines as one bash script in the lab, then draw the network."""
+        opts = parse_options(line)
+        self._run(cell, opts, draw=self.draw)
+
+    @line_magic("lab")
+    def lab_line(self, line: str) -> None:
+        """`%lab CMD`: run one command line in the lab (no diagram, no options)."""
+        self._run(line, parse_options(""), draw=False)
+
+    @line_magic("lab_draw")
+    def lab_draw(self, line: str) -> None:
+        """`%lab_draw on|off`: whether %%lab cells draw the network after they run."""
+        switch = drawing_switch(line)
+        if switch is not None:
+            self.draw = switch
+        print(drawing_message(self.draw))
+
+    def _run(self, script: str, opts: dict, *, draw: bool) -> Result:
+        check_script(script)  # before current(): an empty cell must not connect a lab
+        return run_script(current(), script, check=opts["check"], draw=draw,
+                          timeout=self.timeout if opts["timeout"] is None else opts["timeout"],
+                          max_output=(self.max_output if opts["max_output"] is None
+                                      else opts["max_output"]))
+
+
+# The parser @magic_arguments built from the declarations above, made to leave its mistakes
+# to parse_options (labkit's words, with the usage) and to take no abbreviation (`--time`).
+_PARSER = LabMagics.lab_cell.parser
+_PARSER.exit_on_error = False
+_PARSER.allow_abbrev = False
 
 
 def parse_options(line: str) -> dict:
     """Options of `%%lab` (pure). Raises `UsageError` listing the allowed ones."""
-    opts: dict = {"timeout": None, "max_output": None, "check": False}
     try:
         words = shlex.split(line)
     except ValueError as exc:  # an unbalanced quote
         raise UsageError(f"cannot read the options {line!r}: {exc}.\n" + _USAGE) from None
-    while words:
-        word = words.pop(0)
-        name = word.partition("=")[0]
-        if word == "--check":
-            opts["check"] = True
-        elif name in _NUMBERS:
-            key, kind, what = _NUMBERS[name]
-            value = word.partition("=")[2] or (words.pop(0) if words else "")
-            try:
-                opts[key] = kind(value)
-                if opts[key] < 0:
-                    raise ValueError
-            except ValueError:
-                raise UsageError(f"{name} needs {what} >= 0, not {value!r}.\n"
-                                 + _USAGE) from None
-        else:
-            raise UsageError(f"unknown option {word!r} (must be one of [--timeout, "
-                             "--max-output, --check]).\n" + _USAGE)
-    return opts
-
-
-def stream_to_cell(stream: str, text: str) -> None:
-    """Write output as it arrives; Jupyter shows stderr on its red-tinted stream."""
-    target = sys.stderr if stream == "stderr" else sys.stdout
-    target.write(text)
-    target.flush()
-
-
-def status_line(result: Result) -> str | None:
-    """The line shown under a cell that did not end well (pure)."""
-    if result.ok:
-        return None
-    line = f"[exit status {result.exit_code}]"
-    hint = explain_exit(result)
-    return f"{line} {hint}" if hint else line
-
-
-def run_cell(script: str, line: str = "", draw: bool = True) -> Result:
-    from labkit.lab import current
-
-    opts = parse_options(line)
-    if not script.strip():
-        raise UsageError("this %%lab cell has no commands: write shell commands on the lines "
-                         "below %%lab, e.g. `brctl show`.")
-    lab = current()
-    if getattr(lab, "replaying", False):  # said before the output: it was recorded elsewhere
-        from IPython.display import display
-
-        from labkit.notebook.banner import Banner
-
-        display(Banner(lab.transport.why))
     try:
-        result = lab.run(script, timeout=opts["timeout"], max_output=opts["max_output"],
-                         on_output=stream_to_cell)
-        if not result.stdout.endswith("\n") and result.stdout:
-            sys.stdout.write("\n")
-        message = status_line(result)
-        if message:
-            if opts["check"]:
-                raise CommandFailed(result)
-            sys.stderr.write(message + "\n")
-    finally:
-        # Even a cell that failed or timed out may have changed the network: draw it here,
-        # or the next cell's picture would take the blame.
-        if draw and lab.draw_after_cells:
-            show_diagram(lab)
-    return result
+        args, extra = _PARSER.parse_known_args(words)
+    except argparse.ArgumentError as exc:
+        raise UsageError(_mistake(exc) + ".\n" + _USAGE) from None
+    if extra:
+        raise UsageError(f"unknown option {extra[0]!r} (must be one of [--timeout, "
+                         "--max-output, --check]).\n" + _USAGE)
+    return {"timeout": args.timeout, "max_output": args.max_output, "check": args.check}
 
 
-def show_diagram(lab) -> None:
-    """The picture after a cell. A drawing problem never fails the learner's cell."""
-    from IPython.display import display
-
-    try:
-        shown = lab.after_cell()
-    except Exception as exc:  # noqa: BLE001 - say it in one line, keep the cell's output
-        sys.stderr.write(f"(no diagram this time: {exc})\n")
-        return
-    display(shown)
+def _mistake(exc: argparse.ArgumentError) -> str:
+    """argparse's complaint in labkit's words (pure)."""
+    option = exc.argument_name or ""
+    if option in _NUMBERS and exc.message.startswith(option):  # from _at_least_zero
+        return exc.message
+    if option in _NUMBERS:  # the value is missing
+        return f"{option} needs {_NUMBERS[option][0]} >= 0 after it, and none was given"
+    return f"{option}: {exc.message}"
 
 
-def set_drawing(line: str) -> str:
-    """`%lab_draw on|off`: whether %%lab cells draw the network after they run."""
-    from labkit.lab import current
-
-    word = line.strip().lower()
-    if word not in ("on", "off", ""):
-        raise UsageError(f"unknown value {word!r} (must be one of [on, off]).")
-    lab = current()
-    if word:
-        lab.draw_after_cells = word == "on"
-    return f"diagrams after %%lab cells: {'on' if lab.draw_after_cells else 'off'}"
+def register(ipython=None) -> bool:
+    """Register the magics in the running IPython (no-op elsewhere, or when they already
+    are). True if they are there."""
+    ipython = ipython if ipython is not None else get_ipython()
+    if ipython is None:
+        return False
+    if LabMagics.__name__ not in ipython.magics_manager.registry:
+        ipython.register_magics(LabMagics(ipython))
+    return True
 
 
 def register_for(lab) -> None:
     """The hook run when a lab connects (labkit.lab.ON_ACTIVATE): its cells need %%lab."""
     register()
-
-
-def register(ipython=None) -> bool:
-    """Register the magics in the running IPython (no-op elsewhere). True if registered."""
-    if ipython is None:
-        try:
-            from IPython import get_ipython
-        except ImportError:
-            return False
-        ipython = get_ipython()
-    if ipython is None:
-        return False
-
-    def lab_cell(line: str, cell: str) -> None:
-        run_cell(cell, line)
-
-    def lab_line(line: str) -> None:
-        run_cell(line, draw=False)
-
-    def lab_draw(line: str) -> None:
-        print(set_drawing(line))
-
-    ipython.register_magic_function(lab_cell, "cell", "lab")
-    ipython.register_magic_function(lab_line, "line", "lab")
-    ipython.register_magic_function(lab_draw, "line", "lab_draw")
-    return True

@@ -2,6 +2,6 @@
 
 import sys
 
-from labkit.probe.scan import main
+from labkit.probe.serve import main
 
 sys.exit(main())

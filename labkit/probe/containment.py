@@ -23,6 +23,7 @@ import sys
 from collections.abc import Iterable
 from typing import Any
 
+from labkit.model.build import name_and_kind
 from labkit.model.containment import (
     ADDRESSES,
     UPLINKS_FILE,
@@ -31,8 +32,8 @@ from labkit.model.containment import (
     check,
     parse_route_get,
 )
-from labkit.model.topology import name_and_kind
-from labkit.probe.scan import DOCKER_SOCKET, _Docker, discover
+from labkit.probe.discover import discover
+from labkit.probe.docker import DOCKER_SOCKET, Docker
 
 # --- inside the lab: ask the kernel --------------------------------------------------------
 
@@ -63,7 +64,7 @@ def live_check(addresses: Iterable[str] = ADDRESSES, baseline: str | None = None
         lab_uplinks = set()
         warnings.append(f"no {UPLINKS_FILE} in {baseline}: the lab did not run contain.sh")
     # (a namespace-only lab has no engine, and must not ask one it can see on its host)
-    docker = (_Docker(DOCKER_SOCKET) if os.path.exists(DOCKER_SOCKET)
+    docker = (Docker(DOCKER_SOCKET) if os.path.exists(DOCKER_SOCKET)
               and os.environ.get("LABKIT_NO_DOCKER") != "1" else None)
     raw_warnings: list[dict[str, Any]] = []
     entries = discover(docker, raw_warnings)

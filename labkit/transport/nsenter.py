@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import os
 
-from labkit.hosts.modes import search_path, which
-from labkit.transport.base import LocalTransport
+from labkit.transport.local import LocalTransport, search_path, which
 
 # Variables that would point the Docker CLI at some other engine than the lab's.
 _DOCKER_VARS = ("DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH")
@@ -42,6 +41,19 @@ def lab_env(base: dict[str, str], *, init_pid: int, client_pid: int,
     return env
 
 
+def userns_of(pid: int) -> str | None:
+    """The user namespace of a live process, e.g. "user:[4026532301]" (None for a gone one, or
+    a zombie: a zombie keeps its namespace link until reaped, and not every container's init
+    reaps)."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            if f.read().rpartition(b")")[2].split()[0] == b"Z":
+                return None
+        return os.readlink(f"/proc/{pid}/ns/user")
+    except (OSError, IndexError):
+        return None
+
+
 class NamespaceTransport(LocalTransport):
     """Commands run in the namespaces held by `pid` (user + net, and mount if `mount`)."""
 
@@ -57,11 +69,5 @@ class NamespaceTransport(LocalTransport):
 
     def alive(self) -> bool:
         """The holder still runs and still holds the namespaces we entered (not a reused pid)."""
-        try:
-            with open(f"/proc/{self.pid}/stat", "rb") as f:
-                if f.read().rpartition(b")")[2].split()[0] == b"Z":  # exited, not yet reaped
-                    return False
-            now = os.readlink(f"/proc/{self.pid}/ns/user")
-        except (OSError, IndexError):
-            return False
-        return self.userns is None or now == self.userns
+        now = userns_of(self.pid)
+        return now is not None and (self.userns is None or now == self.userns)

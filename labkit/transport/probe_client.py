@@ -8,7 +8,7 @@ from typing import Any
 
 from labkit.model.formats import SNAPSHOT_FORMAT
 from labkit.model.topology import Topology, from_json
-from labkit.transport.base import LocalTransport
+from labkit.transport.local import LocalTransport
 
 SERVE_ARGV = ("python3", "-m", "labkit.probe", "--serve")
 

@@ -15,10 +15,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from labkit.errors import LabError
-from labkit.model.recording import DOCKER_WORD, Cell, Recording, Run, Snap
+from labkit.model.formats import RAW_FORMAT, SNAPSHOT_FORMAT
+from labkit.model.recording import DOCKER_WORD, Cell, Recording, Run, Snap, merge_streams
 from labkit.result import Result
 from labkit.scripts import text as script
-from labkit.transport.base import MAX_OUTPUT, OutputCallback
+from labkit.transport.protocol import MAX_OUTPUT, OutputCallback
 
 #: env var naming the event log a recording kernel writes (set by `lesson build --record`)
 RECORD_ENV = "LABKIT_RECORD"
@@ -33,13 +34,6 @@ def stored_command(command: str) -> str:
         if command == script(name):
             return f"@{name}"
     return command
-
-
-def _merge_chunk(chunks: list[list[str]], stream: str, text: str) -> None:
-    if chunks and chunks[-1][0] == stream:
-        chunks[-1][1] += text
-    else:
-        chunks.append([stream, text])
 
 
 class _RecordingPipe:
@@ -87,10 +81,10 @@ class Recorder:
 
     def run(self, command: str, *, timeout: float | None = None,
             on_output: OutputCallback | None = None, max_output: int = MAX_OUTPUT) -> Result:
-        chunks: list[list[str]] = []
+        chunks: list[tuple[str, str]] = []
 
         def seen(stream: str, text: str) -> None:
-            _merge_chunk(chunks, stream, text)
+            chunks.append((stream, text))
             if on_output:
                 on_output(stream, text)
 
@@ -99,10 +93,10 @@ class Recorder:
                                     max_output=max_output)
         except Exception as exc:  # noqa: BLE001 - a timeout's partial output is still a fact
             partial = getattr(exc, "result", None)
-            self._log({"run": stored_command(command), "output": chunks,
+            self._log({"run": stored_command(command), "output": merge_streams(chunks),
                        "exit_code": partial.exit_code if partial else -1, "timed_out": True})
             raise
-        self._log({"run": stored_command(command), "output": chunks,
+        self._log({"run": stored_command(command), "output": merge_streams(chunks),
                    "exit_code": result.exit_code, **({"timed_out": True}
                                                      if result.timed_out else {})})
         return result
@@ -123,7 +117,7 @@ class NotRecorded(LabError):
             f"`{first[:120]}` is not in this lesson's recording, so there is no real output "
             f"to show: {why}. labkit never makes an output up.",
             hint=f"run it where a live lab is possible: {needs}. `labkit doctor` (or "
-            "`python -m labkit.modes`) says what this host allows and why.")
+            "`labkit modes`) says what this host allows and why.")
 
 
 def needs_for(command: str) -> str:
@@ -154,7 +148,7 @@ class ReplayTransport:
         if not recordings:
             raise LabError("There are no recordings to replay (notebooks/recordings/*.json).",
                            hint="run the course where a live lab is possible, or refresh the "
-                           "recordings with `python -m labkit.authoring build --record "
+                           "recordings with `labkit lesson build --record "
                            "notebooks/*.ipynb`")
         self.recordings = recordings
         self.why = why
@@ -165,7 +159,6 @@ class ReplayTransport:
         self._cell_serial = -1
         self._done = 0  # events of that cell already replayed
         self._last_index = -1  # notebook index of the last recorded cell replayed
-        self._topology: dict[str, Any] | None = None  # the state after the last replay
         self._hook()
 
     # -- IPython tells us which cell runs ------------------------------------------------------
@@ -239,7 +232,6 @@ class ReplayTransport:
         assert isinstance(run, Run)
         self.current, self._cell, self._cell_serial = rec, (rec, cell), self.context.serial
         self._done, self._last_index = i + 1, cell.index
-        self._topology = None
         if on_output:
             for stream, text in run.output:
                 on_output(stream, text)
@@ -255,7 +247,7 @@ class ReplayTransport:
         rec, cell = self._cell
         for e in cell.events[self._done:]:
             if isinstance(e, Snap):
-                return {"format": 1, **rec.topologies[e.topology]}
+                return {"format": SNAPSHOT_FORMAT, **rec.topologies[e.topology]}
             if isinstance(e, Run):
                 break
         # Walk back from here through this lesson's earlier events.
@@ -263,9 +255,9 @@ class ReplayTransport:
         events = [e for c in before for e in c.events] + list(cell.events[:self._done])
         for e in reversed(events):
             if isinstance(e, Snap):
-                return {"format": 1, **rec.topologies[e.topology]}
+                return {"format": SNAPSHOT_FORMAT, **rec.topologies[e.topology]}
         raise LabError("The recording holds no snapshot for this point of the lesson.",
-                       hint="refresh the recordings (`python -m labkit.authoring build "
+                       hint="refresh the recordings (`labkit lesson build "
                        "--record`)")
 
     def open_pipe(self, argv: list[str]) -> _ReplayProbePipe:
@@ -280,7 +272,8 @@ class _ReplayProbePipe:
 
     def __init__(self, transport: ReplayTransport) -> None:
         self._t = transport
-        self._out = [json.dumps({"hello": "labkit.probe", "format": 1, "raw_format": 1,
+        self._out = [json.dumps({"hello": "labkit.probe", "format": SNAPSHOT_FORMAT,
+                                 "raw_format": RAW_FORMAT,
                                  "pyroute2": "recorded", "pid": 0}).encode()]
 
     def send(self, data: bytes) -> None:

@@ -99,7 +99,7 @@ def test_start_execs_its_arguments(image):
 
 def test_labkit_imports_and_reports_a_mode(image):
     done = run(image, "python3", "-c",
-               "import labkit; from labkit import modes; print(modes.detect(full=True))")
+               "import labkit; from labkit.hosts import modes; print(modes.detect(full=True))")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("live mode "), done.stdout
     # Docker's default seccomp profile refuses new user namespaces: this container replays.

@@ -4,10 +4,10 @@ the path from the kernel's answers, drawn as SVG."""
 from __future__ import annotations
 
 import pytest
-from labkit.widgets import explorer, packet_tracer, trace_packet
 
 from labkit.exercises.lessons import _lab
 from labkit.model import trace as T
+from labkit.widgets import explorer, packet_tracer, trace_packet
 
 pytestmark = pytest.mark.lab
 

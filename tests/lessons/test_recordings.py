@@ -7,7 +7,7 @@
 * the format round-trips, and a lesson's live modes follow from its commands.
 
 Refresh both together, on the course lab:
-    python -m labkit.authoring build --record notebooks/0*.ipynb
+    labkit lesson build --record notebooks/0*.ipynb
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import pytest
 from recorded import LAB_REACHING, LESSONS, NOTEBOOKS, comparable, read, sanitize
 
 from labkit.model.recording import Recording, Run, Snap, lesson_needs_docker
-from labkit.notebook.magics import status_line
+from labkit.notebook.cell import status_line
 from labkit.result import Result
 
-REFRESH = "refresh with `python -m labkit.authoring build --record notebooks/0*.ipynb`"
+REFRESH = "refresh with `labkit lesson build --record notebooks/0*.ipynb`"
 
 
 def recording(lesson) -> Recording:

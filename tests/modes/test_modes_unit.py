@@ -15,9 +15,9 @@ from labkit.hosts.modes import (
     HostFacts,
     decide,
     probe_static,
-    search_path,
 )
 from labkit.hosts.rootless import Paths
+from labkit.transport.local import search_path
 from labkit.transport.nsenter import lab_env, nsenter_argv
 
 ALL_TOOLS = {n: f"/usr/bin/{n}" for n in NEEDS_ROOTLESS}

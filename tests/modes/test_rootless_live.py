@@ -196,7 +196,7 @@ def test_docker_sdk_view_from_outside(learner, rootless):
     """The engine is reachable from outside the namespace through /proc/PID/root."""
     host = rootless["docker_host"]
     assert host == f"unix:///proc/{rootless['pid']}/root/run/docker.sock"
-    done = learner.sh(["python3", "-c", "from labkit.modes import probe_docker; "
+    done = learner.sh(["python3", "-c", "from labkit.hosts.modes import probe_docker; "
                        f"print(probe_docker({host!r}).ok)"])
     assert done.stdout.strip() == "True", done.stderr
 

@@ -9,7 +9,7 @@ from labkit.errors import UsageError, explain_exit
 from labkit.lab import Lab
 from labkit.notebook.magics import parse_options
 from labkit.result import Result
-from labkit.transport.base import Bounded, SentinelSplitter
+from labkit.transport.output import Bounded, SentinelSplitter
 
 
 def test_head_passes_live_tail_at_the_end_and_the_gap_is_said():

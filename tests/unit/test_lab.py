@@ -8,7 +8,7 @@ from labkit import lab as labmod
 from labkit.errors import CommandFailed, CommandTimeout
 from labkit.lab import Lab, ResetReport
 from labkit.scripts import text as script
-from labkit.transport.base import LocalTransport
+from labkit.transport.local import LocalTransport
 
 
 def test_reset_report_parse():

@@ -147,3 +147,14 @@ def test_the_progress_hook_counts_every_cell(tmp_path):
     build(path, on_cell=lambda done, total: seen.append((done, total)))
     assert seen == [(2, 2), (2, 2)]
     assert "[############------------] cell 1/2" in ProgressBar("x").line(1, 2)
+
+
+def test_new_via_the_cli_lists_what_it_wrote(tmp_path, monkeypatch, capsys):
+    """`labkit lesson new` prints the three files it wrote (the new exercise module is found
+    by pkgutil: no list to edit)."""
+    notebooks = _repo_for_new(tmp_path)
+    monkeypatch.setattr(exercises, "_registry", None)
+    main(["lesson", "new", "--notebooks", str(notebooks), "--number", "8", "Bonds"])
+    out = capsys.readouterr().out.split()
+    assert out == [str(notebooks / "08-bonds.ipynb"), str(tmp_path / "lessons" / "08-bonds.md"),
+                   str(tmp_path / "labkit" / "exercises" / "lessons" / "lesson8.py")]

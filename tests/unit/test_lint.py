@@ -3,6 +3,7 @@ breaks none). Pure: the rules read notebook JSON; only the text-source tests wri
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -17,9 +18,12 @@ from lesson_samples import (
     stdout,
 )
 
-from labkit.authoring import lint
+from labkit.authoring import lint, textsource
+from labkit.authoring.lint.outputs import nbval_options
+from labkit.authoring.lint.state import simple_commands, uses_and_creations
+from labkit.authoring.sanitize import read_sanitize_file
 
-PATTERNS = lint.sanitize_patterns(SANITIZE.read_text())
+PATTERNS = read_sanitize_file(SANITIZE)
 
 
 def lesson(nb: dict, name: str = NAME, **kwargs) -> lint.Lesson:
@@ -85,7 +89,7 @@ def test_a_solution_that_drifted_from_labkit_checks_is_caught():
                "solution")
     sol["source"] = "%%lab\nip link add hello0 type bridge"
     found = problems(nb, "exercise-cells")
-    assert any("differs from the solution in labkit.checks" in p.message for p in found)
+    assert any("differs from the solution in labkit.exercises" in p.message for p in found)
     assert found[0].cell == nb["cells"].index(sol) + 1
 
 
@@ -175,6 +179,45 @@ def test_an_edited_text_source_is_caught_with_the_cell(tmp_path):
     assert "source differs" in p.message and "labkit lesson sync" in p.message
 
 
+def test_a_cell_inserted_in_the_text_source_is_one_problem_naming_it(tmp_path):
+    """Cells are aligned, not compared by position: one cell added in the middle of the
+    10-cell sample is one problem, not one per cell after it."""
+    nb = good_lesson()
+    assert len(nb["cells"]) == 10
+    path = in_repo(tmp_path, nb)
+    text = tmp_path / "lessons" / "00-welcome.md"
+    ping = "```{code-cell}\n%%lab\ndocker exec busybox1 ping"
+    text.write_text(text.read_text().replace(ping, "```{code-cell}\n%%lab\nip link show\n```"
+                                                   "\n\n" + ping))
+    [p] = lint.check(lint.load_lesson(path))
+    assert p.rule == "text-in-sync" and p.cell is None
+    assert "a %%lab cell 'ip link show' after cell 4, which the notebook lacks" in p.message
+    assert "labkit lesson sync" in p.message
+
+
+def test_a_cell_added_to_the_notebook_only_is_one_problem_at_that_cell(tmp_path):
+    path = in_repo(tmp_path, good_lesson())
+    nb = json.loads(path.read_text())
+    nb["cells"].insert(4, {**code("%%lab\nip link show"), "id": "new"})
+    path.write_text(json.dumps(nb, indent=1) + "\n")
+    [p] = problems(nb, "text-in-sync", **_paired(path))
+    assert (p.cell, p.cell_id) == (5, "new") and "the text source lacks this cell" in p.message
+
+
+def test_a_removed_and_an_edited_cell_are_told_apart():
+    """The pure alignment: keys stand for cells (type, source, metadata)."""
+    cells = [("code", f"cell {i}", "{}") for i in range(10)]
+    text = cells[:3] + cells[4:7] + [("code", "edited", "{}")] + cells[8:]
+    found = textsource.compare_cells(cells, text)
+    assert [(d.kind, d.cell) for d in found] == [("notebook-only", 4), ("changed", 8)]
+    assert str(found[1]) == "cell 8: its source differs from the text source"
+
+
+def _paired(path: Path) -> dict:
+    loaded = lint.load_lesson(path)
+    return {"pairing": loaded.pairing, "text": loaded.text, "require_text": True}
+
+
 def test_a_missing_text_source_is_caught(tmp_path):
     path = in_repo(tmp_path, good_lesson(), text=False)
     [p] = lint.check(lint.load_lesson(path))
@@ -227,14 +270,14 @@ def test_a_reset_forgets_what_was_made_before_it():
     ("docker network inspect bridge", [("use", "network", "bridge")]),
 ])
 def test_commands_are_read_for_what_they_make_and_use(script, expected):
-    [words] = lint._simple_commands(script)
-    assert lint.uses_and_creations(words) == expected
+    [words] = simple_commands(script)
+    assert uses_and_creations(words) == expected
 
 
 def test_scripts_are_split_into_commands_without_redirections():
     script = ("peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)  # its peer\n"
               "conntrack -L 2> /dev/null && sh -c 'echo a; \\\n echo b' | sort\n")
-    assert lint._simple_commands(script) == [
+    assert simple_commands(script) == [
         ["peer="], ["docker", "exec", "busybox2", "cat", "/sys/class/net/eth0/iflink"],
         ["conntrack", "-L"], ["sh", "-c", "echo a;   echo b"], ["sort"]]
 
@@ -254,7 +297,7 @@ def test_a_marker_with_text_on_its_line_is_invisible_to_nbval():
     nb["cells"][4]["source"] = "%%lab\n# NBVAL_IGNORE_OUTPUT: the times change\nip addr"
     [p] = problems(nb, "ignore-reason")
     assert "nbval does not see" in p.message
-    assert lint.nbval_options(nb["cells"][4]) == set()
+    assert nbval_options(nb["cells"][4]) == set()
 
 
 def test_an_ignore_tag_needs_a_reason_too():

@@ -1,15 +1,20 @@
-"""magics: option parsing and the status line (pure), and run_cell over local processes."""
+"""magics: option parsing and the status line (pure); the magics in a real IPython shell over
+local processes, and their %config defaults with a lab that records what it was asked."""
 
 from __future__ import annotations
 
 import pytest
+from IPython.core.interactiveshell import InteractiveShell
+from traitlets import TraitError
+from traitlets.config import Config
 
 from labkit import lab as labmod
 from labkit.errors import CommandFailed, CommandTimeout, UsageError
 from labkit.lab import Lab
-from labkit.notebook.magics import parse_options, run_cell, status_line
+from labkit.notebook.cell import status_line
+from labkit.notebook.magics import LabMagics, parse_options, register
 from labkit.result import Result
-from labkit.transport.base import LocalTransport
+from labkit.transport.local import LocalTransport
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -42,6 +47,12 @@ def test_bad_timeout(line):
         parse_options(line)
 
 
+@pytest.mark.parametrize("line", ["--timeout", "--timeout --check", "--max-output"])
+def test_a_missing_value_is_named_as_missing(line):
+    with pytest.raises(UsageError, match=r"needs a .* >= 0 after it, and none was given"):
+        parse_options(line)
+
+
 def r(code=0, stderr="", timed_out=False) -> Result:
     return Result("cmd", "", stderr, code, 0.1, timed_out)
 
@@ -55,56 +66,165 @@ def test_status_line():
     assert status_line(r(124, timed_out=True)).startswith("[exit status 124] the command was")
 
 
-# --- run_cell with a local lab (the kernel-inside-the-lab mode; no Docker needed) ---------
+# --- the magics in an IPython shell (no Docker: a local lab, or a fake that records) -------
+
+
+@pytest.fixture(scope="module")
+def shell(tmp_path_factory):
+    """A real IPython shell, not the process-wide instance: get_ipython() stays None for the
+    other tests, and its profile and history stay in a temporary folder."""
+    import os
+    import sys
+
+    main, ipdir = sys.modules["__main__"], os.environ.get("IPYTHONDIR")
+    os.environ["IPYTHONDIR"] = str(tmp_path_factory.mktemp("ipython"))
+    config = Config()
+    config.HistoryManager.hist_file = ":memory:"
+    ip = InteractiveShell(config=config)
+    assert register(ip) and register(ip)  # idempotent: one LabMagics
+    yield ip
+    sys.modules["__main__"] = main  # the shell put its own user module there
+    if ipdir is None:
+        os.environ.pop("IPYTHONDIR")
+    else:
+        os.environ["IPYTHONDIR"] = ipdir
 
 
 @pytest.fixture
-def local_lab(tmp_path):
+def magics(shell):
+    m = shell.magics_manager.registry["LabMagics"]
+    saved = {name: getattr(m, name) for name in ("timeout", "max_output", "draw")}
+    yield m
+    for name, value in saved.items():
+        setattr(m, name, value)
+
+
+@pytest.fixture
+def local_lab(tmp_path, magics):
     before = labmod._current
     lab = Lab(LocalTransport(job_dir=str(tmp_path / "jobs")))._activate()
-    lab.draw_after_cells = False  # the diagram after a cell is tested with the topology
+    magics.draw = False  # the diagram after a cell is tested with the topology
     yield lab
     labmod._current = before
 
 
-def test_run_cell_streams_and_shows_the_status(local_lab, capsys):
-    result = run_cell("echo hi\necho oops >&2\nfalse")
+class FakeLab:
+    """Stands in for labkit's Lab: records what each cell asked for, draws a word."""
+
+    replaying = False
+
+    def __init__(self) -> None:
+        self.runs: list[tuple[str, dict]] = []
+        self.drawn = 0
+
+    def run(self, command: str, **kwargs) -> Result:
+        self.runs.append((command, kwargs))
+        return Result(command, "ok\n", "", 0, 0.01)
+
+    def after_cell(self) -> str:
+        self.drawn += 1
+        return "a diagram"
+
+
+@pytest.fixture
+def fake_lab(magics, monkeypatch):
+    lab = FakeLab()
+    monkeypatch.setattr(labmod, "_current", lab)
+    return lab
+
+
+def test_run_cell_streams_and_shows_the_status(shell, local_lab, capsys):
+    shell.run_cell_magic("lab", "", "echo hi\necho oops >&2\nfalse")
     out, err = capsys.readouterr()
     assert out == "hi\n"
     assert err == "oops\n[exit status 1]\n"
-    assert result.exit_code == 1
 
 
-def test_run_cell_success_has_no_status_line(local_lab, capsys):
-    run_cell("echo ok")
+def test_run_cell_success_has_no_status_line(shell, local_lab, capsys):
+    shell.run_cell_magic("lab", "", "echo ok")
     assert capsys.readouterr() == ("ok\n", "")
 
 
-def test_run_cell_ends_output_with_a_newline(local_lab, capsys):
-    run_cell("printf no-newline")
+def test_run_cell_ends_output_with_a_newline(shell, local_lab, capsys):
+    shell.run_cell_magic("lab", "", "printf no-newline")
     assert capsys.readouterr().out == "no-newline\n"
 
 
-def test_run_cell_check_raises(local_lab, capsys):
+def test_run_cell_check_raises(shell, local_lab, capsys):
     with pytest.raises(CommandFailed) as err:
-        run_cell("echo before; exit 3", "--check")
+        shell.run_cell_magic("lab", "--check", "echo before; exit 3")
     assert err.value.result.exit_code == 3
     assert capsys.readouterr().out == "before\n"
 
 
-def test_run_cell_timeout(local_lab):
+def test_run_cell_timeout(shell, local_lab):
     with pytest.raises(CommandTimeout) as err:
-        run_cell("echo started; sleep 30", "--timeout 1")
+        shell.run_cell_magic("lab", "--timeout 1", "echo started; sleep 30")
     assert err.value.result.stdout == "started\n"
 
 
-def test_run_cell_empty(local_lab):
+def test_line_magic_runs_its_line(shell, local_lab, capsys):
+    shell.run_line_magic("lab", "echo one line --check")
+    assert capsys.readouterr().out == "one line --check\n"  # the line is the command
+
+
+def test_run_cell_empty(shell, fake_lab):
     with pytest.raises(UsageError, match="no commands"):
-        run_cell("   \n\n", "")
+        shell.run_cell_magic("lab", "", "   \n\n")
+    assert fake_lab.runs == []
 
 
-def test_run_cell_bad_option_runs_nothing(local_lab, tmp_path, capsys):
+def test_run_cell_bad_option_runs_nothing(shell, local_lab, tmp_path):
     flag = tmp_path / "ran"
-    with pytest.raises(UsageError):
-        run_cell(f"touch {flag}", "--bogus")
+    with pytest.raises(UsageError, match=r"unknown option '--bogus' \(must be one of"):
+        shell.run_cell_magic("lab", "--bogus", f"touch {flag}")
     assert not flag.exists()
+
+
+def test_config_sets_the_defaults_a_cell_runs_with(shell, magics, fake_lab, capsys):
+    shell.run_cell_magic("lab", "", "true")
+    assert fake_lab.runs[-1][1]["timeout"] == 60.0
+    assert fake_lab.runs[-1][1]["max_output"] == 1_000_000
+    shell.run_line_magic("config", "LabMagics.timeout = 120")
+    shell.run_line_magic("config", "LabMagics.max_output = 0")
+    shell.run_cell_magic("lab", "", "true")
+    assert {k: fake_lab.runs[-1][1][k] for k in ("timeout", "max_output")} == {
+        "timeout": 120.0, "max_output": 0}
+    shell.run_cell_magic("lab", "--timeout 5 --max-output 10", "true")  # the cell's own win
+    assert {k: fake_lab.runs[-1][1][k] for k in ("timeout", "max_output")} == {
+        "timeout": 5.0, "max_output": 10}
+    shell.run_line_magic("lab", "true")  # %lab CMD uses the defaults too
+    assert fake_lab.runs[-1][1]["timeout"] == 120.0
+    with pytest.raises(TraitError):
+        magics.timeout = -1
+
+
+def test_lab_draw_switches_the_diagram(shell, magics, fake_lab, capsys):
+    shell.run_cell_magic("lab", "", "true")
+    assert fake_lab.drawn == 1
+    shell.run_line_magic("lab", "true")  # %lab CMD never draws
+    assert fake_lab.drawn == 1
+    shell.run_line_magic("lab_draw", "off")
+    assert capsys.readouterr().out.endswith("diagrams after %%lab cells: off\n")
+    assert magics.draw is False
+    shell.run_cell_magic("lab", "", "true")
+    assert fake_lab.drawn == 1
+    shell.run_line_magic("lab_draw", "")
+    assert capsys.readouterr().out == "diagrams after %%lab cells: off\n"
+    shell.run_line_magic("config", "LabMagics.draw = True")
+    shell.run_cell_magic("lab", "", "true")
+    assert fake_lab.drawn == 2
+    with pytest.raises(UsageError, match=r"unknown value 'maybe' \(must be one of \[on, off\]\)"):
+        shell.run_line_magic("lab_draw", "maybe")
+
+
+def test_a_usage_error_shows_without_a_traceback(shell, fake_lab, capsys):
+    shell.run_cell("%%lab --timeout x\ntrue")
+    out, err = capsys.readouterr()
+    shown = out + err
+    assert "--timeout needs a number of seconds >= 0, not 'x'." in shown
+    assert "Traceback" not in shown and fake_lab.runs == []
+
+
+def test_the_help_is_the_usage():
+    assert "%%lab [--timeout SECONDS] [--max-output CHARS] [--check]" in LabMagics.lab_cell.__doc__

@@ -1,17 +1,26 @@
-"""labkit.render: DOT from recorded snapshots; determinism; SVG through Graphviz's dot."""
+"""labkit.draw: DOT from recorded snapshots (golden files recorded before the split into
+passes); determinism; SVG through the graphviz package and its errors."""
 
 import json
 import os
 import re
 import shutil
+import threading
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
-from labkit.draw.dot import Diagram, to_dot, to_svg
+from labkit.draw import svg as svg_module
+from labkit.draw.diagram import Diagram
+from labkit.draw.dot import to_dot
+from labkit.draw.highlight import highlight
+from labkit.draw.svg import DrawFailed, GraphvizMissing, to_svg
 from labkit.errors import UsageError
-from labkit.model.topology import Topology, diff, from_json, from_raw
+from labkit.model.build import from_raw
+from labkit.model.diff import diff, steady
+from labkit.model.topology import Topology, from_json
+from labkit.model.trace import Packet, parse_traffic, walk
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))
@@ -134,3 +143,64 @@ def test_diagram_mimebundle(dot_program):
     assert Diagram(after).text() == after.summary()
     unchanged = Diagram(after, diff=diff(after, replace(after)))
     assert unchanged.text() == "no change"
+
+
+# --- golden DOT: recorded from the code before labkit.draw was split into passes ------------
+
+GOLDEN = SNAPSHOTS / "golden"
+
+
+def _trace_lesson3(i: int):
+    rec = json.loads((SNAPSHOTS / "trace_lesson3.json").read_text())
+    topo, t = from_json(rec["topology"]), rec["traces"][i]
+    path = walk(topo, Packet(t["source"], t["destination"], t["port"]),
+                lambda ns, cmd: t["answers"].get(f"{ns}\t{cmd}", ""), parse_traffic(t["traffic"]))
+    return topo, path
+
+
+def _golden_cases():
+    topo, path = _trace_lesson3(2)
+    return {
+        "seed-to-published_port": lambda: to_dot(load("published_port"),
+                                                 diff=diff(load("seed"), load("published_port"))),
+        "twenty-focus-lab-c2": lambda: to_dot(load("twenty"), focus=["lab", "c2"]),
+        "lost_peer": lambda: to_dot(load("lost_peer")),
+        "trace_lesson3-path2": lambda: to_dot(steady(topo), highlight=highlight(path),
+                                              legend=False, title="tcp 8080 from outside",
+                                              show_loopback=True),
+    }
+
+
+@pytest.mark.parametrize("name", sorted(_golden_cases()))
+def test_dot_equals_the_golden_file(name):
+    """Diff and NAT nodes, focus with stubs, warnings, a highlighted path with a title: the
+    DOT text is the one the lessons' stored SVGs were made from, byte for byte."""
+    golden = (GOLDEN / f"{name}.dot").read_text(encoding="utf-8")
+    assert _golden_cases()[name]() == golden
+
+
+def test_dot_text_is_pure():
+    """Only svg.py runs a program; the DOT passes import no subprocess and no graphviz."""
+    source = (Path(svg_module.__file__).parent / "dot.py").read_text()
+    assert not re.search(r"^\s*(import|from) (subprocess|graphviz)\b", source, re.M)
+
+
+def test_missing_dot_program_says_to_install_graphviz(monkeypatch, tmp_path):
+    pytest.importorskip("graphviz")
+    monkeypatch.setenv("PATH", str(tmp_path))  # no `dot` on it
+    with pytest.raises(GraphvizMissing, match="`dot` program is not installed") as got:
+        to_svg("digraph { a }")
+    assert "apt-get install graphviz" in str(got.value)
+
+
+def test_dot_errors_and_timeouts_are_lab_errors(monkeypatch, dot_program):
+    graphviz = pytest.importorskip("graphviz")
+    with pytest.raises(DrawFailed, match=r"Graphviz's dot failed \(1\): .*syntax error"):
+        to_svg("digraph {")
+    release = threading.Event()
+    monkeypatch.setattr(graphviz.Source, "pipe", lambda self, **kw: release.wait(5) and b"")
+    try:
+        with pytest.raises(DrawFailed, match=r"took more than 0.05 s"):
+            to_svg("digraph { a }", timeout=0.05)
+    finally:
+        release.set()

@@ -7,7 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from labkit.model.topology import FORMAT, Topology, diff, from_json, from_raw
+from labkit.model.build import from_raw
+from labkit.model.diff import diff
+from labkit.model.formats import SNAPSHOT_FORMAT
+from labkit.model.topology import Topology, from_json
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))
@@ -36,7 +39,7 @@ def test_json_round_trip_is_exact_and_stable(name):
     back = from_json(text)
     assert back == topo
     assert back.to_json() == text
-    assert json.loads(text)["format"] == FORMAT
+    assert json.loads(text)["format"] == SNAPSHOT_FORMAT
 
 
 @pytest.mark.parametrize("name", ALL)

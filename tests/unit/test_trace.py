@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from labkit.draw.dot import to_dot
+from labkit.draw.highlight import highlight
 from labkit.model import trace as T
 from labkit.model.topology import from_json
 
@@ -56,7 +57,7 @@ def test_published_port_is_followed_through_its_dnat_rule():
     nat = [s for s in path.steps if s.kind == "nat"]
     assert nat and "rewrites the destination to 172.17.0.4:80" in nat[0].text
     assert path.nodes()[-1] == ("web", "eth0")
-    hl = T.highlight(path)
+    hl = highlight(path)
     assert [str(pm) for pm in hl.port_mappings] == ["tcp 8080→172.17.0.4:80"]
 
 
@@ -92,6 +93,27 @@ def test_counters_diff_lists_rules_not_policies():
 
 
 def test_the_path_is_drawn_over_the_picture():
-    dot = to_dot(TOPO, highlight=T.highlight(recorded(0)))
+    dot = to_dot(TOPO, highlight=highlight(recorded(0)))
     assert dot.count('label="1"') == 1 and '"if:outside:eth0" [color="#1c7ed6"' in dot
-    assert to_dot(TOPO, highlight=T.highlight(recorded(0))) == dot  # deterministic
+    assert to_dot(TOPO, highlight=highlight(recorded(0))) == dot  # deterministic
+
+
+def test_counters_keep_policies_and_tell_equal_rules_apart():
+    text = ("*filter\n:FORWARD DROP [4:240]\n:DOCKER - [0:0]\n-A FORWARD -j DOCKER\n"
+            "[1:60] -A DOCKER -j ACCEPT\n[2:120] -A DOCKER -j ACCEPT\nCOMMIT\n")
+    assert T.parse_counters(text) == {("policy FORWARD DROP", 0): 4, ("policy DOCKER -", 0): 0,
+                                      ("-A DOCKER -j ACCEPT", 0): 1,
+                                      ("-A DOCKER -j ACCEPT", 1): 2}
+    after = text.replace("[2:120]", "[5:300]")
+    [hit] = T.rule_hits(text, after, "filter")
+    assert (hit.packets, hit.target, str(hit)) == (3, "ACCEPT",
+                                                   "filter: -A DOCKER -j ACCEPT  [+3]")
+
+
+def test_a_hit_nat_rule_reads_as_the_nat_model():
+    hit = T.RuleHit("nat", "-A DOCKER ! -i docker0 -p tcp -m tcp --dport 8080 -j DNAT "
+                    "--to-destination 172.17.0.4:80", 1)
+    other = T.RuleHit("filter", "-A FORWARD -o docker0 -j DNAT --to-destination 1.2.3.4", 1)
+    pms, mqs = T.nat_of((hit, other))
+    assert hit.target == "DNAT" and [str(pm) for pm in pms] == ["tcp 8080→172.17.0.4:80"]
+    assert mqs == []

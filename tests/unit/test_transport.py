@@ -11,13 +11,9 @@ import time
 
 import pytest
 
-from labkit.transport.base import (
-    KILL_AFTER,
-    LocalTransport,
-    SentinelSplitter,
-    kill_job_command,
-    wrap,
-)
+from labkit.transport.jobs import KILL_AFTER, kill_job_command, wrap
+from labkit.transport.local import LocalTransport
+from labkit.transport.output import SentinelSplitter
 
 TOKEN = "0123456789ab"
 SENT = "\x1e" + TOKEN

@@ -1,0 +1,274 @@
+"""What changed between two topologies, in words a learner reads after a cell.
+
+Pure: `diff(before, after)` compares by stable names (namespace, ifname, route), never by
+kernel numbers; `steady(topology)` drops what comes and goes on its own, so the per-cell
+diagram is the same for the same commands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, replace
+from typing import Any
+
+from labkit.model.topology import (
+    Interface,
+    Namespace,
+    Topology,
+    fdb_key,
+    interface_order,
+    interface_short,
+    is_hairpin,
+    namespace_order,
+    route_key,
+)
+
+__all__ = ["Change", "Diff", "diff", "steady"]
+
+
+@dataclass(frozen=True)
+class Change:
+    """One difference. `op` is "+", "-" or "~"; `what` names the kind of thing."""
+
+    op: str
+    what: str  # namespace, interface, route, fdb, port, masquerade
+    namespace: str | None
+    key: str  # the thing's identity within its namespace (ifname, route dst, ...)
+    before: Any = None
+    after: Any = None
+    fields: tuple[str, ...] = ()  # for "~": what changed
+
+    @property
+    def obj(self) -> Any:
+        return self.after if self.after is not None else self.before
+
+    @property
+    def where(self) -> str:
+        return f"{self.namespace}:" if self.namespace else ""
+
+    def text(self) -> str:
+        if self.what == "namespace":
+            return self._namespace_text()
+        if self.what == "interface":
+            return self._interface_text()
+        obj, where = self.obj, self.where
+        if self.what == "route":
+            return f"{self.op} route {where}{obj}"
+        if self.what == "fdb":
+            return f"{self.op} fdb {obj.mac} on {where}{obj.bridge} port {obj.port}"
+        if self.what == "port":
+            return f"{self.op} port {obj}"
+        if self.what == "masquerade":
+            return f"{self.op} {obj}"
+        return f"{self.op} {self.what} {where}{self.key}"
+
+    def _namespace_text(self) -> str:
+        obj = self.obj
+        s = f"{self.op} namespace {obj.label}"
+        if self.op == "+":
+            # Peers are left out here: each veth pair gets its own "+ veth" line.
+            extra = ", ".join(interface_short(i, peer=False)
+                              for i in sorted(obj.interfaces, key=interface_order)
+                              if i.kind != "loopback")
+            s += f" ({obj.kind}: {extra})" if extra else f" ({obj.kind})"
+        elif self.op == "~":
+            s += " (" + ", ".join(self.fields) + ")"
+        return s
+
+    def _interface_text(self) -> str:
+        obj, where = self.obj, self.where
+        if self.op == "~":
+            parts = [f"{f} {_fmt(getattr(self.before, f))}→{_fmt(getattr(self.after, f))}"
+                     for f in self.fields]
+            return f"~ {where}{self.key}: " + ", ".join(parts)
+        if obj.kind == "veth" and obj.peer is not None:
+            me = f"{where}{obj.name}"
+            if obj.peer.namespace == "lab" and self.namespace != "lab":
+                return f"{self.op} veth {obj.peer} ↔ {me}"  # the lab's end first
+            return f"{self.op} veth {me} ↔ {obj.peer}"
+        s = f"{self.op} {obj.kind} {where}{obj.name}"
+        addrs = [str(a) for a in obj.addresses if a.scope != "link"]
+        if addrs and self.op == "+":
+            s += " " + " ".join(addrs)
+        if obj.master and self.op == "+":
+            s += f" master {obj.master}"
+        return s
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, tuple):
+        return "[" + " ".join(str(x) for x in v) + "]"
+    return str(v) if v is not None else "none"
+
+
+@dataclass(frozen=True)
+class Diff:
+    before: Topology
+    after: Topology
+    changes: tuple[Change, ...] = ()
+
+    def __bool__(self) -> bool:
+        return bool(self.changes)
+
+    def lines(self) -> list[str]:
+        """One line per change, folded: a new namespace's own interfaces and routes are in
+        its line, and a veth pair is one line, not one per end."""
+        fold = _Folding(self.changes)
+        return [c.text() for c in self.changes if not fold.folded(c)]
+
+    def summary(self, limit: int = 6) -> str:
+        """One line: "no change", or the first changes and how many more."""
+        lines = self.lines()
+        if not lines:
+            return "no change"
+        head = ", ".join(lines[:limit])
+        return head + (f", … (+{len(lines) - limit} more)" if len(lines) > limit else "")
+
+    def touched(self) -> tuple[set[tuple[str, str]], set[str]]:
+        """What the drawing highlights: (namespace, ifname) pairs and namespace names."""
+        itfs = {(c.namespace or "", c.key) for c in self.changes
+                if c.what == "interface" and c.op in "+~"}
+        nss = {c.key for c in self.changes if c.what == "namespace" and c.op == "+"}
+        return itfs, nss
+
+
+class _Folding:
+    """Which changes `Diff.lines` leaves out because another line already says them.
+
+    Stateful on purpose: the first end of a veth pair met is said, the other end folded."""
+
+    def __init__(self, changes: tuple[Change, ...]) -> None:
+        self.new_ns = {c.key for c in changes if c.what == "namespace" and c.op in "+-"}
+        # Routes that come and go with their interface are part of that interface's line.
+        self.new_itf = {(c.op, c.namespace, c.key) for c in changes
+                        if c.what == "interface" and c.op in "+-"}
+        self.port_targets = {(c.op, c.obj.to_ip) for c in changes if c.what == "port"}
+        self.said_pairs: set[tuple[str, str, str]] = set()
+
+    def folded(self, c: Change) -> bool:
+        if c.what == "masquerade" and is_hairpin(c.obj) and (
+                c.op, c.obj.source.removesuffix("/32")) in self.port_targets:
+            return True  # part of the published port's line
+        if c.what == "route" and (c.op, c.namespace, c.obj.dev) in self.new_itf:
+            return True
+        if c.what != "namespace" and c.namespace in self.new_ns and self._in_new_namespace(c):
+            return True
+        if c.what == "interface" and c.op in "+-":
+            return self._other_end_said(c)
+        return False
+
+    def _in_new_namespace(self, c: Change) -> bool:
+        if c.what != "interface" or c.op not in "+-":
+            return True
+        itf = c.obj
+        # keep a pair line if its other end is outside the new namespace
+        return itf.kind != "veth" or itf.peer is None or itf.peer.namespace in self.new_ns
+
+    def _other_end_said(self, c: Change) -> bool:
+        itf = c.obj
+        if itf.peer is None:
+            return False
+        if (c.op, itf.peer.namespace, itf.peer.interface) in self.said_pairs:
+            return True
+        self.said_pairs.add((c.op, c.namespace or "", itf.name))
+        return False
+
+
+def _keyed(items: Iterable[Any], key: Any) -> dict[Any, Any]:
+    return {key(x): x for x in items}
+
+
+# Not "index": a kernel number, and a link made again under its name is no news to draw.
+_ITF_FIELDS = ("kind", "state", "up", "mac", "mtu", "addresses", "master", "peer", "lower",
+               "alias", "info")
+
+
+def diff(before: Topology, after: Topology) -> Diff:
+    """What changed from `before` to `after`, in a stable order."""
+    ns_changes: list[Change] = []
+    changes: list[Change] = []
+    b_ns = _keyed(before.namespaces, lambda n: n.name)
+    a_ns = _keyed(after.namespaces, lambda n: n.name)
+    for name in sorted(set(b_ns) | set(a_ns), key=lambda n: namespace_order(a_ns.get(n)
+                                                                            or b_ns[n])):
+        b, a = b_ns.get(name), a_ns.get(name)
+        ns_changes += _namespace_changes(name, b, a)
+        changes += _interface_changes(name, b, a)
+        changes += _table_changes(name, b, a)
+    for what, attr in (("port", "port_mappings"), ("masquerade", "masquerades")):
+        changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr), str)
+    # What a learner reads first: namespaces that came or went, then the details.
+    return Diff(before, after, tuple(ns_changes + changes))
+
+
+def _namespace_changes(name: str, b: Namespace | None, a: Namespace | None) -> list[Change]:
+    if b is None:
+        return [Change("+", "namespace", None, name, None, a)]
+    if a is None:
+        return [Change("-", "namespace", None, name, b, None)]
+    fs = []
+    if b.inode != a.inode:
+        fs.append("recreated")
+    if b.kind != a.kind:
+        fs.append(f"kind {b.kind}→{a.kind}")
+    bc, ac = {c.name for c in b.containers}, {c.name for c in a.containers}
+    fs += [f"+container {x}" for x in sorted(ac - bc)]
+    fs += [f"-container {x}" for x in sorted(bc - ac)]
+    bn, an = set(b.netns), set(a.netns)
+    fs += [f"+netns {x}" for x in sorted(an - bn)]
+    fs += [f"-netns {x}" for x in sorted(bn - an)]
+    return [Change("~", "namespace", None, name, b, a, tuple(fs))] if fs else []
+
+
+def _interface_changes(name: str, b: Namespace | None, a: Namespace | None) -> list[Change]:
+    bi = _keyed(b.interfaces if b else (), lambda i: i.name)
+    ai = _keyed(a.interfaces if a else (), lambda i: i.name)
+    changes = []
+    for ifname in sorted(set(bi) | set(ai), key=lambda n: interface_order(ai.get(n) or bi[n])):
+        x, y = bi.get(ifname), ai.get(ifname)
+        if x is None:
+            changes.append(Change("+", "interface", name, ifname, None, y))
+        elif y is None:
+            changes.append(Change("-", "interface", name, ifname, x, None))
+        else:
+            fs = _changed_fields(x, y)
+            if fs:
+                changes.append(Change("~", "interface", name, ifname, x, y, fs))
+    return changes
+
+
+def _changed_fields(x: Interface, y: Interface) -> tuple[str, ...]:
+    # A bridge without a MAC of its own takes its lowest port's, and veth MACs are random:
+    # whether adding a port changes it is chance, not news.
+    return tuple(f for f in _ITF_FIELDS if getattr(x, f) != getattr(y, f)
+                 and not (f == "mac" and x.kind == y.kind == "bridge"))
+
+
+def _table_changes(name: str, b: Namespace | None, a: Namespace | None) -> list[Change]:
+    changes = []
+    for what, attr, key in (("route", "routes", route_key), ("fdb", "fdb", fdb_key)):
+        changes += _set_changes(what, name, getattr(b, attr) if b else (),
+                                getattr(a, attr) if a else (), key)
+    return changes
+
+
+def _set_changes(what: str, namespace: str | None, before: Iterable[Any],
+                 after: Iterable[Any], key: Any) -> list[Change]:
+    bs, as_ = set(before), set(after)
+    return ([Change("+", what, namespace, str(r), None, r) for r in sorted(as_ - bs, key=key)]
+            + [Change("-", what, namespace, str(r), r, None) for r in sorted(bs - as_, key=key)])
+
+
+def steady(topology: Topology) -> Topology:
+    """The topology without what comes and goes on its own: MACs a bridge learned (they
+    appear with the first packet, IPv6 chatter included, and age out after 300 s) and
+    link-local addresses. The per-cell diagram draws this, so the same commands always give
+    the same picture."""
+
+    def itf(i: Interface) -> Interface:
+        return replace(i, addresses=tuple(a for a in i.addresses if a.scope != "link"))
+
+    return replace(topology, namespaces=tuple(
+        replace(ns, interfaces=tuple(itf(i) for i in ns.interfaces),
+                fdb=tuple(f for f in ns.fdb if f.state != "learned"))
+        for ns in topology.namespaces))

@@ -1,0 +1,93 @@
+"""What a `%%lab` cell does once its options are read, without IPython: run the script in
+the lab with its output streaming into the cell, say a bad exit status in a line of its own,
+then show the diagram. labkit.notebook.magics is the IPython side; `labkit run` streams with
+`stream_to_cell` too.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import TYPE_CHECKING
+
+from labkit.errors import CommandFailed, UsageError, explain_exit
+from labkit.notebook.banner import Banner
+from labkit.result import Result
+
+if TYPE_CHECKING:
+    from labkit.lab import Lab
+
+EMPTY_CELL = ("this %%lab cell has no commands: write shell commands on the lines below "
+              "%%lab, e.g. `brctl show`.")
+
+
+def stream_to_cell(stream: str, text: str) -> None:
+    """Write output as it arrives; Jupyter shows stderr on its red-tinted stream."""
+    target = sys.stderr if stream == "stderr" else sys.stdout
+    target.write(text)
+    target.flush()
+
+
+def status_line(result: Result) -> str | None:
+    """The line shown under a cell that did not end well (pure)."""
+    if result.ok:
+        return None
+    line = f"[exit status {result.exit_code}]"
+    hint = explain_exit(result)
+    return f"{line} {hint}" if hint else line
+
+
+def check_script(script: str) -> str:
+    """The cell's script, or `UsageError` for a cell with nothing to run (pure)."""
+    if not script.strip():
+        raise UsageError(EMPTY_CELL)
+    return script
+
+
+def drawing_switch(line: str) -> bool | None:
+    """`%lab_draw on|off` read (pure): True, False, or None for a bare `%lab_draw`."""
+    word = line.strip().lower()
+    if word not in ("on", "off", ""):
+        raise UsageError(f"unknown value {word!r} (must be one of [on, off]).")
+    return None if not word else word == "on"
+
+
+def drawing_message(on: bool) -> str:
+    return f"diagrams after %%lab cells: {'on' if on else 'off'}"
+
+
+def run_script(lab: Lab, script: str, *, timeout: float, max_output: int,
+               check: bool = False, draw: bool = True) -> Result:
+    """Run a cell's script in `lab`, its output streaming into the cell; a status line under
+    a bad exit status (`check`: raise `CommandFailed` instead); then the diagram (`draw`)."""
+    if lab.replaying:  # said before the output: it was recorded elsewhere
+        from IPython.display import display  # the notebook's display; IPython is heavy
+
+        display(Banner(lab.transport.why))
+    try:
+        result = lab.run(script, timeout=timeout, max_output=max_output,
+                         on_output=stream_to_cell)
+        if not result.stdout.endswith("\n") and result.stdout:
+            sys.stdout.write("\n")
+        message = status_line(result)
+        if message:
+            if check:
+                raise CommandFailed(result)
+            sys.stderr.write(message + "\n")
+    finally:
+        # Even a cell that failed or timed out may have changed the network: draw it here,
+        # or the next cell's picture would take the blame.
+        if draw:
+            show_diagram(lab)
+    return result
+
+
+def show_diagram(lab: Lab) -> None:
+    """The picture after a cell. A drawing problem never fails the learner's cell."""
+    from IPython.display import display  # the notebook's display; IPython is heavy
+
+    try:
+        shown = lab.after_cell()
+    except Exception as exc:  # noqa: BLE001 - say it in one line, keep the cell's output
+        sys.stderr.write(f"(no diagram this time: {exc})\n")
+        return
+    display(shown)

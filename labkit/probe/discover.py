@@ -1,0 +1,161 @@
+"""Finding the lab's network namespaces, every way each one is known, one entry per inode.
+
+Each entry: inode, path (to open it), and every way it is known: the lab's own, docker
+containers, `ip netns` names, docker sandbox files, holding processes. Only reads /proc,
+the namespace folders and the inner dockerd's API; no pyroute2.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from labkit.probe.docker import Docker
+from labkit.probe.netns import DOCKER_NETNS_DIR, NETNS_DIRS, ns_inode, nsfs_dev
+
+Entry = dict[str, Any]
+
+
+def warning(message: str, namespace: str | None = None) -> dict[str, Any]:
+    """A raw warning, as the raw scan stores it (docs/snapshot-format.md)."""
+    return {"level": "warning", "namespace": namespace, "interface": None, "message": message}
+
+
+class _Found:
+    """The namespaces found so far, by inode."""
+
+    def __init__(self) -> None:
+        self.by_inode: dict[int, Entry] = {}
+        self.nsfs = nsfs_dev()
+
+    def add(self, path: str, **known: Any) -> Entry | None:
+        """Record `path`'s namespace and how it is known; None when it is no namespace."""
+        ino = ns_inode(path, self.nsfs)
+        if ino is None:
+            return None
+        entry = self.by_inode.setdefault(ino, {
+            "inode": ino, "path": path, "lab": False, "containers": [], "netns": [],
+            "sandboxes": [], "pids": []})
+        for key, value in known.items():
+            if key == "lab":
+                entry["lab"] = True
+            else:
+                entry[key].append(value)
+        return entry
+
+
+def discover(docker: Docker | None, warnings: list[dict[str, Any]]) -> list[Entry]:
+    """Every network namespace reachable in the lab, one entry per inode."""
+    found = _Found()
+    # The lab's own namespace: the one its pid 1 (tini) lives in, or, in a lab without a pid
+    # namespace of its own (rootless, namespace-only), its holder's (LABKIT_INIT_PID).
+    holder = os.environ.get("LABKIT_INIT_PID")
+    found.add(f"/proc/{holder or 1}/ns/net", lab=True)
+    if docker is not None:
+        _containers(found, docker, warnings)
+    _named(found)
+    _held(found, os.environ.get("LABKIT_NETNS_DIR"))
+    _sandboxes(found)
+    _processes(found, os.readlink("/proc/self/ns/user") if holder else None)
+    # --network host containers share the lab's namespace; docker reports them without a
+    # sandbox, and _containers has already put them on the lab's entry.
+    return [_finish(e) for e in found.by_inode.values()]
+
+
+def _containers(found: _Found, docker: Docker, warnings: list[dict[str, Any]]) -> None:
+    try:
+        containers = docker.containers()
+    except (OSError, ValueError, KeyError) as e:
+        warnings.append(warning(f"could not ask the lab's dockerd for containers ({e})"))
+        return
+    for c in containers:
+        paths = [c["sandbox"]] if c["sandbox"] else []
+        if c["pid"]:
+            paths.append(f"/proc/{c['pid']}/ns/net")
+        if not any(found.add(p, containers=c) is not None for p in paths):
+            warnings.append(warning("container is running but its namespace is gone",
+                                    c["name"]))
+
+
+def _named(found: _Found) -> None:
+    """`ip netns` names."""
+    for d in NETNS_DIRS:
+        try:
+            names = sorted(os.listdir(d))
+        except OSError:
+            continue
+        for name in names:
+            e = found.add(os.path.join(d, name), netns=name)
+            # /run and /var/run are one folder on Debian: count each name once.
+            if e is not None and e["netns"].count(name) > 1:
+                e["netns"].remove(name)
+
+
+def _held(found: _Found, held: str | None) -> None:
+    """The namespace-only lab names namespaces held by processes (scripts/netns-lab.sh):
+    one file per name holding "pid inode"."""
+    for name in sorted(os.listdir(held)) if held and os.path.isdir(held) else []:
+        try:
+            with open(os.path.join(held, name)) as f:
+                pid, ino = f.read().split()
+        except (OSError, ValueError):
+            continue
+        if str(ns_inode(f"/proc/{pid}/ns/net", found.nsfs)) == ino:
+            found.add(f"/proc/{pid}/ns/net", netns=name)
+
+
+def _sandboxes(found: _Found) -> None:
+    try:
+        names = sorted(os.listdir(DOCKER_NETNS_DIR))
+    except OSError:
+        return
+    for name in names:
+        found.add(os.path.join(DOCKER_NETNS_DIR, name), sandboxes=name)
+
+
+def _processes(found: _Found, userns: str | None) -> None:
+    """Namespaces held only by a process (unshare -n, a container engine's helpers, ...).
+
+    Without a pid namespace the whole container's processes are visible: only the lab's
+    (those in its user namespace `userns`) count."""
+    me = os.getpid()
+    for name in os.listdir("/proc"):
+        if not name.isdigit() or int(name) == me:
+            continue
+        pid = int(name)
+        if userns is not None and not _in_userns(pid, userns):
+            continue
+        ino = ns_inode(f"/proc/{pid}/ns/net")
+        if ino is None:
+            continue
+        if ino in found.by_inode and not found.by_inode[ino]["pids"]:
+            continue  # known another way: the processes in it are not its identity
+        found.add(f"/proc/{pid}/ns/net", pids=pid)
+
+
+def _in_userns(pid: int, userns: str) -> bool:
+    try:
+        return os.readlink(f"/proc/{pid}/ns/user") == userns
+    except OSError:
+        return False
+
+
+def _finish(e: Entry) -> Entry:
+    """Sorted, de-duplicated names; the lowest holding pid stands for its processes."""
+    e["containers"] = sorted(
+        ({"name": c["name"], "id": c["id"], "network_mode": c["network_mode"],
+          "networks": c["networks"]} for c in e["containers"]),
+        key=lambda c: c["name"])
+    e["netns"] = sorted(set(e["netns"]))
+    e["sandboxes"] = sorted(set(e["sandboxes"]))
+    pids = sorted(e.pop("pids"))
+    e["process"] = {"pid": pids[0], "comm": comm(pids[0])} if pids else None
+    return e
+
+
+def comm(pid: int) -> str:
+    try:
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    except OSError:
+        return "?"

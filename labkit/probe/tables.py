@@ -1,0 +1,91 @@
+"""Reading one namespace's tables over its netlink socket: links, addresses, routes, FDB.
+
+Each reader takes an open `pyroute2.IPRoute` (or anything with the same dump methods: the
+unit tests pass recorded messages) and returns plain JSON-able rows. A link's kind-specific
+details are read by that kind's module (labkit.model.kinds), pure and shared with the
+resolve pass.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+from labkit.model import kinds
+
+AF_BRIDGE = 7
+NUD_PERMANENT = 0x80
+RT_TABLE_MAIN = 254
+
+Row = dict[str, Any]
+
+
+def _attrs(msg: Any) -> dict[str, Any]:
+    # Last one wins, which is what iproute2 shows for repeated attributes.
+    return dict(msg["attrs"])
+
+
+def _family(msg: Any) -> int:
+    return 4 if msg["family"] == socket.AF_INET else 6
+
+
+def scan_links(ipr: Any) -> list[Row]:
+    """`ip -d link`: one row per link (see labkit.model.kinds.scan)."""
+    return [kinds.scan(m["index"], m["flags"], _attrs(m)) for m in ipr.get_links()]
+
+
+def scan_addrs(ipr: Any) -> list[Row]:
+    """`ip addr`."""
+    out = []
+    for m in ipr.get_addr():
+        a = _attrs(m)
+        out.append({
+            "index": m["index"],
+            "family": _family(m),
+            "address": a.get("IFA_LOCAL") or a.get("IFA_ADDRESS"),
+            "prefixlen": m["prefixlen"],
+            "scope": m["scope"],
+        })
+    return out
+
+
+def scan_routes(ipr: Any) -> list[Row]:
+    """`ip route` (the main table only)."""
+    out = []
+    for m in ipr.get_routes():
+        a = _attrs(m)
+        if a.get("RTA_TABLE", m["table"]) != RT_TABLE_MAIN:
+            continue
+        out.append({
+            "family": _family(m),
+            "dst": a.get("RTA_DST"),
+            "dst_len": m["dst_len"],
+            "gateway": a.get("RTA_GATEWAY"),
+            "oif": a.get("RTA_OIF"),
+            "prefsrc": a.get("RTA_PREFSRC"),
+            "protocol": m["proto"],
+            "scope": m["scope"],
+            "type": m["type"],
+        })
+    return out
+
+
+def scan_fdb(ipr: Any) -> list[Row]:
+    """`bridge fdb`: entries the bridges learned (not the permanent own-MAC ones)."""
+    out = []
+    for m in ipr.get_neighbours(family=AF_BRIDGE):
+        a = _attrs(m)
+        if a.get("NDA_MASTER") is None or m["state"] & NUD_PERMANENT:
+            continue
+        out.append({"mac": a.get("NDA_LLADDR"), "port": m["ifindex"],
+                    "bridge": a["NDA_MASTER"], "vlan": a.get("NDA_VLAN"),
+                    "state": m["state"]})
+    return out
+
+
+def scan_namespace(ipr: Any) -> Row:
+    """Every table of one namespace (the FDB only where there is a bridge)."""
+    links = scan_links(ipr)
+    bridges = any(lk["kind"] == "bridge" for lk in links)
+    return {"links": links, "addrs": scan_addrs(ipr), "routes": scan_routes(ipr),
+            "fdb": scan_fdb(ipr) if bridges else []}

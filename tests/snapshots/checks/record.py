@@ -1,0 +1,140 @@
+"""Record what the lesson checks' commands answer in a real lab, for tests/unit/test_checks_*.
+
+usage (a throw-away lab, never the course lab):
+    docker run -d --name labkit-record-lab --network none --label org.labkit.role=test-throwaway \
+        --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
+        --security-opt apparmor=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw labkit-lab:latest
+    .venv/bin/python tests/snapshots/checks/record.py labkit-record-lab
+    docker rm -f -v labkit-record-lab
+
+For each exercise and state (STATES below): reset the lab, run the state's script, run the
+check with every `lab.run` recorded (command -> Result fields), and write
+tests/snapshots/checks/<lesson>-<exercise>.json with the answers and the live verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from labkit import Lab
+from labkit.exercises import get
+
+HERE = Path(__file__).parent
+
+#: exercise id -> [(state, script run after the reset)]; "setup"/"solution" stand for the
+#: exercise's own scripts. Wrong states are typical learner mistakes.
+STATES: dict[str, list[tuple[str, list[str]]]] = {
+    "lesson0/first-bridge": [
+        ("fresh", []),
+        ("solved", ["solution"]),
+        ("wrong-kind-down", ["ip link add hello0 type veth peer name hello1"]),
+        ("wrong-address", ["ip link add hello0 type bridge",
+                           "ip addr add 192.0.2.7/24 dev hello0", "ip link set hello0 up"]),
+    ],
+    "lesson1/find-the-peer": [
+        ("fresh", ["rm -f /tmp/busybox3-peer"]),
+        ("setup", ["rm -f /tmp/busybox3-peer", "setup"]),
+        ("solved", ["rm -f /tmp/busybox3-peer", "setup", "solution"]),
+        ("wrong-peer", ["rm -f /tmp/busybox3-peer", "setup",
+                        "docker run -dit --name busybox3 busybox sh",
+                        "peer=$(docker exec busybox1 cat /sys/class/net/eth0/iflink); "
+                        "ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' "
+                        "> /tmp/busybox3-peer"]),
+        ("wrong-not-veth", ["rm -f /tmp/busybox3-peer", "setup",
+                            "docker run -dit --name busybox3 busybox sh",
+                            "echo docker0 > /tmp/busybox3-peer"]),
+        ("wrong-stopped", ["rm -f /tmp/busybox3-peer", "setup",
+                           "docker create --name busybox3 busybox sh"]),
+        ("wrong-no-answer", ["rm -f /tmp/busybox3-peer", "setup",
+                             "docker run -dit --name busybox3 busybox sh"]),
+        ("wrong-unknown-name", ["rm -f /tmp/busybox3-peer", "setup",
+                                "docker run -dit --name busybox3 busybox sh",
+                                "echo vethnope@if9 > /tmp/busybox3-peer"]),
+    ],
+    "lesson2/route-in": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-on-link", ["setup", "ip -n outside route add 172.17.0.0/16 dev eth0"]),
+        ("wrong-via", ["setup", "ip -n outside route add 172.17.0.0/16 via 203.0.113.99"]),
+        ("wrong-no-forward", ["setup", "solution", "sysctl -w net.ipv4.ip_forward=0"]),
+    ],
+    "lesson3/port-by-hand": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-prerouting-only", [
+            "setup", "iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT "
+            "--to-destination 172.17.0.2:80"]),
+        ("wrong-destination", [
+            "setup", "iptables -t nat -A OUTPUT -p tcp --dport 9090 -j DNAT "
+            "--to-destination 172.17.0.9:80"]),
+    ],
+    "lesson4/third-namespace": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-not-attached", [
+            "setup", "ip netns add lab-ns2", "ip link add veth4 type veth peer name veth5",
+            "ip link set veth5 netns lab-ns2", "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth5",
+            "ip -n lab-ns2 link set veth5 up"]),
+        ("wrong-no-address", ["setup", "ip netns add lab-ns2"]),
+        ("wrong-not-veth", ["setup", "ip netns add lab-ns2",
+                            "ip -n lab-ns2 link add br9 type bridge",
+                            "ip -n lab-ns2 addr add 10.15.10.4/24 dev br9"]),
+        ("wrong-peer-inside", ["setup", "ip netns add lab-ns2",
+                               "ip -n lab-ns2 link add veth4 type veth peer name veth5",
+                               "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth4",
+                               "ip -n lab-ns2 link set veth4 up"]),
+        ("wrong-taken-address", [
+            "setup", "solution", "ip -n lab-ns2 addr flush dev eth0",
+            "ip -n lab-ns2 addr add 10.15.10.3/24 dev eth0"]),
+    ],
+}
+
+
+class Recorder:
+    """Stands in for the lab while a check runs: forwards `run` and writes down the answer."""
+
+    def __init__(self, lab: Lab) -> None:
+        self.lab = lab
+        self.answers: list[dict] = []
+
+    def run(self, command: str, **kwargs):
+        result = self.lab.run(command, **kwargs)
+        self.answers.append({"command": command, "kwargs": kwargs, "stdout": result.stdout,
+                             "stderr": result.stderr, "exit_code": result.exit_code,
+                             "timed_out": result.timed_out})
+        return result
+
+
+def record(lab: Lab, exercise_id: str) -> dict:
+    ex = get(exercise_id)
+    states = []
+    for state, steps in STATES[exercise_id]:
+        report = lab.reset()
+        assert report.clean, report.warnings
+        for step in steps:
+            script = {"setup": ex.setup, "solution": ex.solution}.get(step, step)
+            lab.run(script, timeout=120, check=True)
+        recorder = Recorder(lab)
+        problems = ex.check(recorder)  # type: ignore[arg-type]
+        states.append({"state": state, "steps": steps, "problems": problems,
+                       "answers": recorder.answers})
+        print(f"{exercise_id} {state}: {problems or 'passed'}", file=sys.stderr)
+    return {"exercise": exercise_id, "states": states}
+
+
+def main(name: str) -> None:
+    lab = Lab.connect(name=name)
+    for exercise_id in STATES:
+        out = HERE / (exercise_id.replace("/", "-") + ".json")
+        out.write_text(json.dumps(record(lab, exercise_id), indent=1, ensure_ascii=False)
+                       + "\n", encoding="utf-8")
+    lab.reset()
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

@@ -1,0 +1,138 @@
+"""The lesson checks, replayed: each check runs against the answers its own commands got in a
+real lab (tests/snapshots/checks/*.json, written by tests/snapshots/checks/record.py), in
+three kinds of state: fresh (after a reset, or at the exercise's start), solved (after the
+exercise's solution) and typical mistakes.
+
+The fake lab answers each command with what the real one answered, in order, and refuses a
+command that was never recorded: a check that starts asking something new fails here until
+the answers are recorded again.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict, deque
+from pathlib import Path
+
+import pytest
+
+from labkit.exercises import get
+from labkit.result import Result
+
+RECORDED = Path(__file__).resolve().parents[1] / "snapshots" / "checks"
+
+
+class ReplayLab:
+    """Just enough of `labkit.lab.Lab` for a check: `run`, answered from a recording."""
+
+    def __init__(self, answers: list[dict]) -> None:
+        self.queues: dict[str, deque[dict]] = defaultdict(deque)
+        for a in answers:
+            self.queues[a["command"]].append(a)
+        self.asked: list[str] = []
+
+    def run(self, command: str, **kwargs) -> Result:
+        self.asked.append(command)
+        queue = self.queues.get(command)
+        if not queue:
+            raise AssertionError(f"the check ran a command that was not recorded (or ran it "
+                                 f"more often): {command!r}; record the answers again")
+        a = queue.popleft()
+        assert kwargs == a["kwargs"], f"{command!r}: run with {kwargs}, recorded {a['kwargs']}"
+        return Result(command, a["stdout"], a["stderr"], a["exit_code"], 0.0, a["timed_out"])
+
+    def unasked(self) -> list[str]:
+        return [c for c, q in self.queues.items() for _ in q]
+
+
+def recordings() -> list[tuple[str, dict]]:
+    cases = []
+    for f in sorted(RECORDED.glob("*.json")):
+        data = json.loads(f.read_text(encoding="utf-8"))
+        cases += [(data["exercise"], s) for s in data["states"]]
+    return cases
+
+
+CASES = recordings()
+
+#: what each recorded state must make the check say: None = passes; else phrases (in order,
+#: one per problem) that the problems must contain.
+EXPECTED: dict[tuple[str, str], list[str] | None] = {
+    ("lesson0/first-bridge", "fresh"): ["the lab has no interface named hello0 yet"],
+    ("lesson0/first-bridge", "solved"): None,
+    ("lesson0/first-bridge", "wrong-kind-down"): [
+        "hello0 exists but it is a veth, not a bridge",
+        "does not have the address 192.0.2.1/24 (it has: none)", "hello0 is down"],
+    ("lesson0/first-bridge", "wrong-address"): ["(it has: 192.0.2.7/24)"],
+    ("lesson1/find-the-peer", "fresh"): ["`docker ps -a` lists: none"],
+    ("lesson1/find-the-peer", "setup"): ["`docker ps -a` lists: busybox1 and busybox2"],
+    ("lesson1/find-the-peer", "solved"): None,
+    ("lesson1/find-the-peer", "wrong-peer"): [
+        "a veth in the lab host, but it is not the other end of busybox3's eth0: its other "
+        "end is busybox1's eth0"],
+    ("lesson1/find-the-peer", "wrong-not-veth"): ["says 'docker0', which is a bridge"],
+    ("lesson1/find-the-peer", "wrong-stopped"): ["its status is 'created'"],
+    ("lesson1/find-the-peer", "wrong-no-answer"): ["/tmp/busybox3-peer does not exist yet"],
+    ("lesson1/find-the-peer", "wrong-unknown-name"): [
+        "says 'vethnope', but the lab host has no interface of that name"],
+    ("lesson2/route-in", "fresh"): ["there is no namespace named outside"],
+    ("lesson2/route-in", "setup"): ["the outside host has no route to 172.17.0.3"],
+    ("lesson2/route-in", "solved"): None,
+    ("lesson2/route-in", "wrong-on-link"): ["thinks 172.17.0.3 is on its own link"],
+    ("lesson2/route-in", "wrong-via"): ["via 203.0.113.99, but only the lab host"],
+    ("lesson2/route-in", "wrong-no-forward"): ["ip_forward is 0 in the lab host"],
+    ("lesson3/port-by-hand", "fresh"): ["the container web is not running"],
+    ("lesson3/port-by-hand", "setup"): ["no DNAT rule for port 9090", "from the outside host",
+                                        "from the lab host itself"],
+    ("lesson3/port-by-hand", "solved"): None,
+    ("lesson3/port-by-hand", "wrong-prerouting-only"): [
+        "The lab host's own packets never pass PREROUTING"],
+    ("lesson3/port-by-hand", "wrong-destination"): [
+        "in OUTPUT sends packets to 172.17.0.9:80", "nat table's PREROUTING chain",
+        "from the lab host itself"],
+    ("lesson4/third-namespace", "fresh"): ["(missing: lab-ns0 and lab-ns1)"],
+    ("lesson4/third-namespace", "setup"): ["there is no namespace named lab-ns2"],
+    ("lesson4/third-namespace", "solved"): None,
+    ("lesson4/third-namespace", "wrong-not-attached"): [
+        "is veth4 in the lab host, which is not attached", "veth4, the lab host's end"],
+    ("lesson4/third-namespace", "wrong-no-address"): [
+        "lab-ns2 exists but has no interface with an address in 10.15.10.0/24"],
+    ("lesson4/third-namespace", "wrong-not-veth"): [
+        "br9 has 10.15.10.4/24 but is down", "br9 is a bridge, not a veth end"],
+    ("lesson4/third-namespace", "wrong-peer-inside"): [
+        "the other end of lab-ns2's veth4 is not in the lab host"],
+    ("lesson4/third-namespace", "wrong-taken-address"): [
+        "has 10.15.10.3, the address lab-ns1 already uses"],
+}
+
+
+def test_every_exercise_has_a_fresh_a_solved_and_a_wrong_recording():
+    from labkit.exercises import exercises
+
+    states = defaultdict(set)
+    for ex_id, s in CASES:
+        states[ex_id].add(s["state"].split("-")[0])
+    missing = {e.id: sorted({"fresh", "solved", "wrong"} - states[e.id]) for e in exercises()
+               if {"fresh", "solved", "wrong"} - states[e.id]}
+    assert not missing, f"record these states (tests/snapshots/checks/record.py): {missing}"
+    assert set(EXPECTED) == {(e, s["state"]) for e, s in CASES}
+
+
+@pytest.mark.parametrize(("exercise_id", "state"), CASES,
+                         ids=[f"{e}:{s['state']}" for e, s in CASES])
+def test_check_says_what_the_real_lab_made_it_say(exercise_id, state):
+    ex = get(exercise_id)
+    lab = ReplayLab(state["answers"])
+    result = ex.run_check(lab)
+    assert list(result.problems) == state["problems"], "the verdict changed since recording"
+    assert not lab.unasked(), f"recorded but no longer asked: {lab.unasked()}"
+    want = EXPECTED[(exercise_id, state["state"])]
+    if want is None:
+        assert result.passed and result.text().startswith(f"✓ {exercise_id}: "), result.text()
+        return
+    assert not result.passed and len(result.problems) == len(want), result.problems
+    for phrase, problem in zip(want, result.problems, strict=True):
+        assert phrase in problem
+    text = result.text()
+    assert text.startswith(f"✗ {exercise_id}: {ex.title} — not yet:")
+    assert text.endswith(f'Stuck? hint("{exercise_id}") shows one hint at a time.')
