@@ -136,7 +136,7 @@ class Lab:
     @classmethod
     def _connect_without_docker(cls) -> Lab:
         """No Docker engine (Binder, a locked-down JupyterHub): the best live mode this host
-        allows, said out loud (see labkit.modes); replay hosts get a `LabError` saying why."""
+        allows, said out loud (see labkit.hosts.modes); replay hosts get a `LabError` saying why."""
         from labkit.hosts import modes, replay, rootless
 
         report = modes.detect(full=True)
@@ -273,7 +273,7 @@ class Lab:
     # -- what the kernel holds ---------------------------------------------------------------
 
     def snapshot(self):
-        """The lab's network now, as a `labkit.topology.Topology`, from a probe process kept
+        """The lab's network now, as a `labkit.model.topology.Topology`, from a probe process kept
         alive in the lab (started on first use: importing pyroute2 costs ~160 ms)."""
         from labkit.transport.probe_client import SERVE_ARGV, ProbeError, ProbeSession
 

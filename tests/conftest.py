@@ -109,7 +109,7 @@ def docker_api():
 
 @pytest.fixture(scope="session")
 def lab(docker_api):
-    """The live lab. Started (`labkit.compose.up()`) when no lab container exists."""
+    """The live lab. Started (`labkit.hosts.compose.up()`) when no lab container exists."""
     from labkit import Lab, LabNotFound
     from labkit.hosts import compose
 

@@ -8,9 +8,9 @@ In a notebook:
     hint("lesson4/third-namespace")      # the next hint, one more per call
     solution("lesson4/third-namespace")  # the commands of the solution
 
-The exercises themselves live in `labkit.checks` (one module per lesson). The notebook cells
-that belong to an exercise are found by their metadata, `{"labkit": {"role": ...,
-"exercise": ID}}`; see docs/lessons.md.
+The exercises themselves live in `labkit.exercises.lessons` (one module per lesson, found
+with pkgutil). The notebook cells that belong to an exercise are found by their metadata,
+`{"labkit": {"role": ..., "exercise": ID}}`; see docs/lessons.md.
 """
 
 from __future__ import annotations
@@ -84,7 +84,7 @@ class CheckResult:
 @dataclass
 class Progress:
     """How far a learner got, in memory: what `hint()` and `check()` use until the widgets
-    install `labkit.progress.FileProgress` (the same interface, kept in a file beside the
+    install `labkit.exercises.store.FileProgress` (the same interface, kept in a file beside the
     notebooks so it survives a kernel restart)."""
 
     hints_shown: dict[str, int] = field(default_factory=dict)

@@ -4,7 +4,7 @@ Four modes, best first:
 
 1. ``docker``   — a Docker engine labkit can use: the normal Docker-in-Docker lab.
 2. ``rootless`` — user namespaces *and* mount(2) allowed: a rootless dockerd runs in the
-   learner's own container, inside a user+net+mount namespace (`labkit.rootless`); every
+   learner's own container, inside a user+net+mount namespace (`labkit.hosts.rootless`); every
    lesson runs live.
 3. ``netns``    — user namespaces but no mount(2): a namespace-only lab (`unshare -Urn`,
    extra namespaces held by processes); the by-hand lessons run live, Docker cells cannot.

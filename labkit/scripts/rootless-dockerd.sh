@@ -1,5 +1,5 @@
 # The rootless lab's first process, run as `unshare -Urnm --propagation private bash -c
-# "$(cat this)" labkit-rootless STATE DATA BIN` by labkit.rootless. It becomes dockerd, and its
+# "$(cat this)" labkit-rootless STATE DATA BIN` by labkit.hosts.rootless. It becomes dockerd, and its
 # pid is what `nsenter -t` enters. See docs/rootless.md for why each step is needed.
 set -u
 state=$1 data=$2 bin=$3

@@ -1,4 +1,4 @@
-"""labkit.lint: each rule on a small sample lesson that breaks it (and the good one that
+"""labkit.authoring.lint: each rule on a small sample lesson that breaks it (and the good one that
 breaks none). Pure: the rules read notebook JSON; only the text-source tests write files."""
 
 from __future__ import annotations

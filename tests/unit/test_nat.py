@@ -1,4 +1,4 @@
-"""labkit.nat: iptables-save text in, port mappings and MASQUERADE rules out."""
+"""labkit.model.nat: iptables-save text in, port mappings and MASQUERADE rules out."""
 
 import json
 from pathlib import Path

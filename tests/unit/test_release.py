@@ -1,6 +1,6 @@
-"""labkit.release: the learner edition has no solutions (deleted, not hidden), keeps outputs
-and says nothing of the solution; the instructor edition has everything; nothing in OUT is
-overwritten without force, and bad input writes nothing."""
+"""labkit.authoring.release: the learner edition has no solutions (deleted, not hidden), keeps
+outputs and says nothing of the solution; the instructor edition has everything; nothing in
+OUT is overwritten without force, and bad input writes nothing."""
 
 from __future__ import annotations
 

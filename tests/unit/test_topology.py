@@ -1,4 +1,4 @@
-"""labkit.topology: the resolve pass, JSON form and diff, replayed from snapshots recorded
+"""labkit.model.topology: the resolve pass, JSON form and diff, replayed from snapshots recorded
 in a real lab by tests/lab/test_probe_scenarios.py (LABKIT_RECORD=1)."""
 
 import json

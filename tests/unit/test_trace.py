@@ -1,4 +1,4 @@
-"""labkit.trace, pure: the path walked from recorded kernel answers of a real lab
+"""labkit.model.trace, pure: the path walked from recorded kernel answers of a real lab
 (tests/snapshots/trace_lesson3.json: busybox1, busybox2, web -p 8080:80, the outside
 namespace routed to 172.17.0.0/16), the traffic script's output parsed, targets checked."""
 

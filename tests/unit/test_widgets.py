@@ -1,4 +1,4 @@
-"""labkit.widgets and labkit.progress without a lab: progress file, terminal guidance, the
+"""labkit.widgets and labkit.exercises.store without a lab: progress file, terminal guidance, the
 text a saved notebook keeps (stable, independent of progress), no Output widgets."""
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ from labkit.hosts.locate import find_lab
 from labkit.lab import Lab
 from labkit.notebook.widgets.common import _lab, _pre, _Readable
 
-#: transport kind -> labkit.modes' mode name
+#: transport kind -> labkit.hosts.modes' mode name
 _MODE_OF = {"docker-exec": "docker", "local": "docker", "rootless": "rootless",
             "netns": "netns", "replay": "replay"}
 

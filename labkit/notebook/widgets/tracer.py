@@ -52,7 +52,7 @@ def trace_packet(source: str, destination: str, port: int | None = None,
                  lab: Lab | None = None) -> TraceResult:
     """Send one real packet (ping, or curl to `port`) from `source` (a namespace: "lab", a
     container, an `ip netns` name) to `destination` (an address of the lab, or a namespace)
-    and show its path, built from the kernel's answers (see labkit.trace)."""
+    and show its path, built from the kernel's answers (see labkit.model.trace)."""
     lab = _lab(lab)
     topo = lab.snapshot()
     target = _trace.check_target(topo, source, destination)
