@@ -12,8 +12,8 @@ import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
+from labkit.draw.diagram import Diagram
 from labkit.errors import (
     CommandFailed,
     CommandTimeout,
@@ -23,17 +23,18 @@ from labkit.errors import (
     LabStopped,
     UsageError,
 )
+from labkit.hosts import modes, replay, rootless
 from labkit.hosts.compose import say as _say
 from labkit.hosts.docker import docker_client, wait_until_ready
 from labkit.hosts.locate import LabContainer, find_lab
+from labkit.model.containment import CHECK_ARGV, Report
+from labkit.model.diff import diff, steady
+from labkit.model.topology import Topology
 from labkit.result import Result
 from labkit.scripts import text as script
 from labkit.transport.docker import DockerExecTransport
-from labkit.transport.local import LocalTransport
+from labkit.transport.probe_client import SERVE_ARGV, ProbeError, ProbeSession
 from labkit.transport.protocol import MAX_OUTPUT, OutputCallback, Transport
-
-if TYPE_CHECKING:
-    from labkit.model import containment
 
 _current: Lab | None = None
 
@@ -44,7 +45,7 @@ ON_ACTIVATE: list[Callable[[Lab], None]] = []
 #: how each transport reaches the lab, in the learner's words
 MODE_WORDS = {
     "docker-exec": "commands run in the lab container (docker exec)",
-    "local": "commands run right here, inside the lab",
+    "local": "commands run right here, as local processes",
     "rootless": "commands run in a rootless lab in this container (its own Docker engine)",
     "netns": "commands run in a namespace-only lab in this container (no Docker: only the "
              "by-hand lessons run live)",
@@ -107,11 +108,9 @@ class Lab:
     @classmethod
     def connect(cls, name: str | None = None, *, wait: float = 90.0,
                 start: bool = True) -> Lab:
-        """The running lab. Inside a lab (`LABKIT_MODE=lab`) commands run locally; otherwise
-        through Docker. Waits up to `wait` s for a lab that is starting; starts a stopped one
-        when `start` is true. Raises a `LabError` that says what to do otherwise."""
-        if os.environ.get("LABKIT_MODE") == "lab" and not name:
-            return cls(LocalTransport())._activate()
+        """The running lab: through Docker, else the best live mode this host allows (see
+        labkit.hosts.modes). Waits up to `wait` s for a lab that is starting; starts a stopped
+        one when `start` is true. Raises a `LabError` that says what to do otherwise."""
         if os.environ.get("LABKIT_LIVE_MODE") in ("rootless", "netns", "replay") and not name:
             return cls._connect_without_docker()  # a teacher rehearsing a lower mode
         try:
@@ -137,8 +136,6 @@ class Lab:
     def _connect_without_docker(cls) -> Lab:
         """No Docker engine (Binder, a locked-down JupyterHub): the best live mode this host
         allows, said out loud (see labkit.hosts.modes); replay hosts get a `LabError` saying why."""
-        from labkit.hosts import modes, replay, rootless
-
         report = modes.detect(full=True)
         lesson = replay.lesson_hint()
         recorded = replay.lesson_recording(lesson)
@@ -258,11 +255,9 @@ class Lab:
     def alive(self) -> bool:
         return self.transport.alive()
 
-    def containment(self) -> containment.Report:
+    def containment(self) -> Report:
         """Whether traffic stays in the lab: the kernel's route, in every namespace of the
-        lab, to each of `containment.ADDRESSES` (asked, never sent): a `containment.Report`."""
-        from labkit.model.containment import CHECK_ARGV, Report
-
+        lab, to each of labkit.model.containment's ADDRESSES (asked, never sent)."""
         result = self.run(" ".join(CHECK_ARGV), timeout=30)
         try:
             return Report.from_json(result.stdout)
@@ -272,11 +267,9 @@ class Lab:
 
     # -- what the kernel holds ---------------------------------------------------------------
 
-    def snapshot(self):
-        """The lab's network now, as a `labkit.model.topology.Topology`, from a probe process kept
-        alive in the lab (started on first use: importing pyroute2 costs ~160 ms)."""
-        from labkit.transport.probe_client import SERVE_ARGV, ProbeError, ProbeSession
-
+    def snapshot(self) -> Topology:
+        """The lab's network now, from a probe process kept alive in the lab (started on
+        first use: importing pyroute2 costs ~160 ms)."""
         for attempt in (1, 2):
             try:
                 if self._probe is not None and self._probe.broken:  # interrupted mid-answer
@@ -291,20 +284,17 @@ class Lab:
         raise AssertionError("not reached")
 
     def draw(self, focus: list[str] | None = None, *, changes: bool = True,
-             fdb: bool = False):
+             fdb: bool = False) -> Diagram:
         """A diagram of the lab's network now; what changed since the last diagram is
         highlighted (added) or faded (removed) unless `changes=False`. `focus` names the
         namespaces to show; `fdb=True` adds the MACs the bridges learned."""
-        from labkit.draw.diagram import Diagram
-        from labkit.model.diff import diff, steady
-
         raw = self.snapshot()
         topo = steady(raw)  # changes are always judged on the steady form (see after_cell)
         delta = diff(self._drawn, topo) if changes and self._drawn is not None else None
         self._drawn = topo
         return Diagram(raw if fdb else topo, diff=delta, focus=focus)
 
-    def after_cell(self):
+    def after_cell(self) -> Diagram | NoChange:
         """What a `%%lab` cell shows under its output: a diagram when the network changed
         (or on the first cell), else one line saying nothing changed."""
         first = self._drawn is None

@@ -10,9 +10,12 @@ from labkit.notebook.widgets import (
     exercise_widget,
     explorer,
     lab_controls,
+    lab_status,
     packet_tracer,
+    terminal_command,
     trace_packet,
 )
 
 __all__ = ["ExerciseWidget", "Explorer", "LabControls", "PacketTracer", "TraceResult",
-           "exercise_widget", "explorer", "lab_controls", "packet_tracer", "trace_packet"]
+           "exercise_widget", "explorer", "lab_controls", "lab_status", "packet_tracer",
+           "terminal_command", "trace_packet"]

@@ -29,9 +29,11 @@ from itertools import groupby
 from pathlib import Path
 
 from labkit.authoring.cells import EXERCISE_ROLES, role, source
+from labkit.authoring.textsource import backup, stamp
 from labkit.exercises import get
 from labkit.model.recording import assemble
 from labkit.model.recording import merge_streams as merge_chunks
+from labkit.transport.replay import RECORD_ENV
 
 
 def exercise_cell_problems(nb) -> list[str]:
@@ -119,8 +121,6 @@ def build(path: str | Path, *, timeout: int = 600, record: bool = False,
         if cell.cell_type == "code":
             cell.outputs = merge_streams(cell.outputs)
     nbformat.validate(nb)
-    from labkit.authoring.textsource import backup, stamp
-
     backup(path)  # its old outputs (and a learner's own, if it was not an instructor's copy)
     stamp(nb)  # these cells ran as they are: the notebook is in step with what it says
     nbformat.write(nb, path)
@@ -147,8 +147,6 @@ class _CellLog:
 
     @contextmanager
     def active(self):
-        from labkit.transport.replay import RECORD_ENV
-
         old = os.environ.get(RECORD_ENV)
         os.environ[RECORD_ENV] = str(self.path)  # the kernel inherits it
         try:

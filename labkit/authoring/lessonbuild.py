@@ -18,6 +18,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+from labkit.authoring import lint, textsource
+from labkit.authoring.build import build
+
 #: told (cells done, cells in the notebook) after every cell
 CellCallback = Callable[[int, int], None]
 
@@ -68,9 +71,6 @@ def build_lesson(path: str | Path, *, record: bool = False, timeout: int = 600,
                  builder: Callable[..., Path] | None = None) -> Built:
     """Sync, execute and store one lesson; never raises for a lesson that fails (the error
     is in the result, so the next lesson still builds). `builder` is for tests."""
-    from labkit.authoring import lint, textsource
-    from labkit.authoring.build import build
-
     path = Path(path)
     result = Built(path)
     start = time.monotonic()

@@ -23,7 +23,10 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+import labkit.exercises
+from labkit.authoring import textsource
 from labkit.errors import UsageError
+from labkit.model.formats import LESSON_FORMAT
 
 TEMPLATES = Path(__file__).parent.parent / "templates"
 
@@ -93,6 +96,7 @@ def values(new: NewLesson) -> dict[str, str]:
     task = f"Make a network namespace named `{namespace}` in the lab."
     return {
         "number": str(new.number), "title": new.title, "slug": new.slug,
+        "format": str(LESSON_FORMAT),
         "exercise_id": new.exercise_id, "exercise_title": "Make a namespace",
         "task": task, "namespace": namespace, "notebook": new.notebook.name,
         "function": re.sub(r"\W", "_", new.slug),
@@ -123,8 +127,6 @@ def create(name: str, notebooks: str | Path = "notebooks", *, number: int | None
     """Write the new lesson's files; refuses (writing nothing) when any exists."""
     import nbformat
 
-    from labkit.authoring import textsource
-
     new = plan(name, Path(notebooks), number=number, title=title)
     if not Path(notebooks).is_dir():
         raise UsageError(f"{notebooks} is not a folder of lessons",
@@ -154,8 +156,6 @@ def create(name: str, notebooks: str | Path = "notebooks", *, number: int | None
 def _forget_loaded_exercises() -> None:
     """Exercises are found once per process: look again, so the new module is seen."""
     import importlib
-
-    import labkit.exercises
 
     importlib.invalidate_caches()
     labkit.exercises.forget()

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.authoring.cells import SOLUTION_ROLES, role, source
+from labkit.authoring.textsource import as_notebook
 from labkit.errors import UsageError
 from labkit.exercises import get
 
@@ -161,8 +162,6 @@ class Planned:
 def _dump(nb: Notebook) -> str:
     # nbformat's own layout (indent 1, sorted keys, trailing newline), like the stored lessons
     import nbformat
-
-    from labkit.authoring.textsource import as_notebook
 
     node = as_notebook(nb)
     nbformat.validate(node)

@@ -40,7 +40,6 @@ def usable(checks: list[Check]) -> bool:
 
 def gather() -> list[Check]:
     """Run every check in order; later checks are skipped when an earlier one fails."""
-    import os
 
     from labkit.errors import LabError
     from labkit.hosts import compose
@@ -49,13 +48,6 @@ def gather() -> list[Check]:
     from labkit.lab import Lab
 
     checks: list[Check] = []
-    if os.environ.get("LABKIT_MODE") == "lab":
-        checks.append(Check("mode", True, "this process runs inside the lab (local mode)"))
-        lab = Lab.connect()
-        res = lab.run("docker info --format '{{.ServerVersion}}'", timeout=20)
-        checks.append(Check("lab answers", res.ok, res.output.strip() or "no answer"))
-        return checks + [_containment(lab)]
-
     try:
         client = docker_client()
         version = client.version()

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from labkit.cli.command import add, command_line
 from labkit.errors import LabError
+from labkit.hosts.shell import terminal_command
 
 
 def cmd_up(args: argparse.Namespace) -> int:
@@ -53,10 +54,10 @@ def cmd_run(args: argparse.Namespace) -> int:
     Its output streams here as it comes. One word after `--` is a shell command line;
     several are quoted word by word."""
     from labkit.lab import Lab
-    from labkit.notebook.cell import stream_to_cell
+    from labkit.transport.output import to_std_streams
 
     line = command_line(args.command, example="labkit run -- brctl show")
-    result = Lab.connect().run(line, timeout=args.timeout, on_output=stream_to_cell)
+    result = Lab.connect().run(line, timeout=args.timeout, on_output=to_std_streams)
     return 124 if result.timed_out else result.exit_code
 
 
@@ -67,8 +68,9 @@ def cmd_shell(args: argparse.Namespace) -> int:
     from labkit.lab import Lab
 
     lab = Lab.connect()
-    if lab.mode == "local":
-        os.execvp("bash", ["bash", "-l"])
+    if lab.mode != "docker-exec":  # a rootless or namespace-only lab, or replay
+        raise LabError(f"this lab is not a Docker container ({lab.summary})",
+                       hint=f"its shell: {terminal_command(lab.mode)}")
     docker = shutil.which("docker")
     if not docker:
         raise LabError("the docker command-line client is not installed here.",

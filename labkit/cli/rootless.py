@@ -10,6 +10,7 @@ import sys
 
 from labkit.cli.command import add, add_group, command_line
 from labkit.hosts import modes, rootless
+from labkit.transport.output import to_std_streams
 
 
 def _say(text: str) -> None:
@@ -67,9 +68,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     Its exit status is passed on; words after `--` as for `labkit run`."""
     line = command_line(args.command, example="labkit rootless run -- brctl show")
     transport = rootless.connect_rootless(args.kind, say=_say)
-    res = transport.run(line, timeout=args.timeout,
-                        on_output=lambda s, t: (sys.stdout if s == "stdout"
-                                                else sys.stderr).write(t))
+    res = transport.run(line, timeout=args.timeout, on_output=to_std_streams)
     return 124 if res.timed_out else res.exit_code
 
 

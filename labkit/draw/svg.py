@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future
-from concurrent.futures import TimeoutError as FutureTimeout  # not TimeoutError on 3.10
+import subprocess
 
 from labkit.errors import LabError
 
@@ -25,39 +23,28 @@ class DrawFailed(LabError):
 def to_svg(dot_source: str, timeout: float = TIMEOUT) -> str:
     """Lay out DOT text with Graphviz's `dot` and return the SVG text."""
     try:
-        import graphviz  # the notebook extra: the lab side never draws
+        # The notebook extra (the lab side never draws). graphviz's own backend builds the
+        # command line and runs it; its `pipe()` takes no timeout, `run_check` passes one to
+        # subprocess.run, which kills a `dot` that runs over it.
+        from graphviz.backend import dot_command, execute
     except ImportError:
         raise GraphvizMissing("the `graphviz` Python package is not installed, so labkit "
                               "cannot draw the lab",
                               hint="pip install 'labkit[notebook]' (or `pip install "
                               "graphviz`)") from None
-    source = graphviz.Source(dot_source)
+    cmd = dot_command.command("dot", "svg")
     try:
         # quiet: dot's warnings on stderr would land in the notebook's stored output.
-        svg = _within(timeout, source.pipe, format="svg", engine="dot", quiet=True)
-    except graphviz.ExecutableNotFound:
+        done = execute.run_check(cmd, input=dot_source.encode("utf-8"), capture_output=True,
+                                 quiet=True, timeout=timeout)
+    except execute.ExecutableNotFound:
         raise GraphvizMissing("Graphviz's `dot` program is not installed, so labkit cannot "
                               "draw the lab", hint=_INSTALL_HINT) from None
-    except graphviz.CalledProcessError as exc:
+    except execute.CalledProcessError as exc:
         detail = (exc.stderr or b"").decode(errors="replace").strip()
         raise DrawFailed(f"Graphviz's dot failed ({exc.returncode}): {detail}") from None
-    except FutureTimeout:
+    except subprocess.TimeoutExpired:
         raise DrawFailed(f"Graphviz's dot took more than {timeout:g} s to lay out the "
                          "drawing", hint="draw fewer namespaces: `lab.draw(focus=[...])`") \
             from None
-    return svg.decode("utf-8")
-
-
-def _within(timeout: float, fn, /, **kwargs):
-    """fn(**kwargs), or FutureTimeout after `timeout` s. graphviz 0.21's pipe takes no timeout,
-    so it runs in a daemon thread the caller stops waiting for (dot itself runs on)."""
-    done: Future = Future()
-
-    def run() -> None:
-        try:
-            done.set_result(fn(**kwargs))
-        except Exception as exc:  # noqa: BLE001 - handed back to the caller, raised there
-            done.set_exception(exc)
-
-    threading.Thread(target=run, name="labkit-dot", daemon=True).start()
-    return done.result(timeout=timeout)
+    return done.stdout.decode("utf-8")

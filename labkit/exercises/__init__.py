@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from labkit.errors import UsageError
+from labkit.lab import current
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -162,8 +163,6 @@ def get(exercise_id: str) -> Exercise:
 
 def check(exercise_id: str, lab: Lab | None = None) -> CheckResult:
     """Run the exercise's check against the lab (default: the one `%%lab` cells use)."""
-    from labkit.lab import current
-
     result = get(exercise_id).run_check(lab or current())
     progress.record_check(result.exercise, result.passed)
     return result

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from labkit.errors import LabError, LabStopped
+from labkit.hosts.docker import docker_client, wait_until_ready
+from labkit.hosts.locate import LabContainer, find_lab
 
 LAB_SERVICE = "dind"
 LAB_IMAGE = "labkit-lab:latest"
@@ -108,12 +110,9 @@ def say(message: str) -> None:
 
 
 def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
-       wait: float = 180.0):
+       wait: float = 180.0) -> LabContainer:
     """Build the lab image if missing (or asked), start the services, wait until the lab is
     ready. Returns the ready `LabContainer`. Progress goes to stderr."""
-    from labkit.hosts.docker import docker_client, wait_until_ready
-    from labkit.hosts.locate import find_lab
-
     client = docker_client()
     compose = Compose(compose_command(), find_project_dir())
     if build or not image_exists(client):

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 import time
+from typing import TYPE_CHECKING
 
 from labkit.errors import DockerUnavailable, LabStarting, LabStopped
 from labkit.hosts.locate import READY_FILE, LabContainer, from_inspect
 
+if TYPE_CHECKING:
+    from docker import DockerClient  # the notebook extra; imported when a client is made
 
-def docker_client():
+
+def docker_client() -> DockerClient:
     """A Docker SDK client, or `DockerUnavailable` saying why not."""
     try:
         import docker

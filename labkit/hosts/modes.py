@@ -67,7 +67,6 @@ class Check:
 class HostFacts:
     """What the probes found. Plain data, so decisions over it are pure."""
 
-    inside_lab: bool = False  # LABKIT_MODE=lab: this process runs inside a lab already
     docker: Check = Check()  # a Docker engine answered /_ping
     userns: Check = Check()  # `unshare -Ur true`
     netns: Check = Check()  # `unshare -Urn` + `ip link set lo up`
@@ -129,7 +128,7 @@ class ModeReport:
 def allows(facts: HostFacts) -> dict[str, list[str]]:
     """For each mode, what stands in its way (empty list: the host allows it). Pure."""
     blockers: dict[str, list[str]] = {m: [] for m in MODES}
-    if not (facts.inside_lab or facts.docker.ok):
+    if not facts.docker.ok:
         detail = facts.docker.detail or "not probed"
         blockers["docker"].append(f"no usable Docker engine ({detail})")
     # Without user namespaces the later probes do not run: name only the first refusal.
@@ -192,8 +191,7 @@ def _missing(facts: HostFacts, names: tuple[str, ...]) -> list[str]:
 
 def _why(mode: str, facts: HostFacts) -> str:
     if mode == "docker":
-        return ("this process runs inside the lab" if facts.inside_lab
-                else f"Docker engine: {facts.docker.detail}")
+        return f"Docker engine: {facts.docker.detail}"
     if mode == "rootless":
         return ("user namespaces and mount(2) allowed; dockerd "
                 f"{facts.tools.get('dockerd')} runs inside one")
@@ -288,11 +286,8 @@ def probe(full: bool = True) -> HostFacts:
     """Gather the facts. With `full=False` stop as soon as the best mode is certain (a usable
     Docker engine needs no namespace probes)."""
     tools = {n: p for n in sorted(set(NEEDS_ROOTLESS) | set(NEEDS_NETNS)) if (p := which(n))}
-    facts = HostFacts(inside_lab=os.environ.get("LABKIT_MODE") == "lab", tools=tools,
-                      no_new_privs=_no_new_privs(), kernel=platform.release(),
+    facts = HostFacts(tools=tools, no_new_privs=_no_new_privs(), kernel=platform.release(),
                       static_busybox=probe_static(tools.get("busybox")))
-    if facts.inside_lab and not full:
-        return facts
     facts = replace(facts, docker=probe_docker())
     if facts.docker.ok and not full:
         return facts

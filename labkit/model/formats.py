@@ -20,7 +20,7 @@ RECORDING_FORMAT = 1
 #: a learner's progress (.labkit-progress.json beside the notebooks), docs/widgets.md
 PROGRESS_FORMAT = 1
 #: a lesson notebook's `labkit` metadata (`{"format": 1, "lesson": N, ...}`), docs/lessons.md;
-#: `labkit lesson lint` checks it (no schema here: nbformat validates the notebook)
+#: `labkit lesson check` checks it (no schema here: nbformat validates the notebook)
 LESSON_FORMAT = 1
 
 SCHEMAS = Path(__file__).parent / "schemas"

@@ -1,7 +1,7 @@
 """What a `%%lab` cell does once its options are read, without IPython: run the script in
 the lab with its output streaming into the cell, say a bad exit status in a line of its own,
-then show the diagram. labkit.notebook.magics is the IPython side; `labkit run` streams with
-`stream_to_cell` too.
+then show the diagram. labkit.notebook.magics is the IPython side; `labkit run` streams the
+same way (labkit.transport.output.to_std_streams).
 """
 
 from __future__ import annotations
@@ -12,19 +12,13 @@ from typing import TYPE_CHECKING
 from labkit.errors import CommandFailed, UsageError, explain_exit
 from labkit.notebook.banner import Banner
 from labkit.result import Result
+from labkit.transport.output import to_std_streams
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
 
 EMPTY_CELL = ("this %%lab cell has no commands: write shell commands on the lines below "
               "%%lab, e.g. `brctl show`.")
-
-
-def stream_to_cell(stream: str, text: str) -> None:
-    """Write output as it arrives; Jupyter shows stderr on its red-tinted stream."""
-    target = sys.stderr if stream == "stderr" else sys.stdout
-    target.write(text)
-    target.flush()
 
 
 def status_line(result: Result) -> str | None:
@@ -55,17 +49,17 @@ def drawing_message(on: bool) -> str:
     return f"diagrams after %%lab cells: {'on' if on else 'off'}"
 
 
-def run_script(lab: Lab, script: str, *, timeout: float, max_output: int,
+def run_script(lab: Lab, script: str, *, timeout: float | None, max_output: int | None,
                check: bool = False, draw: bool = True) -> Result:
     """Run a cell's script in `lab`, its output streaming into the cell; a status line under
     a bad exit status (`check`: raise `CommandFailed` instead); then the diagram (`draw`)."""
     if lab.replaying:  # said before the output: it was recorded elsewhere
-        from IPython.display import display  # the notebook's display; IPython is heavy
+        from IPython.display import display  # only in a kernel: `labkit run` has no IPython
 
         display(Banner(lab.transport.why))
     try:
         result = lab.run(script, timeout=timeout, max_output=max_output,
-                         on_output=stream_to_cell)
+                         on_output=to_std_streams)
         if not result.stdout.endswith("\n") and result.stdout:
             sys.stdout.write("\n")
         message = status_line(result)
@@ -83,7 +77,7 @@ def run_script(lab: Lab, script: str, *, timeout: float, max_output: int,
 
 def show_diagram(lab: Lab) -> None:
     """The picture after a cell. A drawing problem never fails the learner's cell."""
-    from IPython.display import display  # the notebook's display; IPython is heavy
+    from IPython.display import display  # only in a kernel: `labkit run` has no IPython
 
     try:
         shown = lab.after_cell()

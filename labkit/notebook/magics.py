@@ -17,12 +17,13 @@ import argparse
 import shlex
 
 from IPython.core.getipython import get_ipython
+from IPython.core.interactiveshell import InteractiveShell
 from IPython.core.magic import Magics, cell_magic, line_magic, magics_class
 from IPython.core.magic_arguments import argument, magic_arguments
 from traitlets import Bool, Float, Int
 
 from labkit.errors import UsageError
-from labkit.lab import DEFAULT_TIMEOUT, current
+from labkit.lab import DEFAULT_TIMEOUT, Lab, current
 from labkit.notebook.cell import check_script, drawing_message, drawing_switch, run_script
 from labkit.result import Result
 from labkit.transport.protocol import MAX_OUTPUT
@@ -57,10 +58,14 @@ def _at_least_zero(option: str):
 class LabMagics(Magics):
     """`%%lab`, `%lab` and `%lab_draw`, with their defaults as configurable traitlets."""
 
-    timeout = Float(DEFAULT_TIMEOUT, min=0, help="Seconds a %%lab cell's commands may run "
-                    "before labkit stops them (0: no limit).").tag(config=True)
-    max_output = Int(MAX_OUTPUT, min=0, help="Characters of a cell's output kept: the first "
-                     "and last quarter of it per stream (0: all of it).").tag(config=True)
+    # None: the lab's own default (`lab.timeout`, `lab.max_output`), so one setting holds
+    # for cells and for `lab.run` alike unless %config says otherwise.
+    timeout = Float(None, allow_none=True, min=0, help="Seconds a %%lab cell's commands may "
+                    f"run before labkit stops them (0: no limit; None: the lab's, "
+                    f"{DEFAULT_TIMEOUT:g} s unless set).").tag(config=True)
+    max_output = Int(None, allow_none=True, min=0, help="Characters of a cell's output kept: "
+                     "the first and last quarter of it per stream (0: all of it; None: the "
+                     f"lab's, {MAX_OUTPUT} unless set).").tag(config=True)
     draw = Bool(True, help="Draw the lab's network after each %%lab cell (%lab_draw on|off)."
                 ).tag(config=True)
 
@@ -131,7 +136,7 @@ def _mistake(exc: argparse.ArgumentError) -> str:
     return f"{option}: {exc.message}"
 
 
-def register(ipython=None) -> bool:
+def register(ipython: InteractiveShell | None = None) -> bool:
     """Register the magics in the running IPython (no-op elsewhere, or when they already
     are). True if they are there."""
     ipython = ipython if ipython is not None else get_ipython()
@@ -142,6 +147,6 @@ def register(ipython=None) -> bool:
     return True
 
 
-def register_for(lab) -> None:
+def register_for(lab: Lab) -> None:
     """The hook run when a lab connects (labkit.lab.ON_ACTIVATE): its cells need %%lab."""
     register()

@@ -6,10 +6,11 @@ from __future__ import annotations
 import os
 import sys
 
+from labkit.lab import Lab
 from labkit.transport.replay import RECORD_ENV, Recorder
 
 
-def install_recorder(lab) -> None:
+def install_recorder(lab: Lab) -> None:
     """In a kernel started by `build --record`: log what the lab answers, and take a snapshot
     after each cell that ran commands without drawing (so every cell has its "after")."""
     path = os.environ.get(RECORD_ENV)

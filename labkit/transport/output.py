@@ -8,6 +8,7 @@ from __future__ import annotations
 import codecs
 import re
 import secrets
+import sys
 import time
 from collections.abc import Callable
 
@@ -191,3 +192,11 @@ def _result(command: str, splitter: SentinelSplitter, duration: float,
     return Result(command=command, stdout="".join(splitter.text["stdout"]),
                   stderr="".join(splitter.text["stderr"]), exit_code=code,
                   duration=duration, timed_out=timed_out)
+
+
+def to_std_streams(stream: str, text: str) -> None:
+    """An `OutputCallback` writing output to this process's stdout/stderr as it arrives: a
+    terminal (`labkit run`), or a notebook cell, which shows stderr on its red-tinted stream."""
+    target = sys.stderr if stream == "stderr" else sys.stdout
+    target.write(text)
+    target.flush()

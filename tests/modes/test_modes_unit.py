@@ -42,10 +42,6 @@ def test_usable_docker_engine_is_mode_1():
     assert r.live and r.docker_cells_live
 
 
-def test_inside_the_lab_is_mode_1_without_any_socket():
-    assert decide(facts(inside_lab=True)).mode == "docker"
-
-
 def test_namespaces_and_mount_without_docker_is_rootless():
     r = decide(facts())
     assert (r.mode, r.number) == ("rootless", 2)

@@ -18,7 +18,9 @@ from labkit.model.build import from_raw
 from labkit.model.recording import Recording
 
 ROOT = Path(__file__).resolve().parents[2]
-SNAPSHOTS = sorted((ROOT / "tests" / "snapshots").glob("*.json"))
+# Every recorded scan and snapshot (checks/ holds command answers, golden/ DOT text).
+SNAPSHOTS = sorted([*(ROOT / "tests" / "snapshots").glob("*.json"),
+                    *(ROOT / "tests" / "snapshots" / "probe").glob("*.json")])
 RECORDINGS = sorted((ROOT / "notebooks" / "recordings").glob("*.json"))
 #: the field each format keeps its version in, and the constant it must equal
 VERSIONS = {"snapshot": ("format", formats.SNAPSHOT_FORMAT),

@@ -6,6 +6,8 @@ from __future__ import annotations
 import importlib.util
 import json
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -119,6 +121,11 @@ def test_new_makes_a_lesson_that_passes_check(tmp_path, monkeypatch, capsys):
     registry = {e.id: e for e in exercises.exercises()} | {exercise.id: exercise}
     monkeypatch.setattr(exercises, "_registry", registry)
     assert lint.check(lint.load_lesson(new.notebook)) == []
+    # The new module lands in labkit/exercises/lessons: it passes the project's ruff rules.
+    ruff = subprocess.run([sys.executable, "-m", "ruff", "check", "--no-cache", "--config",
+                           str(ROOT / "pyproject.toml"), str(new.module)],
+                          capture_output=True, text=True, timeout=60)
+    assert ruff.returncode == 0, ruff.stdout
     assert "TODO" in new.text.read_text()
     with pytest.raises(Exception, match="already exists"):
         create("VLANs and trunks", notebooks, number=7)

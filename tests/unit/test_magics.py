@@ -183,8 +183,9 @@ def test_run_cell_bad_option_runs_nothing(shell, local_lab, tmp_path):
 
 def test_config_sets_the_defaults_a_cell_runs_with(shell, magics, fake_lab, capsys):
     shell.run_cell_magic("lab", "", "true")
-    assert fake_lab.runs[-1][1]["timeout"] == 60.0
-    assert fake_lab.runs[-1][1]["max_output"] == 1_000_000
+    # Unset: the lab's own defaults apply (lab.timeout, lab.max_output), as for lab.run.
+    assert fake_lab.runs[-1][1]["timeout"] is None
+    assert fake_lab.runs[-1][1]["max_output"] is None
     shell.run_line_magic("config", "LabMagics.timeout = 120")
     shell.run_line_magic("config", "LabMagics.max_output = 0")
     shell.run_cell_magic("lab", "", "true")

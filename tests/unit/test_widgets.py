@@ -79,7 +79,6 @@ def test_progress_can_be_switched_off(monkeypatch):
     ("docker-exec", "my-lab", None, "docker exec -it my-lab bash"),
     ("rootless", None, None, "labkit rootless shell"),
     ("netns", None, None, "labkit rootless shell --kind netns"),
-    ("local", None, None, "File › New › Terminal"),
     ("replay", None, None, "no live lab"),
 ])
 def test_terminal_guidance_names_the_command_for_the_mode(kind, name, project, expected):

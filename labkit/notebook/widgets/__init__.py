@@ -15,7 +15,8 @@ No `Output` widget is used anywhere: what it captures goes to the cell under nbv
 the widget in JupyterLab, so stored and fresh outputs would differ. Results are HTML widgets.
 """
 
-from labkit.notebook.widgets.controls import LabControls, lab_controls, lab_status, terminal_command
+from labkit.hosts.shell import terminal_command
+from labkit.notebook.widgets.controls import LabControls, lab_controls, lab_status
 from labkit.notebook.widgets.exercise import ExerciseWidget, exercise_widget
 from labkit.notebook.widgets.explorer import Explorer, explorer
 from labkit.notebook.widgets.tracer import PacketTracer, TraceResult, packet_tracer, trace_packet

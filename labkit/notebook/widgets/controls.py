@@ -4,37 +4,18 @@ in the lab."""
 from __future__ import annotations
 
 import html
-import shlex
 
 import ipywidgets as W
 
-from labkit.hosts.compose import LAB_SERVICE
 from labkit.hosts.docker import docker_client
 from labkit.hosts.locate import find_lab
+from labkit.hosts.shell import terminal_command
 from labkit.lab import Lab
 from labkit.notebook.widgets.common import _lab, _pre, _Readable
 
 #: transport kind -> labkit.hosts.modes' mode name
-_MODE_OF = {"docker-exec": "docker", "local": "docker", "rootless": "rootless",
+_MODE_OF = {"docker-exec": "docker", "rootless": "rootless",
             "netns": "netns", "replay": "replay"}
-
-
-def terminal_command(kind: str, container_name: str | None = None,
-                     compose_project: str | None = None) -> str:
-    """How to open a root shell in this lab, in the learner's words (pure)."""
-    if kind == "docker-exec" and compose_project:
-        return (f"docker compose exec {LAB_SERVICE} bash   (in the course's folder; Compose "
-                f"v1: docker-compose exec {LAB_SERVICE} bash; or: labkit shell)")
-    if kind == "docker-exec":
-        return (f"docker exec -it {shlex.quote(container_name or 'LAB')} bash   "
-                "(or: labkit shell)")
-    if kind == "local":
-        return "File › New › Terminal in this JupyterLab: it already runs inside the lab"
-    if kind in ("rootless", "netns"):
-        extra = " --kind netns" if kind == "netns" else ""
-        return (f"labkit rootless shell{extra}   (in a terminal of this JupyterLab: "
-                "File › New › Terminal)")
-    return "no live lab on this host, so no terminal: `labkit doctor` says why"
 
 
 def lab_status(lab: Lab) -> str:
