@@ -1,7 +1,7 @@
 """What a learner waits for after each cell, against plotnetcfg and the `docker exec` floor.
 
     python benchmarks/bench_refresh.py [--peer PATH] [--sizes 10,50,100] [--runs 15]
-                                       [--lab NAME | --throwaway]
+                                       [--lab NAME | --throwaway [--image IMAGE]]
 
 For each size it starts that many busybox containers (bench1..benchN, `sleep 1d`) in the lab,
 then, in the same loop so that every figure sees the same machine:
@@ -69,14 +69,14 @@ def find_lab(explicit: str | None) -> str:
     return out.split()[0]
 
 
-def start_throwaway() -> str:
+def start_throwaway(image: str = LAB_IMAGE) -> str:
     """The lab image with docker-compose.nopriv.yml's capability set, on no network at all."""
     docker("rm", "-f", "-v", THROWAWAY, check=False)
     docker("run", "-d", "--name", THROWAWAY, "--network", "none",
            "--label", "org.labkit.role=test-throwaway",
            "--cap-add", "ALL", "--cap-drop", "SYS_RESOURCE",
            "--security-opt", "seccomp=unconfined", "--security-opt", "apparmor=unconfined",
-           "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", LAB_IMAGE)
+           "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw", image)
     for _ in range(240):  # the entrypoint says ready once the inner engine and busybox are
         if subprocess.run(["docker", "exec", THROWAWAY, "test", "-e", "/run/labkit/ready"],
                           capture_output=True).returncode == 0:
@@ -231,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
     where.add_argument("--lab", help="the lab container (default: $LABKIT_LAB, else by label)")
     where.add_argument("--throwaway", action="store_true",
                        help=f"start a lab of its own ({THROWAWAY}) and remove it at the end")
+    p.add_argument("--image", default=LAB_IMAGE,
+                   help=f"the lab image --throwaway starts (default {LAB_IMAGE})")
     p.add_argument("--peer", type=Path, help="a plotnetcfg binary that runs in the lab image")
     p.add_argument("--sizes", type=parse_sizes, default=[10, 50, 100],
                    help="container counts, comma-separated (default 10,50,100)")
@@ -238,7 +240,7 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.peer and not args.peer.is_file():
         raise SystemExit(f"--peer {args.peer}: no such file")
-    name = start_throwaway() if args.throwaway else find_lab(args.lab)
+    name = start_throwaway(args.image) if args.throwaway else find_lab(args.lab)
     rows = []
     try:
         if args.peer:

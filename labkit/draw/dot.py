@@ -1,12 +1,14 @@
 """Draw a Topology as Graphviz DOT text: pure, built in passes.
 
 The drawing follows the course's pictures: the lab host is a large blue box; inside it each
-namespace (container, `ip netns`, process-held) is an orange box; bridges are green boxes with
-their addresses; interfaces (veth ends, eth0, ...) are yellow ellipses; a veth pair is a
-double-headed edge between its two ends; bridge ports hang off their bridge (labelled with the
-MACs the bridge learned there); a published port is an edge from the lab's port to the
-container's interface. With a diff, what was added is highlighted and what was removed is
-drawn faded.
+namespace (container, `ip netns`, process-held) is an orange box, its routes (the default
+gateway, the routes someone added) listed under its name; bridges are green boxes with their
+addresses; interfaces (veth ends, eth0, ...) are yellow ellipses, a veth end named as `ip link`
+prints it (`6: vethXXXXXXX@if5`); a veth pair is a double-headed edge between its two ends;
+bridge ports hang off their bridge (labelled with the MACs the bridge learned there); a
+published port is an edge from the lab's port to the container's interface. With a diff, what
+was added is highlighted and what was removed is drawn faded; a link renamed or moved to
+another namespace is drawn where it is now, as changed ("was veth1").
 
 `to_dot` first works out a `_Scene` (what is drawn, each interface's node id), then each pass
 turns one part of it into DOT lines: the clusters with their interfaces and NAT nodes, the
@@ -48,13 +50,32 @@ from labkit.draw.style import (
 from labkit.errors import UsageError
 from labkit.model.diff import Diff
 from labkit.model.nat import Masquerade, PortMapping
-from labkit.model.topology import Interface, Namespace, Topology, interface_order, is_hairpin
+from labkit.model.topology import (
+    Interface,
+    Namespace,
+    Route,
+    Topology,
+    interface_order,
+    is_hairpin,
+    route_key,
+)
 
-# Above this many namespaces, draw left to right: twenty containers side by side would be
-# too wide for a notebook, stacked they stay readable.
-WIDE_AFTER = 6
+# Above this many namespaces (besides the lab's), draw left to right, the namespaces stacked:
+# side by side, three containers were already 1600 pt wide, scaled to a 1000 px notebook their
+# 8 pt text came out at 4 px; stacked, every lesson's drawing reads at 9 px or more.
+WIDE_AFTER = 1
 
 _DOCKER_VETH = re.compile(r"^veth[0-9a-f]{7}$")
+
+# The routes labkit/scripts/contain.sh adds to seal the lab ("unreachable" ones of the worst
+# metric): part of the lab, not of a lesson, so not drawn (the uplink says "sealed").
+_SEAL_ROUTES = ("default", "192.0.2.0/24", "198.51.100.0/24", "203.0.113.0/24")
+
+# ifindexes grow with everything the lab ever made, so stored drawings must not change shape
+# with their number of digits: the `ip link` line of a veth gets room for this many.
+_INDEX_DIGITS = 4
+# Graphviz's width of one Courier character at font size 10, in points (its own estimate).
+_CHAR_PT = 6.0
 
 #: a node id for each drawn interface, by (namespace, ifname)
 Ids = dict[tuple[str, str], str]
@@ -93,6 +114,19 @@ class _Scene:
     lab_name: str
     lab_drawn: bool  # the lab host's own namespace is drawn (not only its box)
     uplinks: set[tuple[str, str]]  # see Topology.uplinks
+    renamed: dict[tuple[str, str], tuple[str, str]]  # see Diff.renamed: now -> before
+    routes: dict[str, list[tuple[Route, str]]]  # routes drawn, by namespace, with status
+
+    def peer_index(self, itf: Interface, removed: bool) -> int | None:
+        """The ifindex of a veth's other end, as `ip link` prints it after "@if"."""
+        if itf.peer is None:
+            return None
+        for topo in ((self.before, self.topology) if removed else (self.topology,)):
+            ns = topo.namespace(itf.peer.namespace) if topo is not None else None
+            other = ns.interface(itf.peer.interface) if ns is not None else None
+            if other is not None:
+                return other.index
+        return None
 
     def namespace(self, name: str) -> Namespace | None:
         return self.topology.namespace(name) or (
@@ -110,11 +144,14 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     """
     sc = _scene(topology, diff, focus, show_loopback)
     edges, stubs = _edges(sc)
-    out = [*_header(sc, title), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
+    # The legend is the graph's own label, under the drawing: never beside it, where it
+    # made the drawing wider (and was the first thing cut off). With a title on top, a node.
+    below = _legend_table(diff is not None) if legend and not title else None
+    out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
            *_warnings(sc)]
     if highlight is not None:
         out += _highlight(sc, highlight)
-    if legend:
+    if legend and title:
         out.append(_legend(diff is not None))
     out.append("}")
     return "\n".join(out) + "\n"
@@ -128,10 +165,11 @@ def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
     focus_set = _resolve_focus(topology, before, focus)
     namespaces = _drawn_namespaces(topology, before, focus_set)
     touched = diff.touched()[0] if diff is not None else set()
+    renamed = diff.renamed() if diff is not None else {}
     items: dict[str, list[_Item]] = {}
     hidden: dict[str, int] = {}
     for ns, status in namespaces:
-        everything = _ns_items(ns, status, before, touched)
+        everything = _ns_items(ns, status, before, touched, renamed)
         visible, hidden_veths = _visible(everything, show_loopback, focus_set)
         if focus_set is not None:
             hidden[ns.name] = hidden_veths
@@ -140,10 +178,13 @@ def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
         items[ns.name] = sorted(visible, key=lambda it: interface_order(it.itf))
     lab = topology.lab or (before.lab if before else None)
     lab_name = lab.name if lab else "lab"
+    uplinks = topology.uplinks() | (before.uplinks() if before else set())
     return _Scene(topology=topology, before=before, namespaces=namespaces, items=items,
                   hidden=hidden, ids=_node_ids(items), focus=focus_set, lab_name=lab_name,
                   lab_drawn=any(n.kind == "lab" for n, _ in namespaces),
-                  uplinks=topology.uplinks() | (before.uplinks() if before else set()))
+                  uplinks=uplinks, renamed=renamed,
+                  routes={ns.name: _ns_routes(ns, status, before, uplinks)
+                          for ns, status in namespaces if status != "removed"})
 
 
 def _resolve_focus(topo: Topology, before: Topology | None,
@@ -178,20 +219,27 @@ def _drawn_namespaces(topology: Topology, before: Topology | None,
 
 
 def _ns_items(ns: Namespace, ns_status: str, before: Topology | None,
-              touched: set[tuple[str, str]]) -> list[_Item]:
-    """Every interface of a namespace with its diff status, then the ones the diff removed."""
+              touched: set[tuple[str, str]],
+              renamed: dict[tuple[str, str], tuple[str, str]]) -> list[_Item]:
+    """Every interface of a namespace with its diff status, then the ones the diff removed
+    (not those renamed or moved away: they are drawn where they are now, as changed)."""
     prev = before.namespace(ns.name) if before is not None else None
-    out = [_Item(ns.name, itf, _itf_status(ns_status, ns.name, itf, before, prev, touched))
+    out = [_Item(ns.name, itf, _itf_status(ns_status, ns.name, itf, before, prev, touched,
+                                           renamed))
            for itf in ns.interfaces]
     if before is not None and ns_status != "removed":
         names_now = {i.name for i in ns.interfaces}
+        went = set(renamed.values())
         out += [_Item(ns.name, itf, "removed") for itf in (prev.interfaces if prev else ())
-                if itf.name not in names_now]
+                if itf.name not in names_now and (ns.name, itf.name) not in went]
     return out
 
 
 def _itf_status(ns_status: str, ns_name: str, itf: Interface, before: Topology | None,
-                prev: Namespace | None, touched: set[tuple[str, str]]) -> str:
+                prev: Namespace | None, touched: set[tuple[str, str]],
+                renamed: dict[tuple[str, str], tuple[str, str]]) -> str:
+    if (ns_name, itf.name) in renamed:  # the same link, renamed or moved here
+        return "changed"
     if ns_status in ("removed", "added"):
         return ns_status
     if before is not None and (ns_name, itf.name) in touched:
@@ -209,6 +257,28 @@ def _visible(items: list[_Item], show_loopback: bool,
     kept = [it for it in visible if it.itf.kind != "veth" or it.itf.peer is None
             or it.itf.peer.namespace in focus]
     return kept, len(visible) - len(kept)
+
+
+def _ns_routes(ns: Namespace, status: str, before: Topology | None,
+               uplinks: set[tuple[str, str]]) -> list[tuple[Route, str]]:
+    """The routes a namespace's box lists, with their diff status: its default gateway and
+    the routes someone added (not the kernel's own link routes, which follow from the
+    addresses drawn; not the lab's way out by its uplink, nor the seal's routes)."""
+    now = _worth_drawing(ns, uplinks)
+    if before is None:
+        return [(r, "") for r in now]
+    prev = before.namespace(ns.name)
+    was = _worth_drawing(prev, uplinks) if prev is not None else []
+    out = [(r, "added" if status == "added" or r not in was else "") for r in now]
+    out += [(r, "removed") for r in was if r not in now]
+    return sorted(out, key=lambda x: (route_key(x[0]), x[1]))
+
+
+def _worth_drawing(ns: Namespace, uplinks: set[tuple[str, str]]) -> list[Route]:
+    return sorted((r for r in ns.routes if r.protocol != "kernel"
+                   and (ns.name, r.dev) not in uplinks
+                   and not (ns.kind == "lab" and r.type != "unicast" and r.dst in _SEAL_ROUTES)),
+                  key=route_key)
 
 
 def _node_ids(items: dict[str, list[_Item]]) -> Ids:
@@ -252,14 +322,15 @@ def _masq_id(m: Masquerade) -> str:
 
 # --- pass: the graph's defaults -------------------------------------------------------------
 
-def _header(sc: _Scene, title: str | None) -> list[str]:
+def _header(sc: _Scene, title: str | None, legend: str | None) -> list[str]:
     n_inner = sum(1 for n, _ in sc.namespaces if n.kind != "lab")
     rankdir = "LR" if n_inner > WIDE_AFTER else "TB"
+    label = (f", label={_q(title)}, labelloc=t" if title else
+             f", label=<{legend}>, labelloc=b, labeljust=l" if legend else "")
     return [
         "digraph labkit {",
         f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=11, compound=true, '
-        'nodesep=0.25, ranksep=0.5, newrank=true, outputorder=edgesfirst'
-        + (f", label={_q(title)}, labelloc=t" if title else "") + "];",
+        'nodesep=0.25, ranksep=0.5, newrank=true, outputorder=edgesfirst' + label + "];",
         f'  node [fontname="{FONT}", fontsize=10, style=filled, penwidth=1.2];',
         f'  edge [fontname="{FONT}", fontsize=8, penwidth=1.2];',
     ]
@@ -270,12 +341,15 @@ def _header(sc: _Scene, title: str | None) -> list[str]:
 def _lab_cluster(sc: _Scene) -> list[str]:
     """The lab box: always drawn (everything lives inside it), its interfaces only in focus."""
     lab_status = next((s for n, s in sc.namespaces if n.kind == "lab"), "")
+    # labelloc/labeljust: not the legend's (the root graph's label), which they would inherit
     out = [f"  subgraph {_q('cluster_' + _ns_id(sc.lab_name))} {{",
-           f"    label=<<b>{_html(sc.lab_name)}</b> <font point-size=\"9\">(lab host)</font>>;",
+           "    labelloc=t; labeljust=c;",
+           f"    label=<<b>{_html(sc.lab_name)}</b> <font point-size=\"9\">(lab host)</font>"
+           f"{_route_lines(sc, sc.lab_name) if sc.lab_drawn else ''}>;",
            f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
            f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;']
     if sc.lab_drawn:
-        out += _itf_nodes(sc.items.get(sc.lab_name, []), sc.ids, "    ", sc.uplinks)
+        out += _itf_nodes(sc, sc.items.get(sc.lab_name, []), "    ")
         n_hidden = sc.hidden.get(sc.lab_name)
         if n_hidden:
             out.append(f'    "hidden:{_html(sc.lab_name)}" [shape=plaintext, style="", '
@@ -284,20 +358,19 @@ def _lab_cluster(sc: _Scene) -> list[str]:
         out += _nat_nodes(sc.topology, sc.before, "    ")
     for ns, status in sc.namespaces:
         if ns.kind != "lab":
-            out += _ns_cluster(ns, status, sc.items.get(ns.name, []), sc.ids, "    ")
+            out += _ns_cluster(sc, ns, status, "    ")
     out.append("  }")
     return out
 
 
-def _ns_cluster(ns: Namespace, status: str, items: list[_Item], ids: Ids,
-                pad: str) -> list[str]:
+def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str) -> list[str]:
     kind = NS_KIND_WORDS.get(ns.kind, ns.kind)
     extra = [c.name for c in ns.containers if c.name != ns.name]
     extra += [f"netns {n}" for n in ns.netns if n != ns.name]
     sub = kind + ("; also " + ", ".join(extra) if extra else "")
-    out = [f"{pad}subgraph {_q('cluster_' + _ns_id(ns.name))} {{",
+    out = [f"{pad}subgraph {_q('cluster_' + _ns_id(ns.name))} {{", f"{pad}  labelloc=t;",
            f"{pad}  label=<<b>{_html(ns.label)}</b><br/><font point-size=\"8\">"
-           f"{_html(sub)}</font>>;"]
+           f"{_html(sub)}</font>{_route_lines(sc, ns.name)}>;"]
     if status == "removed":
         out.append(f'{pad}  style="rounded,dashed"; color="{REMOVED}"; fontcolor="{REMOVED}";')
     elif status == "added":
@@ -306,9 +379,24 @@ def _ns_cluster(ns: Namespace, status: str, items: list[_Item], ids: Ids,
     else:
         out.append(f'{pad}  style="rounded,filled"; fillcolor="{NS["fill"]}"; '
                    f'color="{NS["line"]}";')
-    out += _itf_nodes(items, ids, pad + "  ")
+    out += _itf_nodes(sc, sc.items.get(ns.name, []), pad + "  ")
     out.append(f"{pad}}}")
     return out
+
+
+def _route_lines(sc: _Scene, ns_name: str) -> str:
+    """The namespace's routes as `ip route` prints them, under its name in the box's label
+    (compact, and no node that would move the layout): the ones a cell added highlighted,
+    the ones it removed struck through and faded."""
+    lines = []
+    for r, status in sc.routes.get(ns_name, ()):
+        text = _html(str(r))
+        if status == "added":
+            text = f'<font color="{ADDED}"><b>+ {text}</b></font>'
+        elif status == "removed":
+            text = f'<font color="{REMOVED}"><s>{text}</s></font>'
+        lines.append(f'<br/><font point-size="8">{text}</font>')
+    return "".join(lines)
 
 
 def _status_color(status: str, normal: str) -> str:
@@ -325,8 +413,7 @@ def _status_attrs(status: str, base: str) -> str:
     return ""
 
 
-def _itf_nodes(items: list[_Item], ids: Ids, pad: str,
-               uplinks: set[tuple[str, str]] = frozenset()) -> list[str]:
+def _itf_nodes(sc: _Scene, items: list[_Item], pad: str) -> list[str]:
     out = []
     for it in items:
         itf = it.itf
@@ -337,26 +424,77 @@ def _itf_nodes(items: list[_Item], ids: Ids, pad: str,
         extra = _status_attrs(it.status, base)
         if not extra and (not itf.up or itf.state == "DOWN"):
             extra = f', style="{base}dashed"'
-        out.append(f"{pad}{_q(ids[(it.ns, itf.name)])} [shape={shape}, "
+        out.append(f"{pad}{_q(sc.ids[(it.ns, itf.name)])} [shape={shape}, "
                    f'fillcolor="{col["fill"]}", color="{col["line"]}", '
-                   f"label={_itf_label(itf, (it.ns, itf.name) in uplinks)}{extra}];")
+                   f"label={_label_for(sc, it)}{extra}];")
     return out
 
 
-def _itf_label(itf: Interface, uplink: bool = False) -> str:
-    title = _html(itf.name)
-    if uplink:  # its address depends on where the lab runs: see Topology.uplinks
-        return f"<{title}<br/><font point-size=\"8\">uplink</font>>"
-    if itf.kind == "bridge" and itf.alias and itf.alias not in (itf.name, "bridge"):
-        title = f"{_html(itf.name)} <font point-size=\"8\">({_html(itf.alias)})</font>"
-    lines = [str(a) for a in itf.addresses if a.scope != "link"]
+def _label_for(sc: _Scene, it: _Item) -> str:
+    key = (it.ns, it.itf.name)
+    if key in sc.uplinks:  # its address depends on where the lab runs: see Topology.uplinks
+        # "sealed": nothing leaves by it (labkit/scripts/contain.sh); and never "outside",
+        # the name of the lessons' simulated host.
+        return (f"<{_html(it.itf.name)}<br/><font point-size=\"8\">lab uplink (sealed)<br/>"
+                "to the machine's network</font>>")
+    was = sc.renamed.get(key)
+    was_text = None
+    if was is not None:
+        was_text = f"was {was[1]}" if was[0] == it.ns else f"was {was[0]}:{was[1]}"
+    if it.itf.kind == "veth":
+        peer = it.itf.peer
+        after = (peer.interface if peer is not None and peer.namespace == it.ns
+                 else sc.peer_index(it.itf, it.status == "removed"))
+        return _veth_label(it.itf, after, was_text)
+    return _itf_label(it.itf, was_text)
+
+
+def _ip_link_name(itf: Interface, peer: int | str | None) -> tuple[str, str]:
+    """A veth as `ip link` names it ("6: veth1a2b@if5", "3: veth1@veth0" when both ends
+    are in one namespace), and the same with every number at its full width (the shape)."""
+    def wide(n: int) -> str:
+        return "9" * max(_INDEX_DIGITS, len(str(n)))
+
+    head, shape = f"{itf.index}: {itf.name}", f"{wide(itf.index)}: {itf.name}"
+    if peer is None:  # a lost peer: its number is unknown here
+        return head, shape
+    if isinstance(peer, str):  # the other end is in the same namespace: `ip` names it
+        return head + f"@{peer}", shape + f"@{peer}"
+    return head + f"@if{peer}", shape + f"@if{wide(peer)}"
+
+
+def _veth_label(itf: Interface, peer: int | str | None, was: str | None) -> str:
+    """The `ip link` line in a cell of fixed width, left-aligned, so the drawing's geometry
+    does not depend on how many digits the ifindexes have; the details below it."""
+    head, shape = _ip_link_name(itf, peer)
+    width = round(_CHAR_PT * len(shape) + 2)
+    small = _details(itf, was)
+    rows = [f'<tr><td align="left" fixedsize="true" width="{width}" height="13">'
+            f"{_html(head)}</td></tr>"]
+    if small:
+        rows.append(f'<tr><td><font point-size="8">{small}</font></td></tr>')
+    return ('<<table border="0" cellborder="0" cellspacing="0" cellpadding="0">'
+            + "".join(rows) + "</table>>")
+
+
+def _details(itf: Interface, was: str | None) -> str:
+    """The small lines under an interface's name: what it was, addresses, MAC, state."""
+    lines = [was] if was else []
+    lines += [str(a) for a in itf.addresses if a.scope != "link"]
     if itf.kind not in ("veth", "bridge", "device", "loopback"):
         lines.insert(0, itf.kind + "".join(f" {k} {v}" for k, v in itf.info if k == "id"))
     if itf.mac and itf.kind != "loopback":
         lines.append(itf.mac)
     if not itf.up or itf.state == "DOWN":
         lines.append("DOWN" if not itf.up else "no carrier")
-    small = "<br/>".join(_html(x) for x in lines)
+    return "<br/>".join(_html(x) for x in lines)
+
+
+def _itf_label(itf: Interface, was: str | None = None) -> str:
+    title = _html(itf.name)
+    if itf.kind == "bridge" and itf.alias and itf.alias not in (itf.name, "bridge"):
+        title = f"{_html(itf.name)} <font point-size=\"8\">({_html(itf.alias)})</font>"
+    small = _details(itf, was)
     return f"<{title}<br/><font point-size=\"8\">{small}</font>>" if small else f"<{title}>"
 
 
@@ -439,7 +577,8 @@ def _itf_edges(sc: _Scene, it: _Item, learned: dict[str, list[str]],
         veth = _veth_edge(sc, it, me, done_pairs, stubs)
         if veth is None:  # the pair was drawn from its other end
             return out
-        out.append(veth)
+        if veth:
+            out.append(veth)
     if itf.lower is not None and (itf.lower.namespace, itf.lower.interface) in sc.ids:
         out.append(f"  {_q(sc.ids[(itf.lower.namespace, itf.lower.interface)])} -> "
                    f"{_q(me)} [style=dotted, arrowhead=none, label=\"lower\"];")
@@ -449,12 +588,11 @@ def _itf_edges(sc: _Scene, it: _Item, learned: dict[str, list[str]],
 def _veth_edge(sc: _Scene, it: _Item, me: str, done_pairs: set[frozenset[tuple[str, str]]],
                stubs: dict[str, str]) -> str | None:
     """One double-headed edge per veth pair (None for the second end); a veth whose peer is
-    out of reach leads to a stub: the outside for the lab's uplink, else "peer not found"."""
+    out of reach leads to a stub "peer not found". The lab's uplink has none: its label says
+    where it leads (a stub beside the lab box only made the drawing wider)."""
     itf = it.itf
     if itf.peer is None and (it.ns, itf.name) in sc.uplinks:
-        stubs["stub:outside"] = "outside the lab\n(the machine's network)"
-        return (f"  {_q(me)} -> {_q('stub:outside')} [dir=both, arrowsize=0.6, "
-                f"style=dotted, color=\"{NOTE}\"];")
+        return ""
     if itf.peer is None:
         stub = f"stub:lost:{it.ns}:{itf.name}"
         stubs[stub] = "peer not found"
@@ -563,9 +701,13 @@ def _highlight(sc: _Scene, hl: Highlight) -> list[str]:
     return out
 
 
-def _legend(with_diff: bool) -> str:
+def _legend_table(with_diff: bool) -> str:
     cells = [f"<td bgcolor=\"{fill}\" color=\"{line}\" border=\"1\" >"
              f"<font point-size=\"8\">{text}</font></td>"
              for text, fill, line in LEGEND + (LEGEND_DIFF if with_diff else ())]
-    return ("  \"legend\" [shape=plaintext, style=\"\", label=<<table border=\"0\" "
-            "cellspacing=\"2\" cellpadding=\"3\"><tr>" + "".join(cells) + "</tr></table>>];")
+    return ("<table border=\"0\" cellspacing=\"2\" cellpadding=\"3\"><tr>" + "".join(cells)
+            + "</tr></table>")
+
+
+def _legend(with_diff: bool) -> str:
+    return f"  \"legend\" [shape=plaintext, style=\"\", label=<{_legend_table(with_diff)}>];"

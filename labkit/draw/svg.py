@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 
 from labkit.errors import LabError
@@ -10,6 +11,13 @@ from labkit.errors import LabError
 TIMEOUT = 20.0
 _INSTALL_HINT = ("install Graphviz (Debian/Ubuntu: `apt-get install graphviz`, macOS: "
                  "`brew install graphviz`), then run the cell again")
+
+
+#: the narrowest drawing's canvas, in points (750 pt = 1000 CSS px): see `fit_width`
+MIN_WIDTH_PT = 750.0
+
+_ROOT = re.compile(r'<svg width="([\d.]+)pt" height="([\d.]+)pt"\s+'
+                   r'viewBox="([-\d.]+) ([-\d.]+) ([\d.]+) ([\d.]+)"')
 
 
 class GraphvizMissing(LabError):
@@ -47,4 +55,23 @@ def to_svg(dot_source: str, timeout: float = TIMEOUT) -> str:
         raise DrawFailed(f"Graphviz's dot took more than {timeout:g} s to lay out the "
                          "drawing", hint="draw fewer namespaces: `lab.draw(focus=[...])`") \
             from None
-    return done.stdout.decode("utf-8")
+    return fit_width(done.stdout.decode("utf-8"))
+
+
+def fit_width(svg: str) -> str:
+    """Graphviz's SVG made to scale to the width it is shown in (pure).
+
+    Graphviz gives the size in points; JupyterLab shows an SVG output as an <img> with no
+    max-width, so a wide drawing made the notebook scroll sideways and hid the legend. Here
+    the width is 100% of the output area (no height: it follows from the viewBox), and the
+    viewBox is at least MIN_WIDTH_PT wide, the drawing at its left: a small drawing is then
+    shown at about its own size in a notebook 1000 px wide, not blown up to the full width,
+    and a wide one is scaled down to fit. Works the same inline (<svg>) and as an <img>."""
+    m = _ROOT.search(svg)
+    if m is None:
+        return svg
+    x, y, w, h = m.group(3), m.group(4), float(m.group(5)), m.group(6)
+    canvas = f"{max(w, MIN_WIDTH_PT):.2f}"
+    root = (f'<svg width="100%" viewBox="{x} {y} {canvas} {h}" '
+            'preserveAspectRatio="xMinYMin meet"')
+    return svg[:m.start()] + root + svg[m.end():]

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from labkit.model.topology import (
+    Endpoint,
     Interface,
     Namespace,
     Topology,
@@ -37,6 +38,7 @@ class Change:
     before: Any = None
     after: Any = None
     fields: tuple[str, ...] = ()  # for "~": what changed
+    was: Endpoint | None = None  # a renamed or moved interface: where it was before
 
     @property
     def obj(self) -> Any:
@@ -77,6 +79,8 @@ class Change:
 
     def _interface_text(self) -> str:
         obj, where = self.obj, self.where
+        if self.op == "~" and self.was is not None:
+            return self._rename_text()
         if self.op == "~":
             parts = [f"{f} {_fmt(getattr(self.before, f))}→{_fmt(getattr(self.after, f))}"
                      for f in self.fields]
@@ -93,6 +97,19 @@ class Change:
         if obj.master and self.op == "+":
             s += f" master {obj.master}"
         return s
+
+
+    def _rename_text(self) -> str:
+        """"~ lab:veth1 moved into lab-ns0, renamed eth0", then what else changed."""
+        was = self.was
+        what = []
+        if was.namespace != self.namespace:
+            what.append(f"moved into {self.namespace}")
+        if was.interface != self.key:
+            what.append(f"renamed {self.key}")
+        what += [f"{f} {_fmt(getattr(self.before, f))}→{_fmt(getattr(self.after, f))}"
+                 for f in self.fields if f not in ("namespace", "name")]
+        return f"~ {was}: " + ", ".join(what)
 
 
 def _fmt(v: Any) -> str:
@@ -130,6 +147,12 @@ class Diff:
                 if c.what == "interface" and c.op in "+~"}
         nss = {c.key for c in self.changes if c.what == "namespace" and c.op == "+"}
         return itfs, nss
+
+    def renamed(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """Interfaces renamed or moved to another namespace: (namespace, ifname) now ->
+        (namespace, ifname) before. The drawing shows them changed, not removed and added."""
+        return {(c.namespace or "", c.key): (c.was.namespace, c.was.interface)
+                for c in self.changes if c.was is not None}
 
 
 class _Folding:
@@ -195,6 +218,7 @@ def diff(before: Topology, after: Topology) -> Diff:
         ns_changes += _namespace_changes(name, b, a)
         changes += _interface_changes(name, b, a)
         changes += _table_changes(name, b, a)
+    changes = _renames(before, after, changes)
     for what, attr in (("port", "port_mappings"), ("masquerade", "masquerades")):
         changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr), str)
     # What a learner reads first: namespaces that came or went, then the details.
@@ -235,6 +259,70 @@ def _interface_changes(name: str, b: Namespace | None, a: Namespace | None) -> l
             if fs:
                 changes.append(Change("~", "interface", name, ifname, x, y, fs))
     return changes
+
+
+def _renames(before: Topology, after: Topology, changes: list[Change]) -> list[Change]:
+    """A link that left one (namespace, ifname) and appeared at another is one link moved or
+    renamed (`ip link set veth1 netns lab-ns0`, `... name eth0`): its "-" and "+" become one
+    "~", and its peer's "peer" change, which only follows from it, goes."""
+    gone = [c for c in changes if c.what == "interface" and c.op == "-"
+            and after.namespace(c.namespace or "") is not None]  # not gone with its namespace
+    new = [c for c in changes if c.what == "interface" and c.op == "+"]
+    pairs: dict[int, Change] = {}  # id of the "-" change -> its "+"
+    for g in gone:
+        match = next((n for n in new if n not in pairs.values()
+                      and _same_link(before, g.before, after, n.after)), None)
+        if match is not None:
+            pairs[id(g)] = match
+    if not pairs:
+        return changes
+    moved = {(g.namespace, g.key): (n.namespace, n.key)
+             for g in changes if id(g) in pairs for n in (pairs[id(g)],)}
+    out = []
+    for c in changes:
+        if id(c) in pairs:
+            out.append(_renamed(c, pairs[id(c)]))
+        elif c in pairs.values():
+            continue
+        else:
+            out += _without_followed_peer(c, moved)
+    return out
+
+
+def _same_link(before: Topology, x: Interface, after: Topology, y: Interface) -> bool:
+    """The same kernel link under another name or namespace. Not by ifindex alone (a moved
+    link keeps it only if the number is free in its new namespace) nor by name: by kind and
+    MAC, and for a veth by its peer too (the peer's MAC), else the same ifindex."""
+    if x.kind != y.kind or not x.mac or x.mac != y.mac or x.mac == "00:00:00:00:00:00":
+        return False
+    if x.kind == "veth" and x.peer is not None and y.peer is not None:
+        return _mac_at(before, x.peer) == _mac_at(after, y.peer) is not None
+    return x.index == y.index
+
+
+def _mac_at(topo: Topology, end: Endpoint) -> str | None:
+    ns = topo.namespace(end.namespace)
+    itf = ns.interface(end.interface) if ns is not None else None
+    return itf.mac if itf is not None else None
+
+
+def _renamed(gone: Change, new: Change) -> Change:
+    fs = _changed_fields(gone.before, new.after)
+    return Change("~", "interface", new.namespace, new.key, gone.before, new.after,
+                  tuple(f for f in fs if f != "peer"),
+                  was=Endpoint(gone.namespace or "", gone.key))
+
+
+def _without_followed_peer(c: Change, moved: dict) -> list[Change]:
+    """`c` without a "peer" change that only says its peer was moved or renamed."""
+    if c.what != "interface" or c.op != "~" or "peer" not in c.fields:
+        return [c]
+    b, a = c.before.peer, c.after.peer
+    if b is None or a is None or moved.get((b.namespace, b.interface)) != (a.namespace,
+                                                                             a.interface):
+        return [c]
+    fs = tuple(f for f in c.fields if f != "peer")
+    return [replace(c, fields=fs)] if fs else []
 
 
 def _changed_fields(x: Interface, y: Interface) -> tuple[str, ...]:

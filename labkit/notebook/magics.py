@@ -1,5 +1,7 @@
 """The magics: `%%lab` runs a cell's lines as one bash script in the lab, `%lab CMD` one line
-(no diagram), `%lab_draw on|off` switches the diagram after each `%%lab` cell. The work is in
+(no diagram), `%lab_draw on|off` switches the diagram after each `%%lab` cell, and
+`%%lab --no-draw` leaves it out after one cell (an exercise cell whose picture would give the
+answer away; the cell's metadata cannot say it: a kernel never sees it). The work is in
 labkit.notebook.cell; this module is the IPython side: options, defaults, registration.
 
 Defaults are traitlets, set with `%config` (`%config LabMagics` lists them):
@@ -28,11 +30,12 @@ from labkit.notebook.cell import check_script, drawing_message, drawing_switch, 
 from labkit.result import Result
 from labkit.transport.protocol import MAX_OUTPUT
 
-_USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]
+_USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]
   --timeout SECONDS   stop the cell's commands after this long (default 60; 0 = no limit)
   --max-output CHARS  keep about this much of the output (default 1000000: the first and
                       last 250000 characters of stdout and of stderr); 0 = all of it
-  --check             fail the cell (stop "Run all") when the exit status is not 0"""
+  --check             fail the cell (stop "Run all") when the exit status is not 0
+  --no-draw           no diagram after this cell (the next one drawn shows its changes)"""
 
 #: option -> (what it needs, in words; how to read it)
 _NUMBERS = {"--timeout": ("a number of seconds", float),
@@ -77,10 +80,13 @@ class LabMagics(Magics):
               help="keep about this much of the output (0 = all of it)")
     @argument("--check", action="store_true",
               help='fail the cell (stop "Run all") when the exit status is not 0')
+    @argument("--no-draw", action="store_true",
+              help="no diagram after this cell (the next one drawn shows its changes too)")
     def lab_cell(self, line: str, cell: str) -> None:
         """Run the cell's lines as one bash script in the lab, then draw the network."""
         opts = parse_options(line)
-        self._run(cell, opts, draw=self.draw)
+        # Not drawn, not compared: Lab.after_cell compares with the last diagram shown.
+        self._run(cell, opts, draw=self.draw and opts["draw"])
 
     @line_magic("lab")
     def lab_line(self, line: str) -> None:
@@ -122,8 +128,9 @@ def parse_options(line: str) -> dict:
         raise UsageError(_mistake(exc) + ".\n" + _USAGE) from None
     if extra:
         raise UsageError(f"unknown option {extra[0]!r} (must be one of [--timeout, "
-                         "--max-output, --check]).\n" + _USAGE)
-    return {"timeout": args.timeout, "max_output": args.max_output, "check": args.check}
+                         "--max-output, --check, --no-draw]).\n" + _USAGE)
+    return {"timeout": args.timeout, "max_output": args.max_output, "check": args.check,
+            "draw": not args.no_draw}
 
 
 def _mistake(exc: argparse.ArgumentError) -> str:

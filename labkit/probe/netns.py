@@ -6,7 +6,7 @@ per namespace (pyroute2's NetNS forks one: ~10x slower).
 
 setns is pyroute2's (`pyroute2.netns.setns`): given an open fd it calls setns(2) on it with
 CLONE_NEWNET and leaves the fd open, the same in Debian bookworm's 0.7.2 and in 0.9.x. No
-ctypes of our own is needed: the probe imports pyroute2 anyway to speak netlink.
+ctypes of our own is needed (the tables themselves are read by probe/netlink.py).
 """
 
 from __future__ import annotations

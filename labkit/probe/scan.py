@@ -17,19 +17,21 @@ from typing import Any
 from labkit.model.formats import RAW_FORMAT
 from labkit.probe.discover import Entry, discover, warning
 from labkit.probe.docker import DOCKER_SOCKET, Docker
+from labkit.probe.netlink import Rtnl
 from labkit.probe.netns import inside
 from labkit.probe.tables import scan_namespace
 
 
 class Probe:
-    """One probe; keeps the docker cache and pyroute2 loaded between snapshots."""
+    """One probe; keeps the docker cache between snapshots."""
 
     def __init__(self, docker_socket: str = DOCKER_SOCKET, nat: bool = True) -> None:
-        # Imported here, once (~100-160 ms): the rest of the probe package, and the model,
-        # import without pyroute2 (the containment check, the unit tests).
-        from pyroute2 import IPRoute
+        # The tables are read by probe/netlink.py, not pyroute2's IPRoute: it decoded every
+        # attribute, ~85 % of a scan at 100 containers (docs/benchmarks.md). pyroute2 is
+        # imported once here for setns (netns.inside), so a missing one fails at start.
+        import pyroute2.netns  # noqa: F401
 
-        self._IPRoute = IPRoute
+        self._socket = Rtnl
         self.docker = Docker(docker_socket) if os.path.exists(docker_socket) else None
         self.nat = nat
 
@@ -82,8 +84,8 @@ class Probe:
                                             f"({e.get('error', 'unknown error')})"))
                     continue
                 e.pop("error", None)
-                # A namespace that vanished mid-read fails with pyroute2's NetlinkError, an
-                # OSError or a parser error; whichever it is, the other namespaces still count.
+                # A namespace that vanished mid-read fails with an OSError from netlink or a
+                # parser error; whichever it is, the other namespaces still count.
                 try:
                     e.update(scan_namespace(ipr))
                 except Exception as err:  # noqa: BLE001 - one namespace gone, not the scan
@@ -111,7 +113,7 @@ class Probe:
         for ino, fd in fds.items():
             try:
                 with inside(fd, home):
-                    sockets[ino] = self._IPRoute()
+                    sockets[ino] = self._socket()
             except OSError as err:
                 next(e for e in entries if e["inode"] == ino)["error"] = str(err)
 

@@ -180,6 +180,25 @@ PROMPTS = """() => Array.from(document.querySelectorAll(
     .map(p => p.textContent.trim())"""
 
 
+_DIAGRAMS = ("Array.from(document.querySelectorAll('.jp-NotebookPanel:not(.lm-mod-hidden) "
+             ".jp-OutputArea-output img[src^=\"data:image/svg+xml\"], "
+             ".jp-NotebookPanel:not(.lm-mod-hidden) .jp-OutputArea-output svg'))")
+# Every diagram's image has loaded (an <img> not yet decoded has no size to measure).
+DIAGRAMS_LOADED = f"() => {_DIAGRAMS}.every(e => e.tagName !== 'IMG' || e.complete)"
+# The diagrams whose box leaves their output area, or that make it scroll sideways (the
+# drawing scales to the output's width: labkit.draw.svg.fit_width). Outputs scrolled out of
+# view are measured too: their boxes are laid out all the same.
+DIAGRAMS_OUTSIDE_THEIR_AREA = f"""() => {_DIAGRAMS}.map((e, i) => {{
+    const area = e.closest('.jp-OutputArea-output');
+    const a = area.getBoundingClientRect(), b = e.getBoundingClientRect();
+    const bad = b.width <= 0 || b.left < a.left - 1 || b.right > a.right + 1
+        || area.scrollWidth > area.clientWidth + 1;
+    return bad ? `diagram ${{i}}: ${{Math.round(b.left)}}..${{Math.round(b.right)}} px in `
+        + `${{Math.round(a.left)}}..${{Math.round(a.right)}} (scroll ${{area.scrollWidth}}/`
+        + `${{area.clientWidth}})` : null;
+}}).filter(x => x)"""
+
+
 def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
     base, token, startup = course
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
@@ -216,6 +235,11 @@ def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
         svg = page.locator(".jp-OutputArea-output img[src^='data:image/svg+xml'], "
                            ".jp-OutputArea-output svg")
         assert svg.count() >= 3, f"only {svg.count()} diagrams rendered as SVG"
+        for width in (1500, 1000):  # the test's window, then a notebook 1000 px wide
+            page.set_viewport_size({"width": width, "height": 1000})
+            page.wait_for_function(DIAGRAMS_LOADED, timeout=30_000)
+            overflow = page.evaluate(DIAGRAMS_OUTSIDE_THEIR_AREA)
+            assert not overflow, f"at {width} px, diagrams wider than their output: {overflow}"
         svg.first.scroll_into_view_if_needed()
         svg.first.screenshot(path=str(ARTIFACTS / "01-first-diagram.png"))
 

@@ -3,6 +3,9 @@ local processes, and their %config defaults with a lab that records what it was 
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from IPython.core.interactiveshell import InteractiveShell
 from traitlets import TraitError
@@ -11,10 +14,15 @@ from traitlets.config import Config
 from labkit import lab as labmod
 from labkit.errors import CommandFailed, CommandTimeout, UsageError
 from labkit.lab import Lab
+from labkit.model.diff import steady
+from labkit.model.topology import from_json
+from labkit.notebook import cell as cell_module
 from labkit.notebook.cell import status_line
 from labkit.notebook.magics import LabMagics, parse_options, register
 from labkit.result import Result
 from labkit.transport.local import LocalTransport
+
+RECORDINGS = Path(__file__).resolve().parents[2] / "notebooks" / "recordings"
 
 
 @pytest.mark.parametrize(("line", "expected"), [
@@ -25,9 +33,11 @@ from labkit.transport.local import LocalTransport
     ("--timeout 0", {"timeout": 0.0, "check": False}),
     ("--check --timeout 60", {"timeout": 60.0, "check": True}),
     ("  --timeout=1   --check  ", {"timeout": 1.0, "check": True}),
+    ("--no-draw", {"timeout": None, "check": False, "draw": False}),
+    ("--check --no-draw --timeout 3", {"timeout": 3.0, "check": True, "draw": False}),
 ])
 def test_parse_options(line, expected):
-    assert parse_options(line) == {"max_output": None, **expected}
+    assert parse_options(line) == {"max_output": None, "draw": True, **expected}
 
 
 @pytest.mark.parametrize("line", ["--nope", "-t 5", "brctl", "--check --verbose"])
@@ -36,8 +46,9 @@ def test_unknown_option_lists_the_allowed_ones(line):
         parse_options(line)
     text = str(err.value)
     assert "unknown option" in text
-    assert "(must be one of [--timeout, --max-output, --check])" in text
-    assert "usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check]" in text
+    assert "(must be one of [--timeout, --max-output, --check, --no-draw])" in text
+    assert ("usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]"
+            in text)
 
 
 @pytest.mark.parametrize("line", ["--timeout", "--timeout abc", "--timeout -1",
@@ -219,6 +230,34 @@ def test_lab_draw_switches_the_diagram(shell, magics, fake_lab, capsys):
         shell.run_line_magic("lab_draw", "maybe")
 
 
+def test_no_draw_leaves_the_diagram_out_of_one_cell(shell, magics, fake_lab):
+    shell.run_cell_magic("lab", "--no-draw", "true")
+    assert fake_lab.drawn == 0 and fake_lab.runs[-1][0] == "true"  # it ran, undrawn
+    shell.run_cell_magic("lab", "", "true")
+    assert fake_lab.drawn == 1
+    shell.run_line_magic("lab_draw", "off")
+    shell.run_cell_magic("lab", "--no-draw", "true")  # off stays off
+    assert fake_lab.drawn == 1
+
+
+def test_the_cell_after_an_undrawn_one_shows_both_cells_changes(shell, magics, tmp_path,
+                                                                monkeypatch):
+    """Lesson 1's exercise: busybox2 comes in a drawn cell, busybox3 in an undrawn one; the
+    next drawn cell shows busybox3 as new (changes since the last diagram shown)."""
+    rec = json.loads((RECORDINGS / "01-docker0.json").read_text())
+    states = iter([steady(from_json(rec["topologies"][t])) for t in ("t3", "t4")])
+    monkeypatch.setattr(labmod, "_current", labmod._current)  # put back afterwards
+    lab = Lab(LocalTransport(job_dir=str(tmp_path / "jobs")))._activate()
+    monkeypatch.setattr(lab, "snapshot", lambda: next(states))
+    shown = []
+    monkeypatch.setattr(cell_module, "show_diagram", lambda lab: shown.append(lab.after_cell()))
+    shell.run_cell_magic("lab", "", "true")  # drawn: busybox1 and busybox2
+    shell.run_cell_magic("lab", "--no-draw", "true")  # busybox3 started: not drawn
+    shell.run_cell_magic("lab", "", "true")
+    assert len(shown) == 2
+    assert "+ namespace busybox3" in shown[1].text()
+
+
 def test_a_usage_error_shows_without_a_traceback(shell, fake_lab, capsys):
     shell.run_cell("%%lab --timeout x\ntrue")
     out, err = capsys.readouterr()
@@ -228,4 +267,5 @@ def test_a_usage_error_shows_without_a_traceback(shell, fake_lab, capsys):
 
 
 def test_the_help_is_the_usage():
-    assert "%%lab [--timeout SECONDS] [--max-output CHARS] [--check]" in LabMagics.lab_cell.__doc__
+    assert ("%%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]"
+            in LabMagics.lab_cell.__doc__)

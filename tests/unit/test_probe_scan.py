@@ -66,7 +66,7 @@ FDS: dict = {}
 
 @pytest.fixture
 def probe(monkeypatch, tmp_path):
-    """A Probe whose namespaces are files in tmp_path and whose netlink is FakeIPRoute."""
+    """A Probe whose namespaces are files in tmp_path and whose sockets are FakeIPRoutes."""
     paths = {}
     for name in ("lab", "c1", "broken"):
         (tmp_path / name).write_text(name)
@@ -94,7 +94,7 @@ def probe(monkeypatch, tmp_path):
     monkeypatch.setattr(scan, "discover", lambda docker, warnings: [dict(e) for e in entries])
     FakeIPRoute.closed = []
     p = scan.Probe.__new__(scan.Probe)
-    p._IPRoute, p.docker, p.nat = FakeIPRoute, None, False
+    p._socket, p.docker, p.nat = FakeIPRoute, None, False
     return p
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from labkit.model.build import from_raw
-from labkit.model.diff import diff
+from labkit.model.diff import diff, steady
 from labkit.model.formats import SNAPSHOT_FORMAT
 from labkit.model.topology import Topology, from_json
 
@@ -169,3 +169,54 @@ def test_from_json_rejects_other_formats():
 def test_twenty_containers_are_in_natural_order():
     names = [n.name for n in load("twenty").namespaces]
     assert names[:4] == ["lab", "c1", "c2", "c3"] and names[-1] == "web"
+
+
+# --- routes and renames, from the lessons' recordings (notebooks/recordings) ---------------
+
+RECORDINGS = Path(__file__).resolve().parents[2] / "notebooks" / "recordings"
+
+
+def recorded(lesson: str, *states: str) -> list[Topology]:
+    rec = json.loads((RECORDINGS / f"{lesson}.json").read_text())
+    return [steady(from_json(rec["topologies"][s])) for s in states]
+
+
+def test_a_route_a_cell_added_is_a_change():
+    """Lesson 2's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
+    t6, t7 = recorded("02-connected", "t6", "t7")
+    assert "+ route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t6, t7).lines()
+    assert "- route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t7, t6).lines()
+    assert diff(*recorded("04-docker0-by-hand", "t11", "t12")).lines() == [
+        "+ route lab-ns0:default via 10.15.10.1 dev eth0",
+        "+ route lab-ns1:default via 10.15.10.1 dev eth0"]
+
+
+def test_a_moved_or_renamed_veth_is_one_change():
+    """Lesson 4: `ip link set veth1 netns lab-ns0`, then `ip link set veth1 name eth0`: the
+    same link (kind, MAC, its peer's MAC), not one removed and another added."""
+    t5, t6, t7 = recorded("04-docker0-by-hand", "t5", "t6", "t7")
+    moved = diff(t5, t6)
+    assert moved.lines() == ["~ lab:veth1: moved into lab-ns0"]  # veth0's new peer: implied
+    assert moved.renamed() == {("lab-ns0", "veth1"): ("lab", "veth1")}
+    renamed = diff(t6, t7)
+    assert renamed.lines() == ["~ lab-ns0:veth1: renamed eth0, addresses []→[10.15.10.2/24]"]
+    assert renamed.renamed() == {("lab-ns0", "eth0"): ("lab-ns0", "veth1")}
+    assert diff(t5, t7).lines() == [
+        "~ lab:veth1: moved into lab-ns0, renamed eth0, addresses []→[10.15.10.2/24]"]
+    assert diff(t7, t5).lines() == [
+        "~ lab-ns0:eth0: moved into lab, renamed veth1, addresses [10.15.10.2/24]→[]"]
+    # The ifindex stayed (433 was free in lab-ns0), but it is not what matched them:
+    assert t5.lab.interface("veth1").index == t6.namespace("lab-ns0").interface("veth1").index
+
+
+def test_a_link_gone_with_its_namespace_is_no_rename():
+    """A container removed and another one made with the same address (so the same MAC on
+    its eth0): two namespaces, not a move."""
+    [t4] = recorded("01-docker0", "t4")
+    bb3 = t4.namespace("busybox3")
+    again = replace(t4, namespaces=tuple(
+        replace(n, name="busybox4", containers=()) if n is bb3 else n for n in t4.namespaces))
+    d = diff(t4, again)
+    assert not d.renamed()
+    assert {"- namespace busybox3", "+ namespace busybox4 (container: eth0 172.17.0.4/16)"} \
+        <= set(d.lines())
