@@ -328,3 +328,57 @@ def test_veth_whose_peer_cannot_be_found(lab, probe):
 
 
 # What the kept-alive probe costs against a fresh one: benchmarks/bench_probe_serve.py.
+
+
+# The probe reads rtnetlink itself (labkit/probe/netlink.py); pyroute2, which the lab has too,
+# is the reference it must agree with, table by table, in every namespace of the lab.
+READERS_AGREE = r"""
+import json, os, sys
+from pyroute2 import IPRoute
+from labkit.probe.discover import discover
+from labkit.probe.docker import DOCKER_SOCKET, Docker
+from labkit.probe.netlink import Rtnl
+from labkit.probe.netns import inside
+from labkit.probe.tables import scan_namespace
+
+warnings = []
+entries = discover(Docker(DOCKER_SOCKET), warnings)
+home = os.open("/proc/self/ns/net", os.O_RDONLY)
+differ, seen = [], 0
+for e in entries:
+    fd = os.open(e["path"], os.O_RDONLY)
+    with inside(fd, home):
+        ours, ref = Rtnl(), IPRoute()
+    try:
+        a, b = scan_namespace(ours), scan_namespace(ref)
+    finally:
+        ours.close(); ref.close(); os.close(fd)
+    seen += 1
+    if json.dumps(a, sort_keys=True) != json.dumps(b, sort_keys=True):
+        differ.append(e["path"])
+print(json.dumps({"namespaces": seen, "differ": differ}))
+"""
+
+
+def test_the_probes_netlink_reader_agrees_with_pyroute2_everywhere(lab, probe):
+    """Containers, a hand-made netns on a bridge with learned MACs, IPv6 addresses and routes,
+    a renamed veth moved into a namespace: both readers give the same tables."""
+    _ensure_seed(lab)
+    sh(lab, """set -e
+        ip netns add agree
+        ip link add br-agree type bridge
+        ip link set br-agree up
+        ip link add veth-agree type veth peer name veth-in
+        ip link set veth-in netns agree; ip -n agree link set veth-in name eth0
+        ip link set veth-agree master br-agree up; ip -n agree link set eth0 up
+        ip addr add 10.98.0.1/24 dev br-agree; ip -n agree addr add 10.98.0.2/24 dev eth0
+        ip -n agree addr add fd00:98::2/64 dev eth0 nodad
+        ip -n agree route add default via 10.98.0.1
+        ip -n agree -6 route add fd00:99::/64 via fd00:98::1 dev eth0
+        ip netns exec agree busybox ping -c1 -W2 10.98.0.1 >/dev/null""")
+    try:
+        out = sh(lab, f"python3 - <<'EOF'\n{READERS_AGREE}\nEOF", expect_output=True).stdout
+        result = json.loads(out.strip().splitlines()[-1])
+        assert result["namespaces"] >= 4 and result["differ"] == [], result
+    finally:
+        sh(lab, "ip netns del agree; ip link del br-agree; ip link del veth-agree", check=False)
