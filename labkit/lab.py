@@ -28,7 +28,7 @@ from labkit.hosts.compose import say as _say
 from labkit.hosts.docker import docker_client, wait_until_ready
 from labkit.hosts.locate import LabContainer, find_lab
 from labkit.model.containment import CHECK_ARGV, Report
-from labkit.model.diff import diff, steady
+from labkit.model.diff import Diff, diff, steady
 from labkit.model.topology import Topology
 from labkit.result import Result
 from labkit.scripts import text as script
@@ -288,18 +288,25 @@ class Lab:
         """A diagram of the lab's network now; what changed since the last diagram is
         highlighted (added) or faded (removed) unless `changes=False`. `focus` names the
         namespaces to show; `fdb=True` adds the MACs the bridges learned."""
-        raw = self.snapshot()
-        topo = steady(raw)  # changes are always judged on the steady form (see after_cell)
-        delta = diff(self._drawn, topo) if changes and self._drawn is not None else None
-        self._drawn = topo
+        raw, topo, delta = self._changes(changes)
         return Diagram(raw if fdb else topo, diff=delta, focus=focus)
 
     def after_cell(self) -> Diagram | NoChange:
         """What a `%%lab` cell shows under its output: a diagram when the network changed
         (or on the first cell), else one line saying nothing changed."""
         first = self._drawn is None
-        shown = self.draw()
-        return shown if first or shown.diff else NoChange()
+        _, topo, delta = self._changes(True)
+        # Judged before drawing: a cell that changed nothing costs no DOT (the hot path).
+        return Diagram(topo, diff=delta) if first or delta else NoChange()
+
+    def _changes(self, changes: bool) -> tuple[Topology, Topology, Diff | None]:
+        """The lab now (raw and steady) and what changed since the last drawing; it becomes
+        the last drawing. Changes are always judged on the steady form."""
+        raw = self.snapshot()
+        topo = steady(raw)
+        delta = diff(self._drawn, topo) if changes and self._drawn is not None else None
+        self._drawn = topo
+        return raw, topo, delta
 
     def close(self) -> None:
         """Stop the probe process (a new one starts when needed)."""
