@@ -26,7 +26,7 @@ class _DockerFrames:
     def __init__(self, sock) -> None:
         self.sock = sock
         self.raw = getattr(sock, "_sock", sock)
-        self._buf = b""
+        self._buf = _read_ahead(sock, self.raw)
         self.eof = False
 
     def _fill(self, deadline: float | None) -> bool:
@@ -66,6 +66,26 @@ class _DockerFrames:
                     closer()
             except OSError:
                 pass
+
+
+def _read_ahead(sock, raw) -> bytes:
+    """The first frames, if http.client already read them: it reads the 101 response's headers
+    through a BufferedReader, which takes whatever the socket holds, and the SDK hands over
+    the socket beneath it (`sock._response.raw._fp.fp` is that reader). A fast command's
+    stdout can be in there (late header read under load): without these bytes it is lost."""
+    reader = getattr(getattr(getattr(getattr(sock, "_response", None), "raw", None), "_fp",
+                             None), "fp", None)
+    if reader is None or not hasattr(raw, "settimeout"):
+        return b""
+    timeout = raw.gettimeout()
+    raw.setblocking(False)  # peek: what is buffered, never a wait for more
+    try:
+        held = reader.peek()
+        return reader.read(len(held)) if held else b""
+    except (OSError, ValueError):  # closed already: nothing held
+        return b""
+    finally:
+        raw.settimeout(timeout)
 
 
 def _docker_errors(container_name: str, exc: Exception) -> Exception:
