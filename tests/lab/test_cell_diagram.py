@@ -77,3 +77,17 @@ def test_lab_draw_any_time_with_focus(lab):
     assert "busybox2" in whole.dot and "busybox2" not in only.dot
     assert "busybox1" in only.dot
     assert whole._repr_mimebundle_()["image/svg+xml"].count("<svg") == 1
+
+
+def test_a_cell_can_say_no_diagram_and_the_next_one_still_sees_its_change(kernel):
+    error, _ = execute(kernel, "from labkit import Lab\nlab = Lab.connect()")
+    assert not error, error
+    error, _ = execute(kernel, "%%lab\nbrctl show >/dev/null\n")
+    assert not error, error
+    # an exercise cell: the picture would show the answer, so it draws nothing
+    error, shown = execute(kernel, "%%lab --no-draw\ndocker run -dit --name busybox3 busybox sh\n")
+    assert not error, error
+    assert not any("image/svg+xml" in s for s in shown)
+    error, [later] = execute(kernel, "%%lab\nip link show docker0 >/dev/null\n")
+    assert not error, error
+    assert "+ namespace busybox3" in later["text/plain"]
