@@ -141,6 +141,11 @@ class SentinelSplitter:
         return self._seen["stdout"] and self._seen["stderr"]
 
 
+#: said on stderr when a command's status arrived but the end of its stdout did not
+INCOMPLETE_STDOUT = ("labkit: the command's standard output ended early on its way from the "
+                     "lab; some of it may be missing (run the cell again)\n")
+
+
 def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
           job_dir: str, start: Callable, kill: Callable[[str], str],
           exit_status: Callable[[], int] | None = None,
@@ -176,6 +181,13 @@ def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
         raise
     finally:
         close()
+    if splitter.exit_code is not None and not splitter.done:
+        # The status came but stdout's end marker never did: the transport lost the end of
+        # stdout (it has happened: frames read with the exec's headers). Say so, never
+        # pretend the output is whole.
+        splitter.text["stderr"].append(INCOMPLETE_STDOUT)
+        if on_output is not None:
+            on_output("stderr", INCOMPLETE_STDOUT)
     splitter.close()
     if splitter.exit_code is None:
         if exit_status is None:

@@ -352,3 +352,42 @@ def test_kill_job_command_kills_the_group(tmp_path):
     finally:
         victim.kill()
         victim.wait()
+
+
+# --- drive: the loop both transports share, fed recorded chunk streams ----------------------
+
+def _drive_chunks(monkeypatch, chunks, exit_status=None):
+    from labkit.transport import output
+
+    shown: list[tuple[str, str]] = []
+    token = "abcdef012345"
+    monkeypatch.setattr(output.secrets, "token_hex", lambda n: token)
+
+    def start(argv, deadline):
+        return iter([(s, d.replace(b"TOKEN", token.encode())) for s, d in chunks]), lambda: None
+
+    res = output.drive("echo x", None, lambda s, t: shown.append((s, t)), "/tmp/jobs",
+                       start, lambda tok: "", exit_status=exit_status)
+    return res, shown
+
+
+def test_drive_whole_output_has_no_note(monkeypatch):
+    res, _ = _drive_chunks(monkeypatch, [("stdout", b"x\n\x1eTOKEN\n"),
+                                         ("stderr", b"\x1eTOKEN:0\n")])
+    assert (res.stdout, res.stderr, res.exit_code) == ("x\n", "", 0)
+
+
+def test_drive_says_when_stdout_ended_early(monkeypatch):
+    # The status arrived on stderr, stdout's end marker never did: the output is not whole.
+    from labkit.transport.output import INCOMPLETE_STDOUT
+
+    res, shown = _drive_chunks(monkeypatch, [("stdout", b"par"), ("stderr", b"\x1eTOKEN:0\n")])
+    assert res.exit_code == 0 and res.stdout == "par"
+    assert res.stderr == INCOMPLETE_STDOUT
+    assert ("stderr", INCOMPLETE_STDOUT) in shown
+
+
+def test_drive_without_any_status_gives_none_or_the_wrappers_own(monkeypatch):
+    assert _drive_chunks(monkeypatch, [("stdout", b"x")])[0] is None
+    res, _ = _drive_chunks(monkeypatch, [("stdout", b"x")], exit_status=lambda: 137)
+    assert res.exit_code == 137
