@@ -30,12 +30,24 @@ from labkit.notebook.cell import check_script, drawing_message, drawing_switch, 
 from labkit.result import Result
 from labkit.transport.protocol import MAX_OUTPUT
 
-_USAGE = """usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]
-  --timeout SECONDS   stop the cell's commands after this long (default 60; 0 = no limit)
-  --max-output CHARS  keep about this much of the output (default 1000000: the first and
-                      last 250000 characters of stdout and of stderr); 0 = all of it
+
+def usage(timeout: float | None = None, max_output: int | None = None) -> str:
+    """The `%%lab` usage text, with the defaults in force (`%config LabMagics.timeout = 120`
+    changes what it says; unset, the lab's own)."""
+    timeout = DEFAULT_TIMEOUT if timeout is None else timeout
+    max_output = MAX_OUTPUT if max_output is None else max_output
+    said_timeout = "0: no limit" if not timeout else f"{timeout:g}"
+    help_timeout = (f"stop the cell's commands after this long (default {said_timeout}; "
+                    "0 = no limit)")
+    said_output = "0: all of it" if not max_output else (
+        f"{max_output}: the first and\n                      last {max_output // 4} "
+        "characters of stdout and of stderr")
+    return f"""usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]
+  --timeout SECONDS   {help_timeout}
+  --max-output CHARS  keep about this much of the output (default {said_output}); 0 = all of it
   --check             fail the cell (stop "Run all") when the exit status is not 0
   --no-draw           no diagram after this cell (the next one drawn shows its changes)"""
+
 
 #: option -> (what it needs, in words; how to read it)
 _NUMBERS = {"--timeout": ("a number of seconds", float),
@@ -84,7 +96,7 @@ class LabMagics(Magics):
               help="no diagram after this cell (the next one drawn shows its changes too)")
     def lab_cell(self, line: str, cell: str) -> None:
         """Run the cell's lines as one bash script in the lab, then draw the network."""
-        opts = parse_options(line)
+        opts = parse_options(line, usage(self.timeout, self.max_output))
         # Not drawn, not compared: Lab.after_cell compares with the last diagram shown.
         self._run(cell, opts, draw=self.draw and opts["draw"])
 
@@ -116,19 +128,21 @@ _PARSER.exit_on_error = False
 _PARSER.allow_abbrev = False
 
 
-def parse_options(line: str) -> dict:
-    """Options of `%%lab` (pure). Raises `UsageError` listing the allowed ones."""
+def parse_options(line: str, usage_text: str | None = None) -> dict:
+    """Options of `%%lab` (pure). Raises `UsageError` listing the allowed ones, followed by
+    `usage_text` (the usage with the built-in defaults if not given)."""
+    said = usage_text if usage_text is not None else usage()
     try:
         words = shlex.split(line)
     except ValueError as exc:  # an unbalanced quote
-        raise UsageError(f"cannot read the options {line!r}: {exc}.\n" + _USAGE) from None
+        raise UsageError(f"cannot read the options {line!r}: {exc}.\n" + said) from None
     try:
         args, extra = _PARSER.parse_known_args(words)
     except argparse.ArgumentError as exc:
-        raise UsageError(_mistake(exc) + ".\n" + _USAGE) from None
+        raise UsageError(_mistake(exc) + ".\n" + said) from None
     if extra:
         raise UsageError(f"unknown option {extra[0]!r} (must be one of [--timeout, "
-                         "--max-output, --check, --no-draw]).\n" + _USAGE)
+                         "--max-output, --check, --no-draw]).\n" + said)
     return {"timeout": args.timeout, "max_output": args.max_output, "check": args.check,
             "draw": not args.no_draw}
 

@@ -209,6 +209,11 @@ def test_config_sets_the_defaults_a_cell_runs_with(shell, magics, fake_lab, caps
     assert fake_lab.runs[-1][1]["timeout"] == 120.0
     with pytest.raises(TraitError):
         magics.timeout = -1
+    # a mistake's usage text says the defaults now in force, not the built-in ones
+    with pytest.raises(UsageError) as mistake:
+        shell.run_cell_magic("lab", "--bogus", "true")
+    assert "(default 120; 0 = no limit)" in str(mistake.value)
+    assert "(default 0: all of it); 0 = all of it" in str(mistake.value)
 
 
 def test_lab_draw_switches_the_diagram(shell, magics, fake_lab, capsys):
