@@ -92,6 +92,7 @@ class CommandTimeout(LabError):
 
     def __init__(self, command: str, timeout: float, result=None) -> None:
         self.result = result
+        self.timeout = timeout
         super().__init__(
             f"`{command}` was still running after {timeout:g} s, so labkit stopped it "
             "(the process and its children were killed inside the lab).",

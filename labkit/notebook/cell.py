@@ -7,10 +7,12 @@ same way (labkit.transport.output.to_std_streams).
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
-from labkit.errors import CommandFailed, UsageError, explain_exit
+from labkit.errors import CommandFailed, CommandTimeout, UsageError, explain_exit
 from labkit.notebook.banner import Banner
+from labkit.notebook.capture import Capture, wrap
 from labkit.result import Result
 from labkit.transport.output import to_std_streams
 
@@ -50,16 +52,22 @@ def drawing_message(on: bool) -> str:
 
 
 def run_script(lab: Lab, script: str, *, timeout: float | None, max_output: int | None,
-               check: bool = False, draw: bool = True) -> Result:
+               check: bool = False, draw: bool = True, capture: Capture | None = None) -> Result:
     """Run a cell's script in `lab`, its output streaming into the cell; a status line under
-    a bad exit status (`check`: raise `CommandFailed` instead); then the diagram (`draw`)."""
+    a bad exit status (`check`: raise `CommandFailed` instead); then the diagram (`draw`).
+    `capture`: tcpdump watches an interface meanwhile (labkit.notebook.capture); messages
+    still quote the cell's own script, not the plumbing around it."""
     if lab.replaying:  # said before the output: it was recorded elsewhere
         from IPython.display import display  # only in a kernel: `labkit run` has no IPython
 
         display(Banner(lab.transport.why))
     try:
-        result = lab.run(script, timeout=timeout, max_output=max_output,
-                         on_output=to_std_streams)
+        try:
+            result = lab.run(wrap(script, capture) if capture else script, timeout=timeout,
+                             max_output=max_output, on_output=to_std_streams)
+        except CommandTimeout as exc:
+            raise CommandTimeout(script, exc.timeout, exc.result) from None
+        result = replace(result, command=script)
         if not result.stdout.endswith("\n") and result.stdout:
             sys.stdout.write("\n")
         message = status_line(result)

@@ -26,6 +26,7 @@ from traitlets import Bool, Float, Int
 
 from labkit.errors import UsageError
 from labkit.lab import DEFAULT_TIMEOUT, Lab, current
+from labkit.notebook.capture import parse_capture
 from labkit.notebook.cell import check_script, drawing_message, drawing_switch, run_script
 from labkit.result import Result
 from labkit.transport.protocol import MAX_OUTPUT
@@ -43,10 +44,14 @@ def usage(timeout: float | None = None, max_output: int | None = None) -> str:
         f"{max_output}: the first and\n                      last {max_output // 4} "
         "characters of stdout and of stderr")
     return f"""usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]
+            [--capture WHERE]
   --timeout SECONDS   {help_timeout}
   --max-output CHARS  keep about this much of the output (default {said_output}); 0 = all of it
   --check             fail the cell (stop "Run all") when the exit status is not 0
-  --no-draw           no diagram after this cell (the next one drawn shows its changes)"""
+  --no-draw           no diagram after this cell (the next one drawn shows its changes)
+  --capture WHERE     "[NAMESPACE:]INTERFACE [tcpdump options and filter]": watch it with
+                      tcpdump while the cell runs and print what it saw after the output,
+                      e.g. --capture "docker0 -e icmp" or --capture "outside:eth0 icmp\""""
 
 
 #: option -> (what it needs, in words; how to read it)
@@ -94,6 +99,9 @@ class LabMagics(Magics):
               help='fail the cell (stop "Run all") when the exit status is not 0')
     @argument("--no-draw", action="store_true",
               help="no diagram after this cell (the next one drawn shows its changes too)")
+    @argument("--capture", metavar="WHERE",
+              help="watch an interface with tcpdump while the cell runs; what it saw is "
+                   'printed after the output (e.g. --capture "docker0 -e icmp")')
     def lab_cell(self, line: str, cell: str) -> None:
         """Run the cell's lines as one bash script in the lab, then draw the network."""
         opts = parse_options(line, usage(self.timeout, self.max_output))
@@ -116,6 +124,7 @@ class LabMagics(Magics):
     def _run(self, script: str, opts: dict, *, draw: bool) -> Result:
         check_script(script)  # before current(): an empty cell must not connect a lab
         return run_script(current(), script, check=opts["check"], draw=draw,
+                          capture=opts["capture"],
                           timeout=self.timeout if opts["timeout"] is None else opts["timeout"],
                           max_output=(self.max_output if opts["max_output"] is None
                                       else opts["max_output"]))
@@ -142,9 +151,10 @@ def parse_options(line: str, usage_text: str | None = None) -> dict:
         raise UsageError(_mistake(exc) + ".\n" + said) from None
     if extra:
         raise UsageError(f"unknown option {extra[0]!r} (must be one of [--timeout, "
-                         "--max-output, --check, --no-draw]).\n" + said)
+                         "--max-output, --check, --no-draw, --capture]).\n" + said)
     return {"timeout": args.timeout, "max_output": args.max_output, "check": args.check,
-            "draw": not args.no_draw}
+            "draw": not args.no_draw,
+            "capture": parse_capture(args.capture) if args.capture is not None else None}
 
 
 def _mistake(exc: argparse.ArgumentError) -> str:

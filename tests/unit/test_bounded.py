@@ -56,7 +56,7 @@ def test_splitter_bounds_each_stream_and_keeps_the_exit_status():
 def test_max_output_option_and_an_unbalanced_quote():
     assert parse_options("--max-output 0")["max_output"] == 0
     assert parse_options("--max-output=5000 --timeout 3") == {
-        "timeout": 3.0, "max_output": 5000, "check": False, "draw": True}
+        "timeout": 3.0, "max_output": 5000, "check": False, "draw": True, "capture": None}
     with pytest.raises(UsageError, match="--max-output needs a whole number"):
         parse_options("--max-output lots")
     with pytest.raises(UsageError, match="cannot read the options .*No closing quotation"):

@@ -37,7 +37,8 @@ RECORDINGS = Path(__file__).resolve().parents[2] / "notebooks" / "recordings"
     ("--check --no-draw --timeout 3", {"timeout": 3.0, "check": True, "draw": False}),
 ])
 def test_parse_options(line, expected):
-    assert parse_options(line) == {"max_output": None, "draw": True, **expected}
+    assert parse_options(line) == {"max_output": None, "draw": True, "capture": None,
+                                   **expected}
 
 
 @pytest.mark.parametrize("line", ["--nope", "-t 5", "brctl", "--check --verbose"])
@@ -46,7 +47,7 @@ def test_unknown_option_lists_the_allowed_ones(line):
         parse_options(line)
     text = str(err.value)
     assert "unknown option" in text
-    assert "(must be one of [--timeout, --max-output, --check, --no-draw])" in text
+    assert "(must be one of [--timeout, --max-output, --check, --no-draw, --capture])" in text
     assert ("usage: %%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]"
             in text)
 
@@ -274,3 +275,24 @@ def test_a_usage_error_shows_without_a_traceback(shell, fake_lab, capsys):
 def test_the_help_is_the_usage():
     assert ("%%lab [--timeout SECONDS] [--max-output CHARS] [--check] [--no-draw]"
             in LabMagics.lab_cell.__doc__)
+
+
+def test_capture_wraps_the_cells_script_and_a_bad_one_runs_nothing(shell, fake_lab):
+    shell.run_cell_magic("lab", '--capture "docker0 -e icmp"', "ping -c 1 172.17.0.2")
+    sent = fake_lab.runs[-1][0]
+    assert "tcpdump -i docker0 -n -t -l -e icmp" in sent and "(\nping -c 1 172.17.0.2\n)" in sent
+    with pytest.raises(UsageError, match="--capture takes"):
+        shell.run_cell_magic("lab", '--capture "a:b:c"', "true")
+    assert len(fake_lab.runs) == 1
+
+
+def test_a_captured_cell_that_times_out_quotes_its_own_script(shell, fake_lab, monkeypatch):
+    from labkit.errors import CommandTimeout
+
+    def too_long(command, **kwargs):
+        raise CommandTimeout(command, 2)
+
+    monkeypatch.setattr(fake_lab, "run", too_long)
+    with pytest.raises(CommandTimeout) as err:
+        shell.run_cell_magic("lab", '--capture "docker0"', "sleep 30")
+    assert str(err.value).startswith("`sleep 30` was still running after 2 s")
