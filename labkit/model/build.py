@@ -168,7 +168,7 @@ def _namespace(e: Raw, name: str, kind: str, interfaces: list[Interface],
     return Namespace(
         name=name, kind=kind, inode=e["inode"],
         containers=tuple(Container(c["name"], c["id"][:12], c.get("network_mode", ""),
-                                   tuple(c.get("networks", ())))
+                                   tuple(c.get("networks", ())), c.get("image", ""))
                          for c in e.get("containers", [])),
         netns=tuple(e.get("netns", ())),
         pid=proc.get("pid") if kind == "process" else None,

@@ -105,6 +105,7 @@ class Container:
     id: str  # the short id (12 hex digits)
     network_mode: str = "default"
     networks: tuple[str, ...] = ()
+    image: str = ""  # as it was started ("busybox"); "" in snapshots recorded before it
 
 
 @dataclass(frozen=True)

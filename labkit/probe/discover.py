@@ -144,7 +144,7 @@ def _finish(e: Entry) -> Entry:
     """Sorted, de-duplicated names; the lowest holding pid stands for its processes."""
     e["containers"] = sorted(
         ({"name": c["name"], "id": c["id"], "network_mode": c["network_mode"],
-          "networks": c["networks"]} for c in e["containers"]),
+          "networks": c["networks"], "image": c.get("image", "")} for c in e["containers"]),
         key=lambda c: c["name"])
     e["netns"] = sorted(set(e["netns"]))
     e["sandboxes"] = sorted(set(e["sandboxes"]))

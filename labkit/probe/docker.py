@@ -39,7 +39,7 @@ class Docker:
             conn.close()
 
     def containers(self) -> list[dict[str, Any]]:
-        """Running containers: name, id, network mode, pid, sandbox path, networks."""
+        """Running containers: name, id, image, network mode, pid, sandbox path, networks."""
         out = []
         listed = self._get("/containers/json")
         for c in listed:
@@ -47,6 +47,9 @@ class Docker:
             out.append({
                 "name": c["Names"][0].lstrip("/") if c.get("Names") else c["Id"][:12],
                 "id": c["Id"],
+                # As the container was started ("busybox", "nginx:1.25"): what the drawing
+                # groups alike containers by.
+                "image": c.get("Image") or "",
                 "network_mode": (c.get("HostConfig") or {}).get("NetworkMode", ""),
                 "networks": sorted((c.get("NetworkSettings") or {}).get("Networks") or {}),
                 "pid": info["pid"],

@@ -197,15 +197,16 @@ def test_discover_finds_this_namespace_and_its_ways_of_being_known(monkeypatch, 
     monkeypatch.delenv("LABKIT_INIT_PID", raising=False)
     monkeypatch.setattr(D, "NETNS_DIRS", (str(tmp_path / "none"),))
     monkeypatch.setattr(D, "DOCKER_NETNS_DIR", str(tmp_path / "none"))
-    web = {"name": "web", "id": "f" * 64, "network_mode": "bridge", "networks": ["bridge"],
-           "pid": os.getpid(), "sandbox": ""}
+    web = {"name": "web", "id": "f" * 64, "image": "nginx", "network_mode": "bridge",
+           "networks": ["bridge"], "pid": os.getpid(), "sandbox": ""}
     dead = dict(web, name="dead", pid=0, sandbox=str(tmp_path / "gone"))
     warnings = []
     entries = D.discover(FakeDocker([web, dead]), warnings)
     mine = next(e for e in entries if e["inode"] == me)
     assert mine["netns"] == ["blue"]
     assert [c["name"] for c in mine["containers"]] == ["web"]
-    assert set(mine["containers"][0]) == {"name", "id", "network_mode", "networks"}
+    assert mine["containers"][0] == {"name": "web", "id": "f" * 64, "network_mode": "bridge",
+                                     "networks": ["bridge"], "image": "nginx"}
     assert warnings == [D.warning("container is running but its namespace is gone", "dead")]
     assert all(set(e) >= {"inode", "path", "lab", "process"} for e in entries)
 
@@ -240,13 +241,14 @@ def test_containers_are_inspected_once_while_they_run(tmp_path):
     sandbox.write_text("")
     cid = "a" * 64
     d = CannedDocker({
-        "/containers/json": [{"Id": cid, "Names": ["/web"], "HostConfig": {"NetworkMode": "bridge"},
+        "/containers/json": [{"Id": cid, "Names": ["/web"], "Image": "nginx:1.25",
+                              "HostConfig": {"NetworkMode": "bridge"},
                               "NetworkSettings": {"Networks": {"bridge": {}, "back": {}}}}],
         f"/containers/{cid}/json": {"State": {"Pid": 42, "StartedAt": "t"},
                                     "NetworkSettings": {"SandboxKey": str(sandbox)}},
     })
-    want = [{"name": "web", "id": cid, "network_mode": "bridge", "networks": ["back", "bridge"],
-             "pid": 42, "sandbox": str(sandbox)}]
+    want = [{"name": "web", "id": cid, "image": "nginx:1.25", "network_mode": "bridge",
+             "networks": ["back", "bridge"], "pid": 42, "sandbox": str(sandbox)}]
     assert d.containers() == want and d.containers() == want
     assert d.asked.count(f"/containers/{cid}/json") == 1
     d.answers["/containers/json"] = []
