@@ -24,13 +24,15 @@ from __future__ import annotations
 import ipaddress
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
+from labkit.draw.group import Group, groups
 from labkit.draw.highlight import Highlight
 from labkit.draw.style import (
     ADDED,
     BRIDGE,
     FONT,
+    GRID_WIDTH_PT,
     IFACE,
     LAB,
     LEGEND,
@@ -116,6 +118,7 @@ class _Scene:
     uplinks: set[tuple[str, str]]  # see Topology.uplinks
     renamed: dict[tuple[str, str], tuple[str, str]]  # see Diff.renamed: now -> before
     routes: dict[str, list[tuple[Route, str]]]  # routes drawn, by namespace, with status
+    grids: tuple[Group, ...] = ()  # alike containers drawn as grids (see _group_alike)
 
     def peer_index(self, itf: Interface, removed: bool) -> int | None:
         """The ifindex of a veth's other end, as `ip link` prints it after "@if"."""
@@ -142,13 +145,13 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     of veth pairs outside the focus are drawn as small stubs. `diff`: highlight what it added
     or changed, and draw what it removed faded. `highlight`: a traced packet's path on top.
     """
-    sc = _scene(topology, diff, focus, show_loopback)
+    sc = _group_alike(_scene(topology, diff, focus, show_loopback), diff, highlight)
     edges, stubs = _edges(sc)
     # The legend is the graph's own label, under the drawing: never beside it, where it
     # made the drawing wider (and was the first thing cut off). With a title on top, a node.
     below = _legend_table(diff is not None) if legend and not title else None
     out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
-           *_warnings(sc)]
+           *_grids(sc), *_warnings(sc)]
     if highlight is not None:
         out += _highlight(sc, highlight)
     if legend and title:
@@ -711,3 +714,64 @@ def _legend_table(with_diff: bool) -> str:
 
 def _legend(with_diff: bool) -> str:
     return f"  \"legend\" [shape=plaintext, style=\"\", label=<{_legend_table(with_diff)}>];"
+
+
+# --- pass: alike containers as grids (labkit.draw.group) ------------------------------------
+
+def _group_alike(sc: _Scene, diff: Diff | None, highlight: Highlight | None) -> _Scene:
+    """The scene without the containers a grid stands for, nor the lab's ends of their veth
+    pairs (the grid's one edge to the bridge stands for those)."""
+    found = groups(sc.topology, diff, sc.focus, highlight.interfaces if highlight else ())
+    if not found:
+        return sc
+    gone = {m.namespace for g in found for m in g.members}
+    lab_ends = {m.lab_end for g in found for m in g.members}
+    items = {name: [it for it in lst if name != sc.lab_name or it.itf.name not in lab_ends]
+             for name, lst in sc.items.items() if name not in gone}
+    return replace(sc, namespaces=[(n, st) for n, st in sc.namespaces if n.name not in gone],
+                   items=items, ids=_node_ids(items),
+                   routes={k: v for k, v in sc.routes.items() if k not in gone},
+                   grids=tuple(found))
+
+
+def _grid_id(g: Group) -> str:
+    return f"grid:{g.bridge}:{g.image}"
+
+
+def _grids(sc: _Scene) -> list[str]:
+    """Each grid: a box in the lab's cluster (a subgraph named again adds to it), one edge
+    from its bridge, labelled with how many veth pairs it stands for."""
+    out = []
+    for g in sc.grids:
+        gid = _q(_grid_id(g))
+        out += [f"  subgraph {_q('cluster_' + _ns_id(sc.lab_name))} {{",
+                f'    {gid} [shape=box, style="rounded,filled", fillcolor="{NS["fill"]}", '
+                f'color="{NS["line"]}", margin="0.1,0.05", label=<{_grid_table(g)}>];',
+                "  }"]
+        bridge = sc.ids.get((sc.lab_name, g.bridge))
+        if bridge is not None:
+            pairs = f"{len(g.members)} veth pairs"
+            out.append(f"  {_q(bridge)} -> {gid} [dir=none, minlen=2, penwidth=4, "
+                       f'color="{BRIDGE["line"]}", fontcolor="{BRIDGE["line"]}", '
+                       f"label={_q(pairs)}];")
+    return out
+
+
+def _grid_table(g: Group) -> str:
+    """The grid's line, then name and address of each container, row by row, in as many
+    columns as GRID_WIDTH_PT holds."""
+    name_w = max(len(m.namespace) for m in g.members) * _CHAR_PT
+    addr_w = max((len(", ".join(m.addresses)) for m in g.members), default=0) * _CHAR_PT * 0.8
+    cols = max(1, min(6, int(GRID_WIDTH_PT // (name_w + addr_w + 16))))
+    cells = [f'<td align="left">{_html(m.namespace)}</td><td align="left">'
+             f'<font point-size="8">{_html(", ".join(m.addresses))}</font></td>'
+             for m in g.members]
+    gap = '<td width="8"></td>'  # between one container's address and the next name
+    rows = [gap.join(cells[i:i + cols]) for i in range(0, len(cells), cols)]
+    span = f'<tr><td colspan="{3 * cols - 1}" align="left">'
+    head = (f"{span}<b>{_html(g.head)}</b></td></tr>"
+            f'{span}<font point-size="8">{_html(g.tail)}<br align="left"/>'
+            f"each like {_html(', '.join(g.shown))}: one veth pair to {_html(g.bridge)}"
+            '<br align="left"/></font></td></tr>')
+    return ('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">' + head
+            + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>")

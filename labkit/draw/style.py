@@ -26,6 +26,11 @@ MUTED = "#666666"  # stubs: things that are not drawn themselves
 # their random letters cannot change the layout, so stored diagrams compare equal.
 FONT = "Courier"
 
+# How wide a grid of alike containers may grow (labkit.draw.group), in points: beside the
+# lab's bridge and veth column the drawing then stays within 750 pt (1000 px), its text at
+# its own size.
+GRID_WIDTH_PT = 300
+
 # The second line of a namespace's box: what kind of namespace it is.
 NS_KIND_WORDS = {"container": "container", "netns": "ip netns", "docker": "docker sandbox",
                  "process": "held by a process"}
