@@ -183,10 +183,10 @@ def recorded(lesson: str, *states: str) -> list[Topology]:
 
 def test_a_route_a_cell_added_is_a_change():
     """Lesson 2's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
-    t6, t7 = recorded("02-connected", "t6", "t7")
-    assert "+ route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t6, t7).lines()
-    assert "- route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t7, t6).lines()
-    assert diff(*recorded("04-docker0-by-hand", "t11", "t12")).lines() == [
+    t7, t8 = recorded("02-connected", "t7", "t8")
+    assert "+ route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t7, t8).lines()
+    assert "- route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t8, t7).lines()
+    assert diff(*recorded("04-docker0-by-hand", "t13", "t14")).lines() == [
         "+ route lab-ns0:default via 10.15.10.1 dev eth0",
         "+ route lab-ns1:default via 10.15.10.1 dev eth0"]
 
@@ -194,7 +194,7 @@ def test_a_route_a_cell_added_is_a_change():
 def test_a_moved_or_renamed_veth_is_one_change():
     """Lesson 4: `ip link set veth1 netns lab-ns0`, then `ip link set veth1 name eth0`: the
     same link (kind, MAC, its peer's MAC), not one removed and another added."""
-    t5, t6, t7 = recorded("04-docker0-by-hand", "t5", "t6", "t7")
+    t5, t6, t7 = recorded("04-docker0-by-hand", "t6", "t7", "t8")
     moved = diff(t5, t6)
     assert moved.lines() == ["~ lab:veth1: moved into lab-ns0"]  # veth0's new peer: implied
     assert moved.renamed() == {("lab-ns0", "veth1"): ("lab", "veth1")}

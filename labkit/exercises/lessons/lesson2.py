@@ -52,7 +52,7 @@ EXERCISES = [
         title="Reach a container from outside by routing",
         lesson="02-connected.ipynb",
         task=(f"Make the outside host reach busybox2 at its own address, {TARGET}, with no "
-              "NAT on the way in: `ip netns exec outside busybox ping -c 1 172.17.0.3` must get "
+              "NAT on the way in: `ip netns exec outside ping 172.17.0.3 -c 1` must get "
               "an answer."),
         check=check_route_in,
         hints=(
@@ -65,7 +65,7 @@ EXERCISES = [
         ),
         solution=(
             f"ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}\n"
-            f"ip netns exec outside busybox ping -c 2 {TARGET}\n"
+            f"ip netns exec outside ping {TARGET} -c 2\n"
         ),
         setup=(
             "docker run -dit --name busybox1 busybox sh\n"

@@ -21,6 +21,10 @@ WEB_RUN = (
     f"  sh -c 'echo \"{PAGE}\" > /var/www/index.html && httpd -f -p 80 -h /var/www'\n"
 )
 
+# The solution's rules: DNAT for the lab host's own addresses only, like Docker's.
+_LOCAL_DNAT = ("iptables -t nat -A {chain} -m addrtype --dst-type LOCAL -p tcp --dport "
+               f"{PORT} \\\n  -j DNAT --to-destination {WEB}\n")
+
 _DNAT = re.compile(r"^-A (\S+) .*--dport (\d+)\b.*-j DNAT --to-destination (\S+)")
 
 
@@ -82,12 +86,15 @@ EXERCISES = [
             "Copy what Docker did for 8080: `iptables -t nat -S DOCKER` shows its DNAT rule.",
             "A connection from the outside host is translated in the nat table's PREROUTING "
             "chain; one made by the lab host itself in its OUTPUT chain. You need both.",
-            f"`iptables -t nat -A PREROUTING -p tcp --dport {PORT} -j DNAT --to-destination "
-            f"{WEB}`, then the same rule with OUTPUT in place of PREROUTING.",
+            # --dst-type LOCAL, as Docker's jumps to DOCKER have: without it the rule would
+            # also catch port 9090 to any other address, e.g. a container's to the outside.
+            "`iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -p tcp --dport "
+            f"{PORT} -j DNAT --to-destination {WEB}` (only for the lab host's own addresses, "
+            "as Docker's rules are), then the same rule with OUTPUT in place of PREROUTING.",
         ),
         solution=(
-            f"iptables -t nat -A PREROUTING -p tcp --dport {PORT} -j DNAT --to-destination {WEB}\n"
-            f"iptables -t nat -A OUTPUT -p tcp --dport {PORT} -j DNAT --to-destination {WEB}\n"
+            f"{_LOCAL_DNAT.format(chain='PREROUTING')}"
+            f"{_LOCAL_DNAT.format(chain='OUTPUT')}"
             f"ip netns exec outside curl -s {URL}\n"
             f"curl -s {URL}\n"
         ),

@@ -98,7 +98,7 @@ EXERCISES = [
         lesson="04-docker0-by-hand.ipynb",
         task=(f"Make a third namespace, `{NEW}`, connect it to `{BRIDGE}` with a new veth pair, "
               "give it the address 10.15.10.4/24, and make it reach the other two: "
-              f"`ip netns exec {NEW} busybox ping -c 1 10.15.10.2` (and .3) must get answers."),
+              f"`ip netns exec {NEW} ping 10.15.10.2 -c 1` (and .3) must get answers."),
         check=check_third_namespace,
         hints=(
             "It is the same recipe as for lab-ns1, with new names: a namespace, a veth pair, "
@@ -119,8 +119,8 @@ EXERCISES = [
             "ip link set veth4 up\n"
             f"ip -n {NEW} link set eth0 up\n"
             f"ip -n {NEW} link set lo up\n"
-            f"ip netns exec {NEW} busybox ping -c 2 10.15.10.2\n"
-            f"ip netns exec {NEW} busybox ping -c 2 10.15.10.3\n"
+            f"ip netns exec {NEW} ping 10.15.10.2 -c 2\n"
+            f"ip netns exec {NEW} ping 10.15.10.3 -c 2\n"
         ),
         setup=SETUP,
     ),
