@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from labkit.draw.diagram import Diagram
+from labkit.draw.layout import Layout, arrange
 from labkit.errors import (
     CommandFailed,
     CommandTimeout,
@@ -96,6 +97,7 @@ class Lab:
         self.max_output = MAX_OUTPUT  # what one command keeps of its output (0: all of it)
         self._probe = None  # one long-lived probe in the lab, started on first use
         self._drawn = None  # the topology the last diagram showed
+        self._layout = Layout()  # where the drawings so far put each namespace
 
     @property
     def container(self) -> LabContainer | None:
@@ -240,12 +242,13 @@ class Lab:
         try:
             result = self.run(script("reset.sh"), timeout=120)
         except CommandTimeout as exc:  # never quote the script itself: say what happened
-            self._drawn = None
+            self._drawn, self._layout = None, Layout()
             done = ResetReport.parse(exc.result.stdout if exc.result else "")
             return ResetReport(done.actions, (*done.warnings, (
                 "the reset did not finish within 120 s (is the lab overloaded?); run it again, "
                 "or restart the lab: `labkit down` then `labkit up`"),))
-        self._drawn = None  # the next diagram shows the clean lab, not what reset removed
+        # the next diagram shows the clean lab, laid out afresh, not what reset removed
+        self._drawn, self._layout = None, Layout()
         report = ResetReport.parse(result.stdout)
         if result.exit_code not in (0,) and not report.warnings:
             report = ResetReport(report.actions, (result.stderr.strip()[-300:] or
@@ -288,25 +291,29 @@ class Lab:
         """A diagram of the lab's network now; what changed since the last diagram is
         highlighted (added) or faded (removed) unless `changes=False`. `focus` names the
         namespaces to show; `fdb=True` adds the MACs the bridges learned."""
-        raw, topo, delta = self._changes(changes)
-        return Diagram(raw if fdb else topo, diff=delta, focus=focus)
+        raw, topo, delta, layout = self._changes(changes)
+        return Diagram(raw if fdb else topo, diff=delta, focus=focus, layout=layout)
 
     def after_cell(self) -> Diagram | NoChange:
         """What a `%%lab` cell shows under its output: a diagram when the network changed
         (or on the first cell), else one line saying nothing changed."""
         first = self._drawn is None
-        _, topo, delta = self._changes(True)
+        _, topo, delta, layout = self._changes(True)
         # Judged before drawing: a cell that changed nothing costs no DOT (the hot path).
-        return Diagram(topo, diff=delta) if first or delta else NoChange()
+        return Diagram(topo, diff=delta, layout=layout) if first or delta else NoChange()
 
-    def _changes(self, changes: bool) -> tuple[Topology, Topology, Diff | None]:
-        """The lab now (raw and steady) and what changed since the last drawing; it becomes
-        the last drawing. Changes are always judged on the steady form."""
+    def _changes(self, changes: bool) -> tuple[Topology, Topology, Diff | None, Layout]:
+        """The lab now (raw and steady), what changed since the last drawing, and where to
+        draw each namespace; it becomes the last drawing. Changes are always judged on the
+        steady form. The layout memory keeps every namespace in its slot across cells (and
+        in replay mode alike): see labkit.draw.layout."""
         raw = self.snapshot()
         topo = steady(raw)
         delta = diff(self._drawn, topo) if changes and self._drawn is not None else None
+        layout, self._layout = arrange(self._layout, topo, self._drawn,
+                                       delta.before if delta is not None else None)
         self._drawn = topo
-        return raw, topo, delta
+        return raw, topo, delta, layout
 
     def close(self) -> None:
         """Stop the probe process (a new one starts when needed)."""

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from labkit.draw.dot import to_dot
 from labkit.draw.highlight import Highlight
+from labkit.draw.layout import Layout
 from labkit.draw.svg import to_svg
 from labkit.model.diff import Diff
 from labkit.model.topology import Topology
@@ -17,11 +18,12 @@ class Diagram:
     def __init__(self, topology: Topology, diff: Diff | None = None,
                  focus: Iterable[str] | None = None, show_loopback: bool = False,
                  legend: bool = True, title: str | None = None,
-                 highlight: Highlight | None = None) -> None:
+                 highlight: Highlight | None = None, layout: Layout | None = None) -> None:
         self.topology = topology
         self.diff = diff
+        # layout: where the lesson's earlier drawings put each namespace (Lab keeps it)
         self.dot = to_dot(topology, diff=diff, focus=focus, show_loopback=show_loopback,
-                          legend=legend, title=title, highlight=highlight)
+                          legend=legend, title=title, highlight=highlight, layout=layout)
         self._svg: str | None = None
 
     def svg(self) -> str:

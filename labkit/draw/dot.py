@@ -23,11 +23,12 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from labkit.draw.group import Group, groups
 from labkit.draw.highlight import Highlight
+from labkit.draw.layout import Layout
 from labkit.draw.style import (
     ADDED,
     BRIDGE,
@@ -59,6 +60,7 @@ from labkit.model.topology import (
     Topology,
     interface_order,
     is_hairpin,
+    namespace_order,
     route_key,
 )
 
@@ -119,6 +121,8 @@ class _Scene:
     renamed: dict[tuple[str, str], tuple[str, str]]  # see Diff.renamed: now -> before
     routes: dict[str, list[tuple[Route, str]]]  # routes drawn, by namespace, with status
     grids: tuple[Group, ...] = ()  # alike containers drawn as grids (see _group_alike)
+    ghosts: tuple[str, ...] = ()  # namespaces drawn invisibly: see labkit.draw.layout
+    ghost_edges: tuple[tuple[str, str], ...] = ()  # invisible links that keep them in place
 
     def peer_index(self, itf: Interface, removed: bool) -> int | None:
         """The ifindex of a veth's other end, as `ip link` prints it after "@if"."""
@@ -138,20 +142,23 @@ class _Scene:
 
 def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | None = None,
            show_loopback: bool = False, legend: bool = True, title: str | None = None,
-           highlight: Highlight | None = None) -> str:
+           highlight: Highlight | None = None, layout: Layout | None = None) -> str:
     """The DOT source of the drawing.
 
     `focus`: names of namespaces to draw (container names, `ip netns` names, "lab"); ends
     of veth pairs outside the focus are drawn as small stubs. `diff`: highlight what it added
     or changed, and draw what it removed faded. `highlight`: a traced packet's path on top.
+    `layout`: where earlier drawings put the namespaces (labkit.draw.layout `arrange`): they
+    keep their slots, gone ones are held by invisible ghosts; without it, kind and name order.
     """
-    sc = _group_alike(_scene(topology, diff, focus, show_loopback), diff, highlight)
+    sc = _group_alike(_scene(topology, diff, focus, show_loopback, layout or Layout()),
+                      diff, highlight)
     edges, stubs = _edges(sc)
     # The legend is the graph's own label, under the drawing: never beside it, where it
     # made the drawing wider (and was the first thing cut off). With a title on top, a node.
     below = _legend_table(diff is not None) if legend and not title else None
     out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
-           *_grids(sc), *_warnings(sc)]
+           *_grids(sc), *_warnings(sc), *_ghost_lines(sc)]
     if highlight is not None:
         out += _highlight(sc, highlight)
     if legend and title:
@@ -163,31 +170,88 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
 # --- the scene: what is drawn, and the node ids ---------------------------------------------
 
 def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
-           show_loopback: bool) -> _Scene:
+           show_loopback: bool, layout: Layout) -> _Scene:
     before = diff.before if diff is not None else None
     focus_set = _resolve_focus(topology, before, focus)
-    namespaces = _drawn_namespaces(topology, before, focus_set)
+    ghosts = layout.ghosts if focus_set is None else ()  # a focus is a picture of its own
+    namespaces = _drawn_namespaces(topology, before, focus_set, layout.order, ghosts)
+    ghost_names = {g.name for g in ghosts}
     touched = diff.touched()[0] if diff is not None else set()
     renamed = diff.renamed() if diff is not None else {}
     items: dict[str, list[_Item]] = {}
     hidden: dict[str, int] = {}
+    slot = {ns.name: i for i, (ns, _) in enumerate(namespaces)}
     for ns, status in namespaces:
-        everything = _ns_items(ns, status, before, touched, renamed)
+        if ns.name in ghost_names:
+            everything = [_Item(ns.name, itf, "ghost") for itf in ns.interfaces]
+        else:
+            everything = _ns_items(ns, status, before, touched, renamed)
+            everything += _ghost_ends(ns, layout, ghost_names)
         visible, hidden_veths = _visible(everything, show_loopback, focus_set)
         if focus_set is not None:
             hidden[ns.name] = hidden_veths
         if not visible:  # --network none: draw lo so the box is not empty
             visible = everything
-        items[ns.name] = sorted(visible, key=lambda it: interface_order(it.itf))
+        items[ns.name] = sorted(visible, key=lambda it: _drawing_order(it.itf, slot))
     lab = topology.lab or (before.lab if before else None)
     lab_name = lab.name if lab else "lab"
     uplinks = topology.uplinks() | (before.uplinks() if before else set())
-    return _Scene(topology=topology, before=before, namespaces=namespaces, items=items,
-                  hidden=hidden, ids=_node_ids(items), focus=focus_set, lab_name=lab_name,
+    ids = _node_ids({k: [_unlinked(it) for it in v] for k, v in items.items()})
+    return _Scene(topology=topology, before=before, namespaces=namespaces,
+                  items={k: [_unlinked(it) for it in v] for k, v in items.items()},
+                  hidden=hidden, ids=ids, focus=focus_set, lab_name=lab_name,
                   lab_drawn=any(n.kind == "lab" for n, _ in namespaces),
                   uplinks=uplinks, renamed=renamed,
                   routes={ns.name: _ns_routes(ns, status, before, uplinks)
-                          for ns, status in namespaces if status != "removed"})
+                          for ns, status in namespaces
+                          if status != "removed" and ns.name not in ghost_names},
+                  ghosts=tuple(n.name for n, _ in namespaces if n.name in ghost_names),
+                  ghost_edges=_ghost_links(items, ids))
+
+
+def _ghost_ends(ns: Namespace, layout: Layout, ghosts: set[str]) -> list[_Item]:
+    """The interfaces of a drawn namespace that led into a ghost (the lab's veth end)."""
+    have = {i.name for i in ns.interfaces}
+    return [_Item(ns.name, itf, "ghost") for owner, itf in layout.ends
+            if owner == ns.name and itf.name not in have and itf.peer is not None
+            and itf.peer.namespace in ghosts]
+
+
+def _unlinked(it: _Item) -> _Item:
+    """A ghost's interface as a plain device, so the passes draw no edge or stub for it (its
+    links are `_ghost_links`, invisible)."""
+    if it.status != "ghost":
+        return it
+    return _Item(it.ns, replace(it.itf, kind="device", peer=None, master=None, lower=None),
+                 it.status)
+
+
+def _ghost_links(items: dict[str, list[_Item]], ids: Ids) -> tuple[tuple[str, str], ...]:
+    """The links of the ghosts' interfaces (bridge to port, one veth end to the other, in
+    the direction the passes draw them), between node ids, each once."""
+    out: list[tuple[str, str]] = []
+    for ns_name, lst in items.items():
+        for it in lst:
+            if it.status != "ghost":
+                continue
+            me = ids[(ns_name, it.itf.name)]
+            master = ids.get((ns_name, it.itf.master)) if it.itf.master else None
+            peer = it.itf.peer
+            other = ids.get((peer.namespace, peer.interface)) if peer is not None else None
+            out += [(master, me)] if master else []
+            if other is not None and (other, me) not in out:
+                out.append((me, other))
+    return tuple(out)
+
+
+def _drawing_order(itf: Interface, slot: dict[str, int]) -> tuple:
+    """`interface_order`, but veths by the slot of the namespace they lead to, the last one
+    first: Graphviz stacks what the lab's veths lead to in the order they come (rankdir=LR
+    puts the first at the bottom), so the first namespace is drawn at the top and a new one
+    goes below the others, and nothing already on the page moves down."""
+    key = interface_order(itf)
+    to = itf.peer.namespace if itf.kind == "veth" and itf.peer is not None else None
+    return (key[0], (0, -slot[to]) if to in slot else (1, 0), *key[1:])
 
 
 def _resolve_focus(topo: Topology, before: Topology | None,
@@ -210,14 +274,22 @@ def _aliases(ns: Namespace) -> set[str]:
     return {ns.name, ns.label, *ns.netns, *(c.name for c in ns.containers)}
 
 
-def _drawn_namespaces(topology: Topology, before: Topology | None,
-                      focus: set[str] | None) -> list[tuple[Namespace, str]]:
-    """The current namespaces, then the ones the diff removed; only those in focus."""
+def _drawn_namespaces(topology: Topology, before: Topology | None, focus: set[str] | None,
+                      order: Sequence[str] = (),
+                      ghosts: Sequence[Namespace] = ()) -> list[tuple[Namespace, str]]:
+    """The current namespaces, the ones the diff removed and the ghosts (only those in
+    focus), in the drawing's order: first the names of `order`, where earlier drawings put
+    them, then the rest by kind and name, a removed one in its own slot (Graphviz stacks the
+    namespaces in this order, so a box keeps its place from cell to cell)."""
     out = [(ns, "added" if before is not None and before.namespace(ns.name) is None else "")
            for ns in topology.namespaces]
+    now = {ns.name for ns in topology.namespaces}
     if before is not None:
-        now = {ns.name for ns in topology.namespaces}
         out += [(ns, "removed") for ns in before.namespaces if ns.name not in now]
+    drawn = {ns.name for ns, _ in out}
+    out += [(g, "removed") for g in ghosts if g.name not in drawn]
+    slot = {name: i for i, name in enumerate(order)}
+    out.sort(key=lambda x: (slot.get(x[0].name, len(slot)), namespace_order(x[0])))
     return [(n, s) for n, s in out if focus is None or n.name in focus]
 
 
@@ -672,6 +744,26 @@ def _edge_style(faded: bool, hot: bool, bold: bool = False) -> str:
 def _stub_nodes(stubs: dict[str, str]) -> list[str]:
     return [f"  {_q(sid)} [shape=plaintext, style=\"\", fontcolor=\"{MUTED}\", "
             f"fontsize=9, label={_q(label)}];" for sid, label in sorted(stubs.items())]
+
+
+# --- pass: ghosts ----------------------------------------------------------------------------
+
+def _ghost_lines(sc: _Scene) -> list[str]:
+    """The ghosts made invisible: drawn by the passes like any faded box, so they take the
+    same room, then hidden by later statements (a later statement for a node or a cluster
+    only sets attributes), and their links added as invisible edges, which keep them in their
+    rank and slot."""
+    if not sc.ghosts:
+        return []
+    lab = _q("cluster_" + _ns_id(sc.lab_name))
+    out = [f"  subgraph {lab} {{"]
+    out += [f"    subgraph {_q('cluster_' + _ns_id(name))} {{ style=invis; }}"
+            for name in sc.ghosts]
+    out.append("  }")
+    out += [f"  {_q(sc.ids[(it.ns, it.itf.name)])} [style=invis];"
+            for lst in sc.items.values() for it in lst if it.status == "ghost"]
+    out += [f"  {_q(a)} -> {_q(b)} [style=invis];" for a, b in sc.ghost_edges]
+    return out
 
 
 # --- pass: warnings, highlight, legend ------------------------------------------------------
