@@ -196,9 +196,9 @@ def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
     lab = topology.lab or (before.lab if before else None)
     lab_name = lab.name if lab else "lab"
     uplinks = topology.uplinks() | (before.uplinks() if before else set())
-    ids = _node_ids({k: [_unlinked(it) for it in v] for k, v in items.items()})
-    return _Scene(topology=topology, before=before, namespaces=namespaces,
-                  items={k: [_unlinked(it) for it in v] for k, v in items.items()},
+    drawn = {k: [_unlinked(it) for it in v] for k, v in items.items()}
+    ids = _node_ids(drawn)
+    return _Scene(topology=topology, before=before, namespaces=namespaces, items=drawn,
                   hidden=hidden, ids=ids, focus=focus_set, lab_name=lab_name,
                   lab_drawn=any(n.kind == "lab" for n, _ in namespaces),
                   uplinks=uplinks, renamed=renamed,
