@@ -64,10 +64,11 @@ from labkit.model.topology import (
     route_key,
 )
 
-# Above this many namespaces (besides the lab's), draw left to right, the namespaces stacked:
-# side by side, three containers were already 1600 pt wide, scaled to a 1000 px notebook their
-# 8 pt text came out at 4 px; stacked, every lesson's drawing reads at 9 px or more.
-WIDE_AFTER = 1
+# Always left to right, the namespaces stacked: side by side, three containers were already
+# 1600 pt wide, scaled to a 1000 px notebook their 8 pt text came out at 4 px; stacked, every
+# lesson's drawing reads at 9 px or more. And one container drawn the same way as two, or the
+# second one's cell turned the whole picture round (busybox1 moved by 62% of the width).
+RANKDIR = "LR"
 
 _DOCKER_VETH = re.compile(r"^veth[0-9a-f]{7}$")
 
@@ -398,13 +399,11 @@ def _masq_id(m: Masquerade) -> str:
 # --- pass: the graph's defaults -------------------------------------------------------------
 
 def _header(sc: _Scene, title: str | None, legend: str | None) -> list[str]:
-    n_inner = sum(1 for n, _ in sc.namespaces if n.kind != "lab")
-    rankdir = "LR" if n_inner > WIDE_AFTER else "TB"
     label = (f", label={_q(title)}, labelloc=t" if title else
              f", label=<{legend}>, labelloc=b, labeljust=l" if legend else "")
     return [
         "digraph labkit {",
-        f'  graph [rankdir={rankdir}, fontname="{FONT}", fontsize=11, compound=true, '
+        f'  graph [rankdir={RANKDIR}, fontname="{FONT}", fontsize=11, compound=true, '
         'nodesep=0.25, ranksep=0.5, newrank=true, outputorder=edgesfirst' + label + "];",
         f'  node [fontname="{FONT}", fontsize=10, style=filled, penwidth=1.2];',
         f'  edge [fontname="{FONT}", fontsize=8, penwidth=1.2];',
