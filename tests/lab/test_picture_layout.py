@@ -3,8 +3,8 @@ containers drawn, a cell that removes the fifth and adds a namespace made by han
 namespace's label by more than 5% of the drawing's width, nor does the cell after it (the
 removed box gone), nor one that adds a container whose name sorts in the middle.
 
-With LABKIT_RECORD=1 it also writes each state's raw scan to tests/snapshots/layout_*.json,
-which tests/unit/test_picture_layout.py replays.
+With LABKIT_RECORD_SNAPSHOTS=1 it also writes each state's raw scan to
+tests/snapshots/layout_*.json, which tests/unit/test_picture_layout.py replays.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ CELLS = {
 
 
 def record(lab, name: str) -> None:
-    if os.environ.get("LABKIT_RECORD") != "1":
+    if os.environ.get("LABKIT_RECORD_SNAPSHOTS") != "1":
         return
     probe = ProbeSession(lab.transport.open_pipe(list(SERVE_ARGV)))
     try:

@@ -5,8 +5,8 @@ Each scenario builds something in the lab, takes a snapshot through one kept-ali
 `ip -j -d link` / `ip -j addr` run there via nsenter. Then it undoes what it built.
 
 The lab: tests/conftest.py's `lab` ($LABKIT_LAB, else the course lab), reset before each.
-With LABKIT_RECORD=1 each scenario also writes its raw scan to tests/snapshots/, which the
-unit tests replay.
+With LABKIT_RECORD_SNAPSHOTS=1 each scenario also writes its raw scan to tests/snapshots/,
+which the unit tests replay (not LABKIT_RECORD: that one tells a kernel to record a lesson).
 """
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def probe(lab):
 
 def snap(probe: ProbeSession, record: str | None = None) -> Topology:
     raw = probe.raw()
-    if record and os.environ.get("LABKIT_RECORD") == "1":
+    if record and os.environ.get("LABKIT_RECORD_SNAPSHOTS") == "1":
         SNAPSHOTS.mkdir(exist_ok=True)
         (SNAPSHOTS / f"{record}.json").write_text(json.dumps(raw, indent=1, sort_keys=True)
                                                   + "\n")

@@ -2,8 +2,8 @@
 layout memory a Lab keeps, on snapshots recorded in a real lab with the real `dot`.
 
 The scenario (tests/snapshots/layout_*.json, recorded by tests/lab/test_picture_layout.py
-with LABKIT_RECORD=1): ten busybox containers (`ten`); a cell that removes busybox5 and adds
-a namespace made by hand, `ip netns add hand` with a veth into docker0 (`swap`); the cell
+with LABKIT_RECORD_SNAPSHOTS=1): ten busybox containers (`ten`); a cell that removes busybox5
+and adds a namespace made by hand, `ip netns add hand` with a veth into docker0 (`swap`); the cell
 after it, which brings up hand's lo (`after`: busybox5 no longer drawn faded); a cell that
 adds busybox4b, whose name sorts in the middle (`middle`).
 """

@@ -1,5 +1,5 @@
 """labkit.model.topology: the resolve pass, JSON form and diff, replayed from snapshots recorded
-in a real lab by tests/lab/test_probe_scenarios.py (LABKIT_RECORD=1)."""
+in a real lab by tests/lab/test_probe_scenarios.py (LABKIT_RECORD_SNAPSHOTS=1)."""
 
 import json
 from dataclasses import replace
