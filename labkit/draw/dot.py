@@ -52,8 +52,9 @@ from labkit.draw.style import (
 )
 from labkit.errors import UsageError
 from labkit.model.diff import Diff
-from labkit.model.nat import Masquerade, PortMapping
+from labkit.model.nat import BASE_CHAINS, DNAT_CHAINS, Masquerade, PortMapping, Proxy
 from labkit.model.topology import (
+    BRIDGE_NF_WORDS,
     Interface,
     Namespace,
     Route,
@@ -419,7 +420,7 @@ def _lab_cluster(sc: _Scene) -> list[str]:
     out = [f"  subgraph {_q('cluster_' + _ns_id(sc.lab_name))} {{",
            "    labelloc=t; labeljust=c;",
            f"    label=<<b>{_html(sc.lab_name)}</b> <font point-size=\"9\">(lab host)</font>"
-           f"{_route_lines(sc, sc.lab_name) if sc.lab_drawn else ''}>;",
+           f"{_host_lines(sc)}{_route_lines(sc, sc.lab_name) if sc.lab_drawn else ''}>;",
            f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
            f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;']
     if sc.lab_drawn:
@@ -456,6 +457,27 @@ def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str) -> list[str]:
     out += _itf_nodes(sc, sc.items.get(ns.name, []), pad + "  ")
     out.append(f"{pad}}}")
     return out
+
+
+def _host_lines(sc: _Scene) -> str:
+    """The lab host's filter facts under its name: FORWARD's policy (DROP in the warning
+    colour: only what a rule accepts is routed) and br_netfilter in words; a change the cell
+    made is highlighted, with what it was."""
+    topo, before = sc.topology, sc.before
+    lines = []
+    for attr in ("forward_policy", "bridge_nf"):
+        now = getattr(topo, attr)
+        if now is None:
+            continue
+        text = _html(f"FORWARD policy {now}" if attr == "forward_policy"
+                     else BRIDGE_NF_WORDS.get(now, f"br_netfilter {now}"))
+        if attr == "forward_policy" and now != "ACCEPT":
+            text = f'<font color="{WARN}"><b>{text}</b></font>'
+        was = getattr(before, attr) if before is not None else None
+        if was is not None and was != now:
+            text = f'<font color="{ADDED}"><b>{text}</b> (was {_html(was)})</font>'
+        lines.append(f'<br/><font point-size="8">{text}</font>')
+    return "".join(lines)
 
 
 def _route_lines(sc: _Scene, ns_name: str) -> str:
@@ -573,19 +595,54 @@ def _itf_label(itf: Interface, was: str | None = None) -> str:
 
 
 def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
-    """Published ports and MASQUERADE rules: nodes inside the lab box."""
+    """Published ports, the docker-proxy beside the port it holds open, and MASQUERADE rules:
+    nodes inside the lab box."""
     out = []
-    for pm, status in _port_mappings(topo, before):
+    ports = _port_mappings(topo, before)
+    for pm, status in ports:
         label = f"{pm.protocol} :{pm.host_port}" if not pm.host_ip else \
             f"{pm.protocol} {pm.host_ip}:{pm.host_port}"
         out.append(f"{pad}{_q(_port_id(pm))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
                    f"color=\"{PORT['line']}\", label={_q(label)}"
                    f"{_status_attrs(status, 'filled,')}];")
+    for px, status in _proxies(topo, before):
+        # dashed: a process, not a rule
+        attrs = _status_attrs(status, "filled,") or ', style="filled,dashed"'
+        out.append(f"{pad}{_q(_proxy_id(px))} [shape=box, fillcolor=\"#ffffff\", "
+                   f"color=\"{PORT['line']}\", fontsize=8, label={_q(_proxy_label(px))}"
+                   f"{attrs}];")
+        port = next((pm for pm, _ in ports if _holds(px, pm)), None)
+        if port is not None:  # beside its port, not a rank further on
+            out.append(f"{pad}{{rank=same; {_q(_port_id(port))}; {_q(_proxy_id(px))}}}")
     for m, status in _masquerades(topo, before):
         out.append(f"{pad}{_q(_masq_id(m))} [shape=note, fillcolor=\"#ffffff\", "
                    f"color=\"{NOTE}\", fontsize=8, label={_q(_masq_label(m))}"
                    f"{_status_attrs(status, 'filled,')}];")
     return out
+
+
+def _proxy_id(px: Proxy) -> str:
+    return "proxy:" + str(px)
+
+
+def _proxy_label(px: Proxy) -> str:
+    return str(px).replace("→", " → ")
+
+
+def _holds(px: Proxy, pm: PortMapping) -> bool:
+    """The docker-proxy listening for the port `pm` maps (any address: 0.0.0.0 or ::)."""
+    host_ip = pm.host_ip or ("::" if ":" in pm.to_ip else "0.0.0.0")
+    return (px.protocol, px.host_ip, px.host_port, px.container_ip, px.container_port) == (
+        pm.protocol, host_ip, pm.host_port, pm.to_ip, pm.to_port or pm.host_port)
+
+
+def _proxies(topo: Topology, before: Topology | None) -> list[tuple[Proxy, str]]:
+    now = set(topo.proxies)
+    out = [(p, "" if before is None or p in set(before.proxies) else "added")
+           for p in topo.proxies]
+    if before is not None:
+        out += [(p, "removed") for p in before.proxies if p not in now]
+    return sorted(out, key=lambda x: (str(x[0]), x[1]))
 
 
 def _masq_label(m: Masquerade) -> str:
@@ -686,21 +743,19 @@ def _veth_edge(sc: _Scene, it: _Item, me: str, done_pairs: set[frozenset[tuple[s
 
 
 def _nat_edges(sc: _Scene, stubs: dict[str, str]) -> list[str]:
-    """Published ports: the lab's port to the container's interface; MASQUERADE rules: from
-    the bridge whose network they cover."""
+    """Published ports: from the lab's port to the bridge the container hangs off, labelled
+    with the chains the DNAT rule is reached from, then along that bridge's port and the
+    veth pair to the container's interface; MASQUERADE rules: from the bridge whose network
+    they cover; docker-proxy: a dotted line to the port it holds open."""
     out = []
-    for pm, status in _port_mappings(sc.topology, sc.before):
-        t = sc.topology.owner_of(pm.to_ip) or (
-            sc.before.owner_of(pm.to_ip) if sc.before else None)
-        target = sc.ids.get((t.namespace, t.interface))
-        if target is None:
-            target = "stub:" + str(t)
-            stubs[target] = f"→ {t}"
-        faded, hot = status == "removed", status == "added"
-        to_port = ":" + str(pm.to_port or pm.host_port)
-        out.append(f"  {_q(_port_id(pm))} -> {_q(target)} [label={_q(to_port)}, "
-                   f"color=\"{_edge_color(faded, hot, PORT['line'])}\", "
-                   f"fontcolor=\"{PORT['line']}\"{_edge_style(faded, hot, bold=True)}];")
+    ports = _port_mappings(sc.topology, sc.before)
+    for pm, status in ports:
+        out += _port_path(sc, pm, status, stubs)
+    for px, _status in _proxies(sc.topology, sc.before):
+        port = next((pm for pm, _ in ports if _holds(px, pm)), None)
+        if port is not None:
+            out.append(f"  {_q(_port_id(port))} -> {_q(_proxy_id(px))} [dir=none, "
+                       f"style=dotted, color=\"{PORT['line']}\"];")
     lab_items = {it.itf.name: it for it in sc.items.get(sc.lab_name, [])}
     for m, _status in _masquerades(sc.topology, sc.before):
         br = _bridge_for(m.source, lab_items)
@@ -708,6 +763,66 @@ def _nat_edges(sc: _Scene, stubs: dict[str, str]) -> list[str]:
             out.append(f"  {_q(sc.ids[(sc.lab_name, br)])} -> {_q(_masq_id(m))} "
                        f"[dir=none, style=dashed, color=\"{NOTE}\"];")
     return out
+
+
+def _port_path(sc: _Scene, pm: PortMapping, status: str, stubs: dict[str, str]) -> list[str]:
+    """One published port's way in. The bridge port and veth edges are the picture's own
+    (they place the nodes); the path's are drawn beside them in the port's colour with
+    constraint=false, so publishing a port does not move anything. Without a bridge on the
+    way (a container's address on another kind of link) the arrow goes to the interface."""
+    t = sc.topology.owner_of(pm.to_ip) or (sc.before.owner_of(pm.to_ip) if sc.before else None)
+    target = sc.ids.get((t.namespace, t.interface))
+    if target is None:
+        target = "stub:" + str(t)
+        stubs[target] = f"→ {t}"
+    faded, hot = status == "removed", status == "added"
+    reached = pm.entry is None or any(c in pm.entry for c in DNAT_CHAINS)
+    color = _edge_color(faded, hot, PORT["line"] if reached else WARN)
+    style = _edge_style(faded, hot, bold=True) or ("" if reached else ", style=dashed")
+    hops = _bridge_hops(sc, t.namespace, t.interface) if target in sc.ids.values() else []
+    first = hops[0] if hops else target
+    out = [f"  {_q(_port_id(pm))} -> {_q(first)} [label={_q(_dnat_label(pm))}, "
+           f"color=\"{color}\", fontcolor=\"{PORT['line'] if reached else WARN}\"{style}];"]
+    # The way on in the port's colour even when added: beside the added (magenta) bridge
+    # port and veth edges it would not show.
+    on = _edge_color(faded, False, PORT["line"] if reached else WARN)
+    on_style = _edge_style(faded, False, bold=True) if reached or faded else ", style=dashed"
+    path = [*hops, target] if hops else []
+    out += [f"  {_q(a)} -> {_q(b)} [constraint=false, arrowsize=0.6, color=\"{on}\""
+            f"{on_style}];" for a, b in zip(path, path[1:], strict=False)]
+    return out
+
+
+def _bridge_hops(sc: _Scene, ns: str, ifname: str) -> list[str]:
+    """Node ids from the lab's bridge to the lab's end of the veth leading to (ns, ifname):
+    [bridge, lab end], or [] when the container's interface is no veth off a lab bridge."""
+    here = sc.namespace(ns)
+    itf = here.interface(ifname) if here is not None else None
+    peer = itf.peer if itf is not None else None
+    lab = sc.namespace(sc.lab_name)
+    if peer is None or lab is None or peer.namespace != sc.lab_name:
+        return []
+    end = lab.interface(peer.interface)
+    if end is None or not end.master:
+        return []
+    ids = [sc.ids.get((sc.lab_name, end.master)), sc.ids.get((sc.lab_name, end.name))]
+    return [i for i in ids if i is not None] if None not in ids else []
+
+
+def _dnat_label(pm: PortMapping) -> str:
+    """"DNAT via PREROUTING, OUTPUT → DOCKER" (the base chains whose jumps lead to the rule),
+    "DNAT in PREROUTING" for a rule in a base chain, "not reached" when no jump from
+    PREROUTING or OUTPUT leads to it; then the port it sends the packet to. In short lines:
+    the label sits between two ranks and its width widens the whole drawing."""
+    to = f"to :{pm.to_port or pm.host_port}"
+    if pm.entry is None:  # a snapshot from before labkit followed the jumps
+        return f"DNAT in {pm.chain}\n{to}"
+    if not any(c in pm.entry for c in DNAT_CHAINS):
+        return f"DNAT in {pm.chain}\nnot reached: no jump\nfrom PREROUTING\nor OUTPUT\n{to}"
+    if pm.chain in BASE_CHAINS:
+        return f"DNAT in {pm.chain}\n{to}"
+    via = ",\n".join(pm.entry)
+    return f"DNAT via {via}\n→ {pm.chain}\n{to}"
 
 
 def _bridge_for(source: str | None, lab_items: dict[str, _Item]) -> str | None:
@@ -787,9 +902,10 @@ def _highlight(sc: _Scene, hl: Highlight) -> list[str]:
             f'arrowsize=0.8, label="{number}"];' for number, (a, b) in enumerate(hops, 1)]
     if not sc.lab_drawn:  # the lab host is not drawn (focus): neither are its NAT rules
         return out
-    drawn_ports = {pm for pm, _ in _port_mappings(sc.topology, None)}
+    # By id: a traced rule is read on its own, without the chains that lead to it.
+    drawn_ports = {_port_id(pm) for pm, _ in _port_mappings(sc.topology, None)}
     out += [f'  {_q(_port_id(pm))} [color="{TRACE}", penwidth=3.5];'
-            for pm in hl.port_mappings if pm in drawn_ports]
+            for pm in hl.port_mappings if _port_id(pm) in drawn_ports]
     out += [f'  {_q(_masq_id(m))} [color="{TRACE}", penwidth=3.5];'
             for m in hl.masquerades if m in sc.topology.masquerades and not is_hairpin(m)]
     return out

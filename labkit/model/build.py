@@ -11,7 +11,13 @@ from __future__ import annotations
 from typing import Any
 
 from labkit.model import kinds
-from labkit.model.nat import masquerades, parse_iptables_save, port_mappings
+from labkit.model.nat import (
+    masquerades,
+    parse_iptables_save,
+    policy,
+    port_mappings,
+    proxy_from_argv,
+)
 from labkit.model.topology import (
     Address,
     Container,
@@ -75,14 +81,26 @@ def from_raw(raw: Raw) -> Topology:
     namespaces.sort(key=namespace_order)
 
     rules = parse_iptables_save(raw["nat"]) if raw.get("nat") else []
+    proxies = (proxy_from_argv(argv) for argv in raw.get("proxies", ()))
     return Topology(
         namespaces=tuple(namespaces),
-        port_mappings=tuple(port_mappings(rules)),
+        port_mappings=tuple(port_mappings(rules, follow=True)),
         masquerades=tuple(masquerades(rules)),
+        forward_policy=policy(raw["filter"], "FORWARD") if raw.get("filter") else None,
+        bridge_nf=_bridge_nf(raw),
+        proxies=tuple(sorted({p for p in proxies if p is not None}, key=str)),
         warnings=tuple(sorted(set(warnings), key=lambda w: (
             w.level, w.namespace or "", w.interface or "", w.message))),
         probe=tuple(sorted((k, freeze(v)) for k, v in (raw.get("probe") or {}).items())),
     )
+
+
+def _bridge_nf(raw: Raw) -> str | None:
+    """br_netfilter's state from the lab's sysctls: None when the scan did not read them."""
+    if "sysctl" not in raw:
+        return None
+    value = raw["sysctl"].get("net.bridge.bridge-nf-call-iptables")
+    return "not loaded" if value is None else "off" if value == "0" else "on"
 
 
 def _names(entries: list[Raw]) -> tuple[dict[int, str], dict[int, str]]:

@@ -32,7 +32,7 @@ class Change:
     """One difference. `op` is "+", "-" or "~"; `what` names the kind of thing."""
 
     op: str
-    what: str  # namespace, interface, route, fdb, port, masquerade
+    what: str  # namespace, interface, route, fdb, port, masquerade, proxy, host
     namespace: str | None
     key: str  # the thing's identity within its namespace (ifname, route dst, ...)
     before: Any = None
@@ -58,10 +58,15 @@ class Change:
             return f"{self.op} route {where}{obj}"
         if self.what == "fdb":
             return f"{self.op} fdb {obj.mac} on {where}{obj.bridge} port {obj.port}"
+        if self.what == "port" and self.op == "~":  # only the chains leading to it changed
+            return (f"~ port {obj}: reached from {_chains(self.before.entry)}→"
+                    f"{_chains(self.after.entry)}")
         if self.what == "port":
             return f"{self.op} port {obj}"
-        if self.what == "masquerade":
+        if self.what in ("masquerade", "proxy"):
             return f"{self.op} {obj}"
+        if self.what == "host":  # the lab host's FORWARD policy, br_netfilter
+            return f"~ lab host {self.key} {_fmt(self.before)}→{_fmt(self.after)}"
         return f"{self.op} {self.what} {where}{self.key}"
 
     def _namespace_text(self) -> str:
@@ -110,6 +115,10 @@ class Change:
         what += [f"{f} {_fmt(getattr(self.before, f))}→{_fmt(getattr(self.after, f))}"
                  for f in self.fields if f not in ("namespace", "name")]
         return f"~ {was}: " + ", ".join(what)
+
+
+def _chains(entry: tuple[str, ...] | None) -> str:
+    return "?" if entry is None else ", ".join(entry) or "no chain"
 
 
 def _fmt(v: Any) -> str:
@@ -219,10 +228,40 @@ def diff(before: Topology, after: Topology) -> Diff:
         changes += _interface_changes(name, b, a)
         changes += _table_changes(name, b, a)
     changes = _renames(before, after, changes)
-    for what, attr in (("port", "port_mappings"), ("masquerade", "masquerades")):
+    for what, attr in (("port", "port_mappings"), ("masquerade", "masquerades"),
+                       ("proxy", "proxies")):
         changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr), str)
+    changes = _entry_changes(changes)
+    changes += _host_changes(before, after)
     # What a learner reads first: namespaces that came or went, then the details.
     return Diff(before, after, tuple(ns_changes + changes))
+
+
+def _entry_changes(changes: list[Change]) -> list[Change]:
+    """A port mapping removed and added again with only other chains leading to it (a jump
+    to DOCKER deleted) is one "~" change, not two lines that read the same."""
+    gone = {c.key: c for c in changes if c.what == "port" and c.op == "-"}
+    new = {c.key: c for c in changes if c.what == "port" and c.op == "+"}
+    both = {k for k in gone.keys() & new.keys()
+            if replace(gone[k].before, entry=None) == replace(new[k].after, entry=None)}
+    out = []
+    for c in changes:
+        if c.what != "port" or c.key not in both:
+            out.append(c)
+        elif c.op == "+":
+            out.append(Change("~", "port", None, c.key, gone[c.key].before, c.after, ("entry",)))
+    return out
+
+
+def _host_changes(before: Topology, after: Topology) -> list[Change]:
+    """The lab host's FORWARD policy or br_netfilter state changed (`iptables -P FORWARD
+    DROP`). Not from or to "not known": an older snapshot did not read them."""
+    out = []
+    for key, attr in (("FORWARD policy", "forward_policy"), ("br_netfilter", "bridge_nf")):
+        b, a = getattr(before, attr), getattr(after, attr)
+        if b is not None and a is not None and b != a:
+            out.append(Change("~", "host", None, key, b, a))
+    return out
 
 
 def _namespace_changes(name: str, b: Namespace | None, a: Namespace | None) -> list[Change]:

@@ -3,8 +3,11 @@
 `parse_save` reads every table, with each rule's place (table, chain, position) and, for
 `iptables-save -c`, its `[packets:bytes]` counters (`labkit.model.trace` diffs them). Two
 things matter to the course's NAT picture: DNAT port mappings (what `docker run -p 8080:80`
-adds: a packet for the lab's port 8080 goes to the container's 172.17.0.2:80) and MASQUERADE
-rules (containers reach the outside behind the lab's address).
+adds: a packet for the lab's port 8080 goes to the container's 172.17.0.2:80), with the base
+chains whose jumps lead to them (`entry_chains`), and MASQUERADE rules (containers reach the
+outside behind the lab's address). Beside them: the filter table's chain policies
+(`policy`: FORWARD's decides whether the lab routes at all) and docker-proxy, the userland
+process that holds a published port open (`proxy_from_argv`).
 """
 
 from __future__ import annotations
@@ -70,6 +73,11 @@ class PortMapping:
     host_ip: str | None = None
     in_iface: str | None = None
     chain: str = ""
+    # The base chains whose jumps lead to the rule (docker's DOCKER chain: PREROUTING for
+    # packets from outside, OUTPUT for the lab's own), in the order a packet meets them;
+    # () when none does (the rule is never reached), None when not known (a snapshot
+    # written before labkit followed the jumps, or a rule read on its own).
+    entry: tuple[str, ...] | None = None
 
     def __str__(self) -> str:
         host = f"{self.host_ip}:" if self.host_ip else ""
@@ -101,6 +109,33 @@ class Masquerade:
             parts.append(f"out {'not ' if neg else ''}{self.out_iface.lstrip('!')}")
         return " ".join(parts)
 
+
+@dataclass(frozen=True)
+class Proxy:
+    """A docker-proxy process: it listens on the lab's `host_ip:host_port` and copies each
+    connection to `container_ip:container_port` (for what the DNAT rules do not catch: the
+    lab's own connections to 127.0.0.1, and hairpin traffic without br_netfilter)."""
+
+    protocol: str
+    host_ip: str
+    host_port: str
+    container_ip: str
+    container_port: str
+
+    def __str__(self) -> str:
+        return (f"docker-proxy {self.protocol} {_hostport(self.host_ip, self.host_port)}→"
+                f"{_hostport(self.container_ip, self.container_port)}")
+
+
+def _hostport(ip: str, port: str) -> str:
+    return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+
+
+# The chains a packet enters a table by, in the order it meets them (the others are user
+# chains, reached only by a jump).
+BASE_CHAINS = ("PREROUTING", "INPUT", "FORWARD", "OUTPUT", "POSTROUTING")
+# Where the kernel runs a DNAT target at all (iptables refuses it anywhere else).
+DNAT_CHAINS = ("PREROUTING", "OUTPUT")
 
 # Options that take no value (iptables-save prints these bare).
 _FLAGS = {"--random", "--random-fully", "--persistent", "--rsource", "--rcheck", "--update",
@@ -209,8 +244,29 @@ def _strip_host_mask(addr: str | None) -> str | None:
     return addr[:-3] if addr.endswith("/32") else addr
 
 
-def port_mappings(rules: list[Rule]) -> list[PortMapping]:
+def entry_chains(chain: str, rules: list[Rule]) -> tuple[str, ...]:
+    """The base chains from which a packet can reach `chain` by jumps (`-j`, `-g`) between
+    `rules` (one table's, all of them), in BASE_CHAINS order. A jump's own matches are not
+    weighed: a rule that can jump is a way in."""
+    callers: dict[str, set[str]] = {}
+    for r in rules:
+        for to in (r.target, r.match("-g") or r.match("--goto")):
+            if to:
+                callers.setdefault(to, set()).add(r.chain)
+    seen, todo = {chain}, [chain]
+    while todo:  # backwards over the jumps; `seen` stops a loop of user chains
+        for c in callers.get(todo.pop(), ()):
+            if c not in seen:
+                seen.add(c)
+                todo.append(c)
+    return tuple(c for c in BASE_CHAINS if c in seen)
+
+
+def port_mappings(rules: list[Rule], follow: bool = False) -> list[PortMapping]:
+    """The DNAT rules among `rules`; with `follow` (`rules` are the whole nat table), each
+    with the base chains that lead to it (`PortMapping.entry`)."""
     out = []
+    entries: dict[str, tuple[str, ...]] = {}
     for r in rules:
         if r.target != "DNAT":
             continue
@@ -226,8 +282,34 @@ def port_mappings(rules: list[Rule]) -> list[PortMapping]:
             host_ip=_strip_host_mask(r.match("-d")),
             in_iface=r.match("-i"),
             chain=r.chain,
+            entry=entries.setdefault(r.chain, entry_chains(r.chain, rules)) if follow else None,
         ))
     return out
+
+
+def policy(text: str, chain: str, table: str = "filter") -> str | None:
+    """A base chain's policy in `iptables-save` text ("ACCEPT", "DROP"), None if absent."""
+    return next((c.policy for c in parse_save(text)
+                 if isinstance(c, Chain) and c.table == table and c.name == chain), None)
+
+
+_PROXY_OPTS = {"-proto": "protocol", "-host-ip": "host_ip", "-host-port": "host_port",
+               "-container-ip": "container_ip", "-container-port": "container_port"}
+
+
+def proxy_from_argv(argv: list[str]) -> Proxy | None:
+    """A docker-proxy command line (`-proto tcp -host-ip 0.0.0.0 -host-port 8080
+    -container-ip 172.17.0.2 -container-port 80`, `--proto` too) as a Proxy; None when it
+    lacks one of them."""
+    found: dict[str, str] = {}
+    pairs = zip(argv, argv[1:], strict=False)
+    for opt, value in [tuple(a.split("=", 1)) for a in argv if "=" in a] + list(pairs):
+        name = _PROXY_OPTS.get("-" + opt.lstrip("-"))
+        if name is not None:
+            found.setdefault(name, value)
+    if len(found) != len(_PROXY_OPTS):
+        return None
+    return Proxy(**found)
 
 
 def masquerades(rules: list[Rule]) -> list[Masquerade]:

@@ -18,12 +18,17 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 from labkit.model.formats import SNAPSHOT_FORMAT
-from labkit.model.nat import Masquerade, PortMapping
+from labkit.model.nat import Masquerade, PortMapping, Proxy
 
 __all__ = [
     "Address", "Container", "Endpoint", "FdbEntry", "Interface", "Namespace", "ProbeWarning",
-    "Route", "Topology", "from_json",
+    "Proxy", "Route", "Topology", "from_json",
 ]
+
+# br_netfilter's state (Topology.bridge_nf) in a learner's words.
+BRIDGE_NF_WORDS = {"on": "bridged traffic goes through iptables",
+                   "off": "bridged traffic skips iptables (bridge-nf-call-iptables=0)",
+                   "not loaded": "br_netfilter not loaded: bridged traffic skips iptables"}
 
 # Namespace kinds, in the order they are listed and drawn.
 NAMESPACE_KINDS = ("lab", "container", "netns", "docker", "process")
@@ -152,6 +157,14 @@ class Topology:
     port_mappings: tuple[PortMapping, ...] = ()
     masquerades: tuple[Masquerade, ...] = ()
     warnings: tuple[ProbeWarning, ...] = ()
+    # The lab host's filter table FORWARD policy ("ACCEPT", "DROP"): with DROP, only what
+    # docker's rules accept is routed. None: not known (iptables-save failed, an old snapshot).
+    forward_policy: str | None = None
+    # Whether iptables sees frames the lab's bridges forward (br_netfilter, the lab's own
+    # net.bridge.bridge-nf-call-iptables): "on", "off", "not loaded", or None (not known).
+    bridge_nf: str | None = None
+    # docker-proxy listeners, sorted.
+    proxies: tuple[Proxy, ...] = ()
     # How the probe ran (time taken, pyroute2 version): not part of the state.
     probe: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
@@ -196,6 +209,13 @@ class Topology:
         return {(w.namespace, w.interface) for w in self.warnings
                 if w.level == "info" and w.interface}
 
+    def host_facts(self) -> list[str]:
+        """The lab host's filter facts in words: FORWARD's policy, br_netfilter's state."""
+        out = [f"FORWARD policy {self.forward_policy}"] if self.forward_policy else []
+        if self.bridge_nf:
+            out.append(BRIDGE_NF_WORDS.get(self.bridge_nf, f"br_netfilter {self.bridge_nf}"))
+        return out
+
     def summary(self) -> str:
         """A stable short text: one line per namespace, then NAT and warnings."""
         lines = []
@@ -213,6 +233,10 @@ class Topology:
             lines.append(f"port {pm} ({target})")
         for m in self.masquerades:
             lines.append(str(m))
+        lines += [str(p) for p in self.proxies]
+        host = self.host_facts()
+        if host:
+            lines.append("lab host: " + ", ".join(host))
         for w in self.warnings:
             if w.level == "warning":
                 lines.append(str(w))
@@ -322,6 +346,7 @@ _NESTED: dict[tuple[str, str], type] = {
     ("Topology", "port_mappings"): PortMapping,
     ("Topology", "masquerades"): Masquerade,
     ("Topology", "warnings"): ProbeWarning,
+    ("Topology", "proxies"): Proxy,
     ("Namespace", "containers"): Container,
     ("Namespace", "interfaces"): Interface,
     ("Namespace", "routes"): Route,

@@ -1,6 +1,7 @@
 """The probe's orchestrator: read every namespace of the lab into one raw scan.
 
-The scan only reads (netlink dumps, /proc, the inner dockerd's API, `iptables-save -t nat`);
+The scan only reads (netlink dumps, /proc, the inner dockerd's API, `iptables-save`, the
+bridge-nf sysctl, docker-proxy's command lines: probe/firewall.py);
 linking what it read (veth peers across namespaces, bridge masters, port mappings to
 containers) is the pure pass in `labkit.model.build.from_raw`, as plotnetcfg does it: scan
 first, link afterwards, and what cannot be linked becomes a warning in the data.
@@ -9,7 +10,6 @@ first, link afterwards, and what cannot be linked becomes a warning in the data.
 from __future__ import annotations
 
 import os
-import subprocess
 import time
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -17,6 +17,7 @@ from typing import Any
 from labkit.model.formats import RAW_FORMAT
 from labkit.probe.discover import Entry, discover, warning
 from labkit.probe.docker import DOCKER_SOCKET, Docker
+from labkit.probe.firewall import docker_proxies, start_save, sysctls, tables
 from labkit.probe.netlink import Rtnl
 from labkit.probe.netns import inside
 from labkit.probe.tables import scan_namespace
@@ -40,7 +41,7 @@ class Probe:
         t0 = time.perf_counter()
         warnings: list[dict[str, Any]] = []
         # iptables-save runs while netlink is read; its ~10 ms then cost nothing.
-        nat_proc = self._start_nat(warnings)
+        save = start_save(warnings) if self.nat else None
         docker_networks: list[dict[str, Any]] = []
         if self.docker is not None:
             try:
@@ -49,26 +50,21 @@ class Probe:
                 warnings.append(warning(f"could not list the lab's docker networks ({e})"))
         entries = discover(self.docker, warnings)
         namespaces = self._read_all(entries, warnings)
-        nat_text = _nat_text(nat_proc, warnings) if nat_proc is not None else None
+        userns = os.readlink("/proc/self/ns/user") if os.environ.get("LABKIT_INIT_PID") else None
+        proxies = docker_proxies(userns)
+        texts = tables(save, warnings) if save is not None else {}
         return {
             "raw_format": RAW_FORMAT,
             "namespaces": namespaces,
             "docker_networks": docker_networks,
-            "nat": nat_text,
+            "nat": texts.get("nat"),
+            "filter": texts.get("filter"),
+            "sysctl": sysctls(),
+            "proxies": proxies,
             "warnings": warnings,
             "probe": {"elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
                       "pyroute2": pyroute2_version()},
         }
-
-    def _start_nat(self, warnings: list[dict[str, Any]]) -> subprocess.Popen | None:
-        if not self.nat:
-            return None
-        try:
-            return subprocess.Popen(["iptables-save", "-t", "nat"], stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE, text=True)
-        except OSError as e:
-            warnings.append(warning(f"cannot run iptables-save ({e})"))
-            return None
 
     def _read_all(self, entries: list[Entry], warnings: list[dict[str, Any]]) -> list[Entry]:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
@@ -146,15 +142,6 @@ def map_netnsids(entries: list[Entry], fds: dict[int, int], sockets: dict[int, A
                 wanted.discard(nsid)
                 if not wanted:
                     break
-
-
-def _nat_text(proc: subprocess.Popen, warnings: list[dict[str, Any]]) -> str | None:
-    out, err = proc.communicate(timeout=10)
-    if proc.returncode != 0:
-        warnings.append(warning(f"iptables-save -t nat failed: {err.strip()}"))
-        return None
-    # Drop iptables-save's "# Generated ... on <date>" lines: they only add noise.
-    return "".join(ln for ln in out.splitlines(True) if not ln.startswith("#"))
 
 
 def pyroute2_version() -> str:
