@@ -778,7 +778,8 @@ def _port_path(sc: _Scene, pm: PortMapping, status: str, stubs: dict[str, str]) 
     faded, hot = status == "removed", status == "added"
     reached = pm.entry is None or any(c in pm.entry for c in DNAT_CHAINS)
     color = _edge_color(faded, hot, PORT["line"] if reached else WARN)
-    style = _edge_style(faded, hot, bold=True) or ("" if reached else ", style=dashed")
+    # not reached: dashed, as a rule that does nothing (unless the diff's own style says more)
+    style = _edge_style(faded, hot, bold=True) if reached or faded or hot else ", style=dashed"
     hops = _bridge_hops(sc, t.namespace, t.interface) if target in sc.ids.values() else []
     first = hops[0] if hops else target
     out = [f"  {_q(_port_id(pm))} -> {_q(first)} [label={_q(_dnat_label(pm))}, "
@@ -786,7 +787,7 @@ def _port_path(sc: _Scene, pm: PortMapping, status: str, stubs: dict[str, str]) 
     # The way on in the port's colour even when added: beside the added (magenta) bridge
     # port and veth edges it would not show.
     on = _edge_color(faded, False, PORT["line"] if reached else WARN)
-    on_style = _edge_style(faded, False, bold=True) if reached or faded else ", style=dashed"
+    on_style = _edge_style(faded, False, bold=True) if reached or faded else style
     path = [*hops, target] if hops else []
     out += [f"  {_q(a)} -> {_q(b)} [constraint=false, arrowsize=0.6, color=\"{on}\""
             f"{on_style}];" for a, b in zip(path, path[1:], strict=False)]
