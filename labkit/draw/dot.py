@@ -6,7 +6,10 @@ gateway, the routes someone added) listed under its name; bridges are green boxe
 addresses; interfaces (veth ends, eth0, ...) are yellow ellipses, a veth end named as `ip link`
 prints it (`6: vethXXXXXXX@if5`); a veth pair is a double-headed edge between its two ends;
 bridge ports hang off their bridge (labelled with the MACs the bridge learned there); a
-published port is an edge from the lab's port to the container's interface. With a diff, what
+published port is an edge from the lab's port to the bridge the container hangs off, labelled
+with the chains its DNAT rule is reached from, then on along the bridge port and the veth to
+the container's interface, with the docker-proxy holding it open beside it; the lab box lists
+its FORWARD policy (DROP in the warning colour) and br_netfilter's state. With a diff, what
 was added is highlighted and what was removed is drawn faded; a link renamed or moved to
 another namespace is drawn where it is now, as changed ("was veth1").
 
