@@ -603,10 +603,8 @@ def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
     out = []
     ports = _port_mappings(topo, before)
     for pm, status in ports:
-        label = f"{pm.protocol} :{pm.host_port}" if not pm.host_ip else \
-            f"{pm.protocol} {pm.host_ip}:{pm.host_port}"
         out.append(f"{pad}{_q(_port_id(pm))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
-                   f"color=\"{PORT['line']}\", label={_q(label)}"
+                   f"color=\"{PORT['line']}\", label={_port_label(pm)}"
                    f"{_status_attrs(status, 'filled,')}];")
     for px, status in _proxies(topo, before):
         # dashed: a process, not a rule
@@ -785,8 +783,7 @@ def _port_path(sc: _Scene, pm: PortMapping, status: str, stubs: dict[str, str]) 
     style = _edge_style(faded, hot, bold=True) if reached or faded or hot else ", style=dashed"
     hops = _bridge_hops(sc, t.namespace, t.interface) if target in sc.ids.values() else []
     first = hops[0] if hops else target
-    out = [f"  {_q(_port_id(pm))} -> {_q(first)} [label={_q(_dnat_label(pm))}, "
-           f"color=\"{color}\", fontcolor=\"{PORT['line'] if reached else WARN}\"{style}];"]
+    out = [f"  {_q(_port_id(pm))} -> {_q(first)} [color=\"{color}\"{style}];"]
     # The way on in the port's colour even when added: beside the added (magenta) bridge
     # port and veth edges it would not show.
     on = _edge_color(faded, False, PORT["line"] if reached else WARN)
@@ -813,20 +810,29 @@ def _bridge_hops(sc: _Scene, ns: str, ifname: str) -> list[str]:
     return [i for i in ids if i is not None] if None not in ids else []
 
 
-def _dnat_label(pm: PortMapping) -> str:
-    """"DNAT via PREROUTING, OUTPUT → DOCKER" (the base chains whose jumps lead to the rule),
-    "DNAT in PREROUTING" for a rule in a base chain, "not reached" when no jump from
-    PREROUTING or OUTPUT leads to it; then the port it sends the packet to. In short lines:
-    the label sits between two ranks and its width widens the whole drawing."""
-    to = f"to :{pm.to_port or pm.host_port}"
+def _dnat_lines(pm: PortMapping) -> list[str]:
+    """"DNAT via PREROUTING, OUTPUT", "→ DOCKER → :80" (the base chains whose jumps lead to
+    the rule, its chain, the port it sends the packet to); "DNAT in PREROUTING" for a rule in
+    a base chain; "not reached" when no jump from PREROUTING or OUTPUT leads to it. Written in
+    the port's box: as the arrow's label it sat between two ranks and widened the drawing."""
+    to = f"→ :{pm.to_port or pm.host_port}"
     if pm.entry is None:  # a snapshot from before labkit followed the jumps
-        return f"DNAT in {pm.chain}\n{to}"
+        return [f"DNAT in {pm.chain} {to}"]
     if not any(c in pm.entry for c in DNAT_CHAINS):
-        return f"DNAT in {pm.chain}\nnot reached: no jump\nfrom PREROUTING\nor OUTPUT\n{to}"
+        return [f"DNAT in {pm.chain} {to}", "not reached: no jump from", "PREROUTING or OUTPUT"]
     if pm.chain in BASE_CHAINS:
-        return f"DNAT in {pm.chain}\n{to}"
-    via = ",\n".join(pm.entry)
-    return f"DNAT via {via}\n→ {pm.chain}\n{to}"
+        return [f"DNAT in {pm.chain} {to}"]
+    return [f"DNAT via {', '.join(pm.entry)}", f"→ {pm.chain} {to}"]
+
+
+def _port_label(pm: PortMapping) -> str:
+    """The port as the lab listens for it, then how its DNAT rule is reached."""
+    where = f":{pm.host_port}" if not pm.host_ip else f"{pm.host_ip}:{pm.host_port}"
+    reached = pm.entry is None or any(c in pm.entry for c in DNAT_CHAINS)
+    small = "<br/>".join(_html(x) for x in _dnat_lines(pm))
+    color = "" if reached else f' color="{WARN}"'
+    return (f"<{_html(pm.protocol)} {_html(where)}<br/>"
+            f'<font point-size="8"{color}>{small}</font>>')
 
 
 def _bridge_for(source: str | None, lab_items: dict[str, _Item]) -> str | None:

@@ -174,7 +174,7 @@ def test_published_port(lab, probe):
         # The picture's port edge goes to the bridge, labelled with the chains leading to
         # the DNAT rule, and on to web's eth0 (tests/lab/test_picture_nat.py has the rest).
         dot = to_dot(topo)
-        assert '-> "if:lab:net:bridge" [label="DNAT via PREROUTING,' in dot
+        assert '-> "if:lab:net:bridge" [' in dot and "DNAT via PREROUTING, OUTPUT" in dot
         assert '-> "if:web:eth0" [constraint=false' in dot
         # It really is served (from the lab itself, over loopback).
         sh(lab, "for i in 1 2 3 4 5 6 7 8 9 10; do curl -s -o /dev/null 127.0.0.1:8080 && "
