@@ -3,9 +3,7 @@
 (tests/snapshots/raw_100_containers.json), cut down to 12, 13, 20 and 50."""
 
 import json
-import os
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -54,14 +52,6 @@ def changed(topo: Topology, name: str, f) -> Topology:
 
 def drawn_in_full(dot: str) -> set[str]:
     return set(re.findall(r'subgraph "cluster_ns:([^"]+)"', dot)) - {"lab"}
-
-
-@pytest.fixture(scope="module")
-def dot_program():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Graphviz's dot is required in CI (apt-get install graphviz)")
-        pytest.skip("Graphviz's dot is not installed (set CI=1 to make this a failure)")
 
 
 def shown_at(svg: str, width_px: float = NOTEBOOK_PX) -> tuple[float, float]:

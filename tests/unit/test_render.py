@@ -5,7 +5,6 @@ routes, renames, the uplink); the SVG's fit to the notebook; Graphviz and its er
 import json
 import os
 import re
-import shutil
 from dataclasses import replace
 from pathlib import Path
 
@@ -42,14 +41,6 @@ def recorded(lesson: str) -> dict[str, Topology]:
 def cluster(dot: str, name: str) -> str:
     """The DOT text of one namespace's box (up to its first nested closing brace)."""
     return dot.split(f'subgraph "cluster_ns:{name}"')[1].split("\n    }")[0]
-
-
-@pytest.fixture(scope="module")
-def dot_program():
-    if shutil.which("dot") is None:
-        if os.environ.get("CI"):
-            pytest.fail("Graphviz's dot is required in CI (apt-get install graphviz)")
-        pytest.skip("Graphviz's dot is not installed (set CI=1 to make this a failure)")
 
 
 def drawn_size(svg: str) -> tuple[float, float]:
