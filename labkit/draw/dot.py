@@ -57,7 +57,7 @@ from labkit.errors import UsageError
 from labkit.model.diff import Diff
 from labkit.model.nat import BASE_CHAINS, DNAT_CHAINS, Masquerade, PortMapping, Proxy
 from labkit.model.topology import (
-    BRIDGE_NF_WORDS,
+    HOST_FACTS,
     Interface,
     Namespace,
     Route,
@@ -468,12 +468,11 @@ def _host_lines(sc: _Scene) -> str:
     made is highlighted, with what it was."""
     topo, before = sc.topology, sc.before
     lines = []
-    for attr in ("forward_policy", "bridge_nf"):
-        now = getattr(topo, attr)
-        if now is None:
+    for attr in HOST_FACTS:
+        now, words = getattr(topo, attr), topo.host_fact(attr)
+        if words is None:
             continue
-        text = _html(f"FORWARD policy {now}" if attr == "forward_policy"
-                     else BRIDGE_NF_WORDS.get(now, f"br_netfilter {now}"))
+        text = _html(words)
         if attr == "forward_policy" and now != "ACCEPT":
             text = f'<font color="{WARN}"><b>{text}</b></font>'
         was = getattr(before, attr) if before is not None else None
@@ -601,10 +600,10 @@ def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
     """Published ports, the docker-proxy beside the port it holds open, and MASQUERADE rules:
     nodes inside the lab box."""
     out = []
-    ports = _port_mappings(topo, before)
-    for pm, status in ports:
-        out.append(f"{pad}{_q(_port_id(pm))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
-                   f"color=\"{PORT['line']}\", label={_port_label(pm)}"
+    ports = _ports(topo, before)
+    for rules, status in ports:
+        out.append(f"{pad}{_q(_port_id(rules[0]))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
+                   f"color=\"{PORT['line']}\", label={_port_label(rules)}"
                    f"{_status_attrs(status, 'filled,')}];")
     for px, status in _proxies(topo, before):
         # dashed: a process, not a rule
@@ -612,7 +611,7 @@ def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
         out.append(f"{pad}{_q(_proxy_id(px))} [shape=box, fillcolor=\"#ffffff\", "
                    f"color=\"{PORT['line']}\", fontsize=8, label={_q(_proxy_label(px))}"
                    f"{attrs}];")
-        port = next((pm for pm, _ in ports if _holds(px, pm)), None)
+        port = next((rules[0] for rules, _ in ports if _holds(px, rules[0])), None)
         if port is not None:  # beside its port, not a rank further on
             out.append(f"{pad}{{rank=same; {_q(_port_id(port))}; {_q(_proxy_id(px))}}}")
     for m, status in _masquerades(topo, before):
@@ -631,10 +630,12 @@ def _proxy_label(px: Proxy) -> str:
 
 
 def _holds(px: Proxy, pm: PortMapping) -> bool:
-    """The docker-proxy listening for the port `pm` maps (any address: 0.0.0.0 or ::)."""
-    host_ip = pm.host_ip or ("::" if ":" in pm.to_ip else "0.0.0.0")
-    return (px.protocol, px.host_ip, px.host_port, px.container_ip, px.container_port) == (
-        pm.protocol, host_ip, pm.host_port, pm.to_ip, pm.to_port or pm.host_port)
+    """The docker-proxy listening for the port `pm` maps: on its address, or on any address
+    when the rule has none (0.0.0.0, and :: where Docker runs a second proxy for IPv6)."""
+    any_ip = ("0.0.0.0", "::") if pm.host_ip is None else (pm.host_ip,)
+    return px.host_ip in any_ip and (
+        px.protocol, px.host_port, px.container_ip, px.container_port) == (
+        pm.protocol, pm.host_port, pm.to_ip, pm.to_port or pm.host_port)
 
 
 def _proxies(topo: Topology, before: Topology | None) -> list[tuple[Proxy, str]]:
@@ -650,15 +651,47 @@ def _masq_label(m: Masquerade) -> str:
     return str(m).replace(" from ", "\nfrom ").replace(" out ", "\nout ")
 
 
-def _port_mappings(topo: Topology,
-                   before: Topology | None) -> list[tuple[PortMapping, str]]:
-    """(mapping, status) for the mappings that lead into another namespace (see
-    `Topology.published`), marked added or removed against `before`."""
-    now = [pm for pm, _ in topo.published()]
-    was = [pm for pm, _ in before.published()] if before is not None else now
-    cands = [(pm, "" if pm in was else "added") for pm in now]
-    cands += [(pm, "removed") for pm in was if pm not in now]
-    return sorted(cands, key=lambda x: (_port_id(x[0]), x[1]))
+#: a published port as drawn: every DNAT rule for one (protocol, address, port, target) — a
+#: learner may write it in PREROUTING and in OUTPUT — with its diff status
+Port = tuple[tuple[PortMapping, ...], str]
+
+
+def _ports(topo: Topology, before: Topology | None) -> list[Port]:
+    """The published ports (mappings that lead into another namespace, see
+    `Topology.published`), one per node id with all its rules, marked against `before`:
+    added, removed, or changed when only the rules behind it did (other chains lead to it)."""
+    def by_id(t: Topology) -> dict[str, tuple[PortMapping, ...]]:
+        out: dict[str, list[PortMapping]] = {}
+        for pm, _ in t.published():
+            out.setdefault(_port_id(pm), []).append(pm)
+        return {k: tuple(sorted(v, key=lambda pm: (pm.chain, pm.entry or ())))
+                for k, v in out.items()}
+
+    now = by_id(topo)
+    was = by_id(before) if before is not None else now
+    out: list[Port] = []
+    for pid in sorted(now.keys() | was.keys()):
+        if pid not in was:
+            out.append((now[pid], "added"))
+        elif pid not in now:
+            out.append((was[pid], "removed"))
+        else:
+            out.append((now[pid], "" if set(now[pid]) == set(was[pid]) else "changed"))
+    return out
+
+
+def _reached(rules: tuple[PortMapping, ...]) -> bool:
+    """Does a packet meet one of the rules (a jump from PREROUTING or OUTPUT leads to it)?
+    A loopback port counts as fine: docker-proxy serves it, by design (see _dnat_lines)."""
+    return any(pm.entry is None or _loopback(pm.host_ip)
+               or any(c in pm.entry for c in DNAT_CHAINS) for pm in rules)
+
+
+def _loopback(ip: str | None) -> bool:
+    try:
+        return ip is not None and ipaddress.ip_address(ip).is_loopback
+    except ValueError:
+        return False
 
 
 def _masquerades(topo: Topology, before: Topology | None) -> list[tuple[Masquerade, str]]:
@@ -749,11 +782,11 @@ def _nat_edges(sc: _Scene, stubs: dict[str, str]) -> list[str]:
     veth pair to the container's interface; MASQUERADE rules: from the bridge whose network
     they cover; docker-proxy: a dotted line to the port it holds open."""
     out = []
-    ports = _port_mappings(sc.topology, sc.before)
-    for pm, status in ports:
-        out += _port_path(sc, pm, status, stubs)
+    ports = _ports(sc.topology, sc.before)
+    for rules, status in ports:
+        out += _port_path(sc, rules, status, stubs)
     for px, _status in _proxies(sc.topology, sc.before):
-        port = next((pm for pm, _ in ports if _holds(px, pm)), None)
+        port = next((rules[0] for rules, _ in ports if _holds(px, rules[0])), None)
         if port is not None:
             out.append(f"  {_q(_port_id(port))} -> {_q(_proxy_id(px))} [dir=none, "
                        f"style=dotted, color=\"{PORT['line']}\"];")
@@ -766,18 +799,20 @@ def _nat_edges(sc: _Scene, stubs: dict[str, str]) -> list[str]:
     return out
 
 
-def _port_path(sc: _Scene, pm: PortMapping, status: str, stubs: dict[str, str]) -> list[str]:
+def _port_path(sc: _Scene, rules: tuple[PortMapping, ...], status: str,
+               stubs: dict[str, str]) -> list[str]:
     """One published port's way in. The bridge port and veth edges are the picture's own
     (they place the nodes); the path's are drawn beside them in the port's colour with
     constraint=false, so publishing a port does not move anything. Without a bridge on the
     way (a container's address on another kind of link) the arrow goes to the interface."""
+    pm = rules[0]
     t = sc.topology.owner_of(pm.to_ip) or (sc.before.owner_of(pm.to_ip) if sc.before else None)
     target = sc.ids.get((t.namespace, t.interface))
     if target is None:
         target = "stub:" + str(t)
         stubs[target] = f"→ {t}"
     faded, hot = status == "removed", status == "added"
-    reached = pm.entry is None or any(c in pm.entry for c in DNAT_CHAINS)
+    reached = _reached(rules)
     color = _edge_color(faded, hot, PORT["line"] if reached else WARN)
     # not reached: dashed, as a rule that does nothing (unless the diff's own style says more)
     style = _edge_style(faded, hot, bold=True) if reached or faded or hot else ", style=dashed"
@@ -816,6 +851,9 @@ def _dnat_lines(pm: PortMapping) -> list[str]:
     a base chain; "not reached" when no jump from PREROUTING or OUTPUT leads to it. Written in
     the port's box: as the arrow's label it sat between two ranks and widened the drawing."""
     to = f"→ :{pm.to_port or pm.host_port}"
+    if _loopback(pm.host_ip):  # `-p 127.0.0.1:8080:80`: Docker's OUTPUT jump skips 127/8
+        return [f"DNAT in {pm.chain} {to}", "unused for a loopback address:",
+                "docker-proxy answers"]
     if pm.entry is None:  # a snapshot from before labkit followed the jumps
         return [f"DNAT in {pm.chain} {to}"]
     if not any(c in pm.entry for c in DNAT_CHAINS):
@@ -825,12 +863,13 @@ def _dnat_lines(pm: PortMapping) -> list[str]:
     return [f"DNAT via {', '.join(pm.entry)}", f"→ {pm.chain} {to}"]
 
 
-def _port_label(pm: PortMapping) -> str:
-    """The port as the lab listens for it, then how its DNAT rule is reached."""
-    where = f":{pm.host_port}" if not pm.host_ip else f"{pm.host_ip}:{pm.host_port}"
-    reached = pm.entry is None or any(c in pm.entry for c in DNAT_CHAINS)
-    small = "<br/>".join(_html(x) for x in _dnat_lines(pm))
-    color = "" if reached else f' color="{WARN}"'
+def _port_label(rules: tuple[PortMapping, ...]) -> str:
+    """The port as the lab listens for it, then how each of its DNAT rules is reached."""
+    pm = rules[0]
+    port = pm.host_port.replace(":", "-")  # a range, 8000:8010, is no address:port
+    where = f":{port}" if not pm.host_ip else f"{pm.host_ip}:{port}"
+    color = "" if _reached(rules) else f' color="{WARN}"'
+    small = "<br/>".join(_html(x) for r in rules for x in _dnat_lines(r))
     return (f"<{_html(pm.protocol)} {_html(where)}<br/>"
             f'<font point-size="8"{color}>{small}</font>>')
 
@@ -913,7 +952,7 @@ def _highlight(sc: _Scene, hl: Highlight) -> list[str]:
     if not sc.lab_drawn:  # the lab host is not drawn (focus): neither are its NAT rules
         return out
     # By id: a traced rule is read on its own, without the chains that lead to it.
-    drawn_ports = {_port_id(pm) for pm, _ in _port_mappings(sc.topology, None)}
+    drawn_ports = {_port_id(rules[0]) for rules, _ in _ports(sc.topology, None)}
     out += [f'  {_q(_port_id(pm))} [color="{TRACE}", penwidth=3.5];'
             for pm in hl.port_mappings if _port_id(pm) in drawn_ports]
     out += [f'  {_q(_masq_id(m))} [color="{TRACE}", penwidth=3.5];'

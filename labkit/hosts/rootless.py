@@ -243,6 +243,11 @@ def _install_lab_bin(paths: Paths) -> None:
         wrapper.chmod(0o755)
     else:  # tcpdump then says why it cannot run; binder/apt.txt installs both
         wrapper.unlink(missing_ok=True)
+    # `ping` is BusyBox's, as in the Docker lab (lab/Dockerfile): the articles' commands run
+    # unchanged and print the same lines in every mode.
+    ping = paths.lab_bin / "ping"
+    ping.unlink(missing_ok=True)
+    ping.symlink_to(_busybox())
 
 
 def _spawn(kind: str, paths: Paths) -> tuple[int, str]:

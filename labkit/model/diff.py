@@ -59,10 +59,10 @@ class Change:
         if self.what == "fdb":
             return f"{self.op} fdb {obj.mac} on {where}{obj.bridge} port {obj.port}"
         if self.what == "port" and self.op == "~":  # only the chains leading to it changed
-            return (f"~ port {obj}: reached from {_chains(self.before.entry)}→"
+            return (f"~ port {self.key}: reached from {_chains(self.before.entry)}→"
                     f"{_chains(self.after.entry)}")
         if self.what == "port":
-            return f"{self.op} port {obj}"
+            return f"{self.op} port {self.key}"
         if self.what in ("masquerade", "proxy"):
             return f"{self.op} {obj}"
         if self.what == "host":  # the lab host's FORWARD policy, br_netfilter
@@ -230,7 +230,9 @@ def diff(before: Topology, after: Topology) -> Diff:
     changes = _renames(before, after, changes)
     for what, attr in (("port", "port_mappings"), ("masquerade", "masquerades"),
                        ("proxy", "proxies")):
-        changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr), str)
+        name = _port_name if what == "port" else str
+        changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr),
+                                name, name)
     changes = _entry_changes(changes)
     changes += _host_changes(before, after)
     # What a learner reads first: namespaces that came or went, then the details.
@@ -380,10 +382,16 @@ def _table_changes(name: str, b: Namespace | None, a: Namespace | None) -> list[
 
 
 def _set_changes(what: str, namespace: str | None, before: Iterable[Any],
-                 after: Iterable[Any], key: Any) -> list[Change]:
+                 after: Iterable[Any], key: Any, name: Any = str) -> list[Change]:
     bs, as_ = set(before), set(after)
-    return ([Change("+", what, namespace, str(r), None, r) for r in sorted(as_ - bs, key=key)]
-            + [Change("-", what, namespace, str(r), r, None) for r in sorted(bs - as_, key=key)])
+    return ([Change("+", what, namespace, name(r), None, r) for r in sorted(as_ - bs, key=key)]
+            + [Change("-", what, namespace, name(r), r, None) for r in sorted(bs - as_, key=key)])
+
+
+def _port_name(pm: Any) -> str:
+    """A DNAT rule's line: its mapping and its chain (a learner may write the same mapping
+    in PREROUTING and in OUTPUT: two rules, two lines that must not read the same)."""
+    return f"{pm} (DNAT in {pm.chain})" if pm.chain else str(pm)
 
 
 def steady(topology: Topology) -> Topology:

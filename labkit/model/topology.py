@@ -29,6 +29,8 @@ __all__ = [
 BRIDGE_NF_WORDS = {"on": "bridged traffic goes through iptables",
                    "off": "bridged traffic skips iptables (bridge-nf-call-iptables=0)",
                    "not loaded": "br_netfilter not loaded: bridged traffic skips iptables"}
+# The lab host's filter facts (Topology attributes), in the order they are said.
+HOST_FACTS = ("forward_policy", "bridge_nf")
 
 # Namespace kinds, in the order they are listed and drawn.
 NAMESPACE_KINDS = ("lab", "container", "netns", "docker", "process")
@@ -209,12 +211,19 @@ class Topology:
         return {(w.namespace, w.interface) for w in self.warnings
                 if w.level == "info" and w.interface}
 
+    def host_fact(self, attr: str) -> str | None:
+        """One of the lab host's filter facts in words (`forward_policy`, `bridge_nf`), or
+        None when the snapshot did not read it."""
+        value = getattr(self, attr)
+        if value is None:
+            return None
+        if attr == "forward_policy":
+            return f"FORWARD policy {value}"
+        return BRIDGE_NF_WORDS.get(value, f"br_netfilter {value}")
+
     def host_facts(self) -> list[str]:
         """The lab host's filter facts in words: FORWARD's policy, br_netfilter's state."""
-        out = [f"FORWARD policy {self.forward_policy}"] if self.forward_policy else []
-        if self.bridge_nf:
-            out.append(BRIDGE_NF_WORDS.get(self.bridge_nf, f"br_netfilter {self.bridge_nf}"))
-        return out
+        return [f for f in map(self.host_fact, HOST_FACTS) if f is not None]
 
     def summary(self) -> str:
         """A stable short text: one line per namespace, then NAT and warnings."""

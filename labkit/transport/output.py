@@ -181,14 +181,14 @@ def drive(command: str, timeout: float | None, on_output: OutputCallback | None,
         raise
     finally:
         close()
+    splitter.close()
     if splitter.exit_code is not None and not splitter.done:
         # The status came but stdout's end marker never did: the transport lost the end of
-        # stdout (it has happened: frames read with the exec's headers). Say so, never
-        # pretend the output is whole.
+        # stdout (it has happened: frames read with the exec's headers). Say so, after all
+        # of stderr, never pretend the output is whole.
         splitter.text["stderr"].append(INCOMPLETE_STDOUT)
         if on_output is not None:
             on_output("stderr", INCOMPLETE_STDOUT)
-    splitter.close()
     if splitter.exit_code is None:
         if exit_status is None:
             return None

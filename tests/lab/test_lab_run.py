@@ -183,7 +183,7 @@ def test_cell_magic_check_and_bad_option(lab, shell):
     assert type(outcome.error_in_exec).__name__ == "CommandFailed"
     outcome, out, _ = run_in(shell, "%%lab --verbose\ntrue\n")
     assert type(outcome.error_in_exec).__name__ == "UsageError"
-    assert "must be one of [--timeout, --max-output, --check, --no-draw]" in out
+    assert "must be one of [--timeout, --max-output, --check, --no-draw, --capture]" in out
 
 
 # --- magics in a real Jupyter kernel ----------------------------------------------------------

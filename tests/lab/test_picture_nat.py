@@ -27,7 +27,7 @@ def test_a_published_port_is_drawn_along_its_path(lab):
     assert [str(p) for p in topo.proxies] == [f"docker-proxy tcp 0.0.0.0:8080→{ip}:80"]
 
     d = lab.draw()  # what changed since the clean lab, highlighted
-    assert f"+ port tcp 8080→{ip}:80" in d.diff.lines()
+    assert f"+ port tcp 8080→{ip}:80 (DNAT in DOCKER)" in d.diff.lines()
     assert f"+ docker-proxy tcp 0.0.0.0:8080→{ip}:80" in d.diff.lines()
     port = f'"port:tcp::8080:{ip}:80"'
     assert topo.namespace("lab").interface(lab_end).master == "docker0"

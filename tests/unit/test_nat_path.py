@@ -161,8 +161,50 @@ def test_a_port_reached_from_other_chains_is_one_change():
     a = load("nat_path")
     pm = a.port_mappings[0]
     b = replace(a, port_mappings=(replace(pm, entry=("PREROUTING",)),))
-    assert diff(a, b).lines() == [
-        "~ port tcp 8080→172.17.0.2:80: reached from PREROUTING, OUTPUT→PREROUTING"]
+    assert diff(a, b).lines() == ["~ port tcp 8080→172.17.0.2:80 (DNAT in DOCKER): reached "
+                                  "from PREROUTING, OUTPUT→PREROUTING"]
+    # drawn as one port, changed (not a live port faded as removed, nor two arrows)
+    dot = to_dot(b, diff=diff(a, b))
+    [node] = [ln for ln in dot.splitlines() if ln.strip().startswith(PORT + " [")]
+    assert "style=\"filled,bold\"" in node and "dashed" not in node
+    assert "DNAT via PREROUTING<br/>" in node
+    assert len(edges(dot, PORT)) == 2  # to the bridge, and the dotted line to docker-proxy
+
+
+def test_one_mapping_in_prerouting_and_in_output_is_one_port_listing_both():
+    """Lesson 3's exercise writes the same DNAT in PREROUTING and in OUTPUT: one box saying
+    both, and two diff lines that name their chains."""
+    a = load("nat_path")
+    pm = replace(a.port_mappings[0], host_port="9090", chain="PREROUTING", entry=("PREROUTING",))
+    b = replace(a, port_mappings=(*a.port_mappings, pm,
+                                  replace(pm, chain="OUTPUT", entry=("OUTPUT",))))
+    lines = diff(a, b).lines()
+    assert "+ port tcp 9090→172.17.0.2:80 (DNAT in OUTPUT)" in lines
+    assert "+ port tcp 9090→172.17.0.2:80 (DNAT in PREROUTING)" in lines
+    dot = to_dot(b, diff=diff(a, b))
+    nine = '"port:tcp::9090:172.17.0.2:80"'
+    [node] = [ln for ln in dot.splitlines() if ln.strip().startswith(nine + " [")]
+    assert "DNAT in OUTPUT → :80<br/>DNAT in PREROUTING → :80" in node
+    assert len(edges(dot, nine)) == 1
+
+
+def test_a_loopback_port_says_docker_proxy_answers():
+    """`-p 127.0.0.1:8080:80`: Docker's OUTPUT jump skips 127.0.0.0/8, so docker-proxy
+    answers, not the DNAT rule; and a port range reads as a range."""
+    a = load("nat_path")
+    pm = replace(a.port_mappings[0], host_ip="127.0.0.1")
+    dot = to_dot(replace(a, port_mappings=(pm,), proxies=()))
+    assert "unused for a loopback address:<br/>docker-proxy answers" in dot
+    assert "#c53030" not in next(ln for ln in dot.splitlines() if "127.0.0.1:8080" in ln)
+    wide = replace(a.port_mappings[0], host_port="8000:8010", to_port=None)
+    assert "tcp :8000-8010<br/>" in to_dot(replace(a, port_mappings=(wide,), proxies=()))
+
+
+def test_an_ipv6_wildcard_proxy_is_joined_to_its_port():
+    a = load("nat_path")
+    six = replace(a.proxies[0], host_ip="::")
+    dot = to_dot(replace(a, proxies=(*a.proxies, six)))
+    assert f"{PORT} -> {_q_proxy(six)} [dir=none" in dot
 
 
 # --- the drawing -----------------------------------------------------------------------------
@@ -188,6 +230,10 @@ def test_a_published_port_goes_through_the_bridge_and_the_veth():
                for e in edges(dot, lab_end))
     assert not any('-> "if:web:eth0"' in e for e in edges(dot, PORT))  # no skipping arrow
     assert not any("other" in e and "constraint=false" in e for e in dot.splitlines())
+
+
+def _q_proxy(px) -> str:
+    return '"proxy:' + str(px) + '"'
 
 
 def test_docker_proxy_beside_its_port_and_the_lab_host_facts():

@@ -128,7 +128,7 @@ def test_published_port_diff_reads_like_the_lesson():
     assert lines == [
         "+ namespace web (container: eth0 172.17.0.4/16)",
         f"+ veth lab:{web_veth} ↔ web:eth0",
-        "+ port tcp 8080→172.17.0.4:80",
+        "+ port tcp 8080→172.17.0.4:80 (DNAT in DOCKER)",
     ], lines
     assert d.summary() == ", ".join(lines)
     back = diff(after, before).lines()
