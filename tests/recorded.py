@@ -97,3 +97,20 @@ def text_of(cell) -> str:
     """All the text a cell showed (streams and text/plain), for looking for a fact."""
     return "".join(o.get("text", "") or o.get("data", {}).get("text/plain", "")
                    for o in cell.outputs)
+
+
+def states_around(lesson: str, needle: str):
+    """The lab (steady topologies) before and after the first recorded cell of `lesson`
+    whose source contains `needle`: found by what the cell does, since a lesson's new cells
+    renumber its recorded states."""
+    from labkit.model.diff import steady
+    from labkit.model.recording import Recording
+    from labkit.model.topology import from_json
+
+    rec = Recording.from_json((NOTEBOOKS / "recordings" / f"{lesson}.json").read_text())
+    last = None
+    for cell in sorted(rec.cells, key=lambda c: c.index):
+        if needle in cell.source and last is not None and cell.topology is not None:
+            return tuple(steady(from_json(rec.topologies[t])) for t in (last, cell.topology))
+        last = cell.topology or last
+    raise LookupError(f"no recorded cell of {lesson} runs {needle!r} after a snapshot")

@@ -9,6 +9,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from recorded import states_around
 
 from labkit.authoring.sanitize import read_sanitize_file, sanitized
 from labkit.draw import svg as svg_module
@@ -226,14 +227,14 @@ def test_dot_errors_and_timeouts_are_lab_errors(monkeypatch, tmp_path, dot_progr
 
 def test_veth_ends_are_labelled_as_ip_link_prints_them():
     """Lesson 1: `6: vethXXXXXXX@if5` in the lab host, `5: eth0@if6` in the container."""
-    t2 = recorded("01-docker0")["t2"]
+    _, t2 = states_around("01-docker0", "docker run -dit --name busybox1")
     eth0 = t2.namespace("busybox1").interface("eth0")
     lab_end = t2.lab.interface(eth0.peer.interface)
     dot = to_dot(t2)
     assert f">{eth0.index}: eth0@if{lab_end.index}</td>" in cluster(dot, "busybox1")
     assert f">{lab_end.index}: {lab_end.name}@if{eth0.index}</td>" in dot
     # Both ends in one namespace: `ip link` names the peer (lesson 4, before the move).
-    t6 = recorded("04-docker0-by-hand")["t6"]
+    t6, _ = states_around("04-docker0-by-hand", "ip link set veth1 netns lab-ns0")
     v0, v1 = t6.lab.interface("veth0"), t6.lab.interface("veth1")
     assert f">{v1.index}: veth1@veth0</td>" in to_dot(t6)
     assert f">{v0.index}: veth0@veth1</td>" in to_dot(t6)
@@ -248,16 +249,16 @@ def _renumbered(topo: Topology, f) -> Topology:
 def test_the_ifindexes_digits_do_not_change_the_drawing(dot_program):
     """A lab numbers every link it ever made: the same lesson run again gets other numbers,
     maybe with more digits. The stored SVG must compare equal under nbval's sanitize file."""
-    states = recorded("04-docker0-by-hand")
+    t13, t14 = states_around("04-docker0-by-hand", "route add default via")
     patterns = read_sanitize_file(SANITIZE)
 
     def drawn(f) -> str:
-        before, after = _renumbered(states["t13"], f), _renumbered(states["t14"], f)
+        before, after = _renumbered(t13, f), _renumbered(t14, f)
         return to_svg(to_dot(after, diff=diff(before, after)))
 
     first = drawn(lambda i: i)
-    eth0 = states["t14"].namespace("lab-ns0").interface("eth0")
-    veth0 = states["t14"].lab.interface("veth0")
+    eth0 = t14.namespace("lab-ns0").interface("eth0")
+    veth0 = t14.lab.interface("veth0")
     assert f">{eth0.index}: eth0@if{veth0.index}<" in first
     for f in (lambda i: i + 7, lambda i: i * 10 + 3, lambda i: i + 9000):  # more digits too
         again = drawn(f)
@@ -267,8 +268,8 @@ def test_the_ifindexes_digits_do_not_change_the_drawing(dot_program):
 def test_routes_are_drawn_in_their_namespace_and_a_new_one_is_highlighted():
     """Lesson 2's exercise adds a route to `outside`; busybox1's default gateway is drawn;
     the kernel's link routes and the lab's way out by its uplink are not."""
-    states = recorded("02-connected")
-    dot = to_dot(states["t8"], diff=diff(states["t7"], states["t8"]))
+    t7, t8 = states_around("02-connected", "ip -n outside route add 172.17.0.0/16")
+    dot = to_dot(t8, diff=diff(t7, t8))
     outside = cluster(dot, "outside")
     assert ('<font color="#d5006d"><b>+ 172.17.0.0/16 via 203.0.113.1 dev eth0</b></font>'
             in outside)
@@ -276,24 +277,25 @@ def test_routes_are_drawn_in_their_namespace_and_a_new_one_is_highlighted():
     assert "default via 172.17.0.1 dev eth0</font>" in cluster(dot, "busybox1")
     lab_label = next(ln for ln in dot.splitlines() if ln.startswith("    label=<<b>lab</b>"))
     assert "via" not in lab_label  # the uplink's default route depends on the machine
-    back = to_dot(states["t7"], diff=diff(states["t8"], states["t7"]))
+    back = to_dot(t7, diff=diff(t8, t7))
     assert '<font color="#a0a0a0"><s>172.17.0.0/16 via 203.0.113.1 dev eth0</s>' in back
 
 
 def test_lesson_4s_default_routes_are_visible():
-    states = recorded("04-docker0-by-hand")
-    dot = to_dot(states["t14"], diff=diff(states["t13"], states["t14"]))
+    t13, t14 = states_around("04-docker0-by-hand", "route add default via")
+    dot = to_dot(t14, diff=diff(t13, t14))
     for ns in ("lab-ns0", "lab-ns1"):
         assert "<b>+ default via 10.15.10.1 dev eth0</b>" in cluster(dot, ns)
-    assert "default via" not in to_dot(states["t13"])
+    assert "default via" not in to_dot(t13)
 
 
 def test_a_moved_and_renamed_veth_is_drawn_as_changed_not_removed_and_added():
     """Lesson 4: `ip link set veth1 netns lab-ns0`, then `... name eth0` in lab-ns0."""
-    states = recorded("04-docker0-by-hand")
-    for before, after, node, was in (("t6", "t7", "if:lab-ns0:veth1", "was lab:veth1"),
-                                     ("t7", "t8", "if:lab-ns0:eth0", "was veth1")):
-        dot = to_dot(states[after], diff=diff(states[before], states[after]))
+    for cell, node, was in (("ip link set veth1 netns lab-ns0", "if:lab-ns0:veth1",
+                             "was lab:veth1"),
+                            ("ip link set veth1 name eth0", "if:lab-ns0:eth0", "was veth1")):
+        before, after = states_around("04-docker0-by-hand", cell)
+        dot = to_dot(after, diff=diff(before, after))
         nodes = [ln for ln in dot.splitlines() if ln.lstrip().startswith('"if:')]
         assert not any("#a0a0a0" in ln for ln in nodes)  # nothing drawn faded (removed)
         line = next(ln for ln in dot.splitlines() if ln.lstrip().startswith(f'"{node}"'))

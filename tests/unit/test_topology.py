@@ -6,6 +6,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
+from recorded import states_around
 
 from labkit.model.build import from_raw
 from labkit.model.diff import diff, steady
@@ -176,17 +177,12 @@ def test_twenty_containers_are_in_natural_order():
 RECORDINGS = Path(__file__).resolve().parents[2] / "notebooks" / "recordings"
 
 
-def recorded(lesson: str, *states: str) -> list[Topology]:
-    rec = json.loads((RECORDINGS / f"{lesson}.json").read_text())
-    return [steady(from_json(rec["topologies"][s])) for s in states]
-
-
 def test_a_route_a_cell_added_is_a_change():
     """Lesson 2's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
-    t7, t8 = recorded("02-connected", "t7", "t8")
+    t7, t8 = states_around("02-connected", "ip -n outside route add 172.17.0.0/16")
     assert "+ route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t7, t8).lines()
     assert "- route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t8, t7).lines()
-    assert diff(*recorded("04-docker0-by-hand", "t13", "t14")).lines() == [
+    assert diff(*states_around("04-docker0-by-hand", "route add default via")).lines() == [
         "+ route lab-ns0:default via 10.15.10.1 dev eth0",
         "+ route lab-ns1:default via 10.15.10.1 dev eth0"]
 
@@ -194,7 +190,9 @@ def test_a_route_a_cell_added_is_a_change():
 def test_a_moved_or_renamed_veth_is_one_change():
     """Lesson 4: `ip link set veth1 netns lab-ns0`, then `ip link set veth1 name eth0`: the
     same link (kind, MAC, its peer's MAC), not one removed and another added."""
-    t5, t6, t7 = recorded("04-docker0-by-hand", "t6", "t7", "t8")
+    t5, t6 = states_around("04-docker0-by-hand", "ip link set veth1 netns lab-ns0")
+    t6b, t7 = states_around("04-docker0-by-hand", "ip link set veth1 name eth0")
+    assert t6b == t6
     moved = diff(t5, t6)
     assert moved.lines() == ["~ lab:veth1: moved into lab-ns0"]  # veth0's new peer: implied
     assert moved.renamed() == {("lab-ns0", "veth1"): ("lab", "veth1")}
