@@ -88,6 +88,10 @@ def wrap(script: str, cap: Capture) -> str:
     return (
         "__cap_d=$(mktemp -d /tmp/labkit-capture.XXXXXX) || exit 2\n"
         "trap 'rm -rf \"$__cap_d\"' EXIT\n"
+        # SIGINT to tcpdump, and first to whatever it runs under: in the rootless lab
+        # `tcpdump` is a wrapper whose fakeroot shell would not pass the signal on
+        "__cap_stop() { for c in $(cat /proc/$1/task/*/children 2>/dev/null); do "
+        "__cap_stop $c; done; kill -INT $1 2>/dev/null; }\n"
         + _start(cap)
         + "__cap_tcpdump=$!\n"
         f"__cap_i=0; until grep -qs 'listening on' \"$__cap_d/err\"; do\n"
@@ -100,7 +104,7 @@ def wrap(script: str, cap: Capture) -> str:
         "done\n"
         f"(\n{script.rstrip()}\n)\n"
         "__cap_rc=$?\n"
-        f"sleep {AFTER_S}; kill -INT $__cap_tcpdump 2>/dev/null; wait $__cap_tcpdump\n"
+        f"sleep {AFTER_S}; __cap_stop $__cap_tcpdump; wait $__cap_tcpdump\n"
         f"echo {shlex.quote(cap.title())}\n"
         # (tcpdump ends its output with an empty line when stopped: left out)
         'grep . "$__cap_d/out" || echo "(no packets)"\n'

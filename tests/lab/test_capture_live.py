@@ -58,3 +58,19 @@ def test_mistakes_are_said_and_nothing_is_left_behind(lab):
         captured(lab, "docker0", "sleep 30", timeout=2)
     assert lab.sh("pgrep -x tcpdump || true").strip() == ""  # stopped with the cell
     assert lab.sh("ls /tmp | grep -c '^labkit-capture' || true").strip() == "0"
+
+
+def test_a_tcpdump_that_is_a_wrapper_script_is_stopped_too(lab):
+    """In the rootless lab `tcpdump` is a wrapper (fakeroot's shell runs the real one and
+    passes no SIGINT on): the capture stops what the wrapper runs, not only the wrapper."""
+    lab.run("mkdir -p /tmp/wrap && printf '#!/bin/sh\\n/usr/bin/tcpdump \"$@\"\\n' "
+            "> /tmp/wrap/tcpdump && chmod +x /tmp/wrap/tcpdump && "
+            "docker run -dit --name busybox1 busybox sh >/dev/null", check=True)
+    try:
+        res = lab.run("export PATH=/tmp/wrap:$PATH\n" + wrap(
+            "docker exec busybox1 ping -c 1 172.17.0.1 >/dev/null",
+            parse_capture("docker0 icmp")), timeout=20)
+    finally:
+        lab.run("rm -rf /tmp/wrap")
+    assert res.exit_code == 0, res.stderr
+    assert "IP 172.17.0.2 > 172.17.0.1: ICMP echo request" in res.stdout

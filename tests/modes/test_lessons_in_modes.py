@@ -113,7 +113,7 @@ def test_mode3_by_hand_lesson_runs_live_unchanged(learner, kernel_python, lesson
     by_source = {c.source: text_of(c) for c in nb.cells if c.cell_type == "code"}
     assert "lab-ns0\n" in by_source[next(s for s in by_source if "ip netns list" in s)]
     assert "lab-br0\t\t8000.02420a0f0a01\tno\t\tveth0" in by_source[
-        next(s for s in by_source if "brctl show lab-br0" in s)]
+        next(s for s in by_source if "brctl addif lab-br0 veth0" in s)]
     assert "hello from lab-ns0" in by_source[next(s for s in by_source if "--dport 8080" in s)]
     pings = [t for s, t in by_source.items() if "ping -c 3" in s]
     assert pings and all(" 0% packet loss" in t for t in pings), pings
