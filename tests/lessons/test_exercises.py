@@ -119,6 +119,7 @@ def test_every_lesson_has_an_exercise():
 def test_hints_come_one_at_a_time(capsys, monkeypatch):
     monkeypatch.setattr(ex_mod, "progress", Progress())
     exercise = ALL[0]
+    ex_mod.progress.record_check(exercise, False)  # hints open after a failed check
     for n in range(1, len(exercise.hints) + 1):
         ex_mod.hint(exercise.id)
         assert capsys.readouterr().out.startswith(f"Hint {n} of {len(exercise.hints)}: ")
@@ -126,9 +127,10 @@ def test_hints_come_one_at_a_time(capsys, monkeypatch):
     assert "No more hints" in capsys.readouterr().out
 
 
-def test_solution_prints_the_commands(capsys):
+def test_solution_prints_the_commands(capsys, monkeypatch):
+    monkeypatch.setattr(ex_mod, "progress", Progress())
     exercise = ALL[-1]
-    ex_mod.solution(exercise.id)
+    ex_mod.solution(exercise.id, give_up=True)
     out = capsys.readouterr().out
     assert out.startswith("%%lab\n") and exercise.solution.strip() in out
 
