@@ -37,7 +37,9 @@ CheckFunction = Callable[["Lab"], list[str]]
 class Exercise:
     """One exercise. `setup` is the shell script that builds the lesson's state at the point
     where the exercise starts (tests use it; the notebook builds the same state cell by
-    cell). `solution` is the body of the hidden `%%lab` solution cell."""
+    cell). `solution` is the body of the hidden `%%lab` solution cell. A break-and-fix
+    challenge also has `breaks`: the body of the notebook's `%%lab` cell that breaks something
+    on purpose, run after `setup` (`start` is both)."""
 
     id: str
     title: str
@@ -47,6 +49,12 @@ class Exercise:
     hints: tuple[str, ...]
     solution: str
     setup: str = ""
+    breaks: str = ""
+
+    @property
+    def start(self) -> str:
+        """The script that gives the state where the learner starts: setup, then the break."""
+        return self.setup + self.breaks
 
     def run_check(self, lab: Lab) -> CheckResult:
         return CheckResult(self, tuple(self.check(lab)))
