@@ -60,7 +60,7 @@ def test_progress_survives_a_new_kernel(tmp_path):
     ex_mod.hint(EXERCISE)  # the failed check opened the hints
     again = prog.FileProgress.load(path)  # what a restarted kernel reads
     assert again.hints_shown[EXERCISE] == 1 and again.done(EXERCISE)
-    assert again.lesson_line(ex.lesson) == "1 of 1 exercise done in this lesson"
+    assert again.lesson_line(ex.lesson) == "1 of 2 exercises done in this lesson"
 
 
 def test_a_damaged_progress_file_does_not_stop_the_lesson(tmp_path):
