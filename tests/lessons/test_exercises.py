@@ -60,7 +60,8 @@ PARTIAL = [
      ["does not have the address 192.0.2.1/24", "hello0 is down"]),
     ("lesson0/first-bridge", "ip link add hello0 type veth peer name hello1",
      ["it is a veth, not a bridge"]),
-    ("lesson1/cable-down", "", ["busybox2's eth0 is up but has no carrier", "in the lab host, is down"]),
+    ("lesson1/cable-down", "",
+     ["busybox2's eth0 is up but has no carrier", "in the lab host, is down"]),
     ("lesson1/cable-down", "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)\n"
      "n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1)\n"
      "ip link set \"$n\" nomaster\nip link set \"$n\" up",
