@@ -37,7 +37,9 @@ CheckFunction = Callable[["Lab"], list[str]]
 class Exercise:
     """One exercise. `setup` is the shell script that builds the lesson's state at the point
     where the exercise starts (tests use it; the notebook builds the same state cell by
-    cell). `solution` is the body of the hidden `%%lab` solution cell."""
+    cell). `solution` is the body of the hidden `%%lab` solution cell. A break-and-fix
+    challenge also has `breaks`: the body of the notebook's `%%lab` cell that breaks something
+    on purpose, run after `setup` (`start` is both)."""
 
     id: str
     title: str
@@ -47,6 +49,12 @@ class Exercise:
     hints: tuple[str, ...]
     solution: str
     setup: str = ""
+    breaks: str = ""
+
+    @property
+    def start(self) -> str:
+        """The script that gives the state where the learner starts: setup, then the break."""
+        return self.setup + self.breaks
 
     def run_check(self, lab: Lab) -> CheckResult:
         return CheckResult(self, tuple(self.check(lab)))
@@ -82,6 +90,42 @@ class CheckResult:
         p.text(self.text())
 
 
+@dataclass(frozen=True)
+class Offer:
+    """What a learner may open next, and if not, why (the exercise's state machine, pure):
+
+        try ─ failed check ─▶ hints, one at a time ─ all shown ─▶ solution
+                         └─ "give up" ─────────────────────────▶ solution
+
+    A passed check opens everything (to compare with the solution). Hints wait for a failed
+    check so a learner tries first; the solution waits for the hints or an explicit give-up."""
+
+    hint: bool
+    solution: bool
+    give_up: bool
+    why_no_hint: str = ""
+    why_no_solution: str = ""
+
+
+def offer(total_hints: int, hints_shown: int, failed_checks: int, *, passed: bool = False,
+          gave_up: bool = False) -> Offer:
+    """What is open for an exercise with this history (see `Offer`)."""
+    tried = failed_checks > 0 or passed
+    hints_left = total_hints - hints_shown
+    solution = passed or gave_up or hints_left <= 0
+    if not tried:
+        why_hint = "No hint yet: hints open after a check that fails, so try first"
+    elif hints_left <= 0:
+        why_hint = f"No more hints: all {total_hints} were shown"
+    else:
+        why_hint = ""
+    why_solution = "" if solution else (
+        f"the solution opens after the hints ({hints_left} left) or once you give up")
+    return Offer(hint=tried and hints_left > 0, solution=solution,
+                 give_up=tried and not solution, why_no_hint=why_hint,
+                 why_no_solution=why_solution)
+
+
 @dataclass
 class Progress:
     """How far a learner got, in memory: what `hint()` and `check()` use until the widgets
@@ -89,23 +133,40 @@ class Progress:
     notebooks so it survives a kernel restart)."""
 
     hints_shown: dict[str, int] = field(default_factory=dict)
+    failed: dict[str, int] = field(default_factory=dict)
+    passed: dict[str, bool] = field(default_factory=dict)
+    gave_up: dict[str, bool] = field(default_factory=dict)
+
+    def offer(self, exercise: Exercise) -> Offer:
+        i = exercise.id
+        return offer(len(exercise.hints), self.hints_shown.get(i, 0), self.failed.get(i, 0),
+                     passed=self.passed.get(i, False), gave_up=self.gave_up.get(i, False))
 
     def next_hint(self, exercise: Exercise) -> tuple[int, str] | None:
-        """(number, text) of the next hint, counting from 1; None once all were shown."""
-        shown = self.hints_shown.get(exercise.id, 0)
-        if shown >= len(exercise.hints):
+        """(number, text) of the next hint, counting from 1; None when none is open (see
+        `offer`: before a failed check, or once all were shown)."""
+        if not self.offer(exercise).hint:
             return None
+        shown = self.hints_shown.get(exercise.id, 0)
         self.hints_shown[exercise.id] = shown + 1
         return shown + 1, exercise.hints[shown]
 
+    def give_up(self, exercise: Exercise) -> None:
+        """Open the solution without the remaining hints (the learner asked for it)."""
+        self.gave_up[exercise.id] = True
+
     def forget(self, exercise_id: str | None = None) -> None:
-        if exercise_id is None:
-            self.hints_shown.clear()
-        else:
-            self.hints_shown.pop(exercise_id, None)
+        for table in (self.hints_shown, self.failed, self.passed, self.gave_up):
+            if exercise_id is None:
+                table.clear()
+            else:
+                table.pop(exercise_id, None)
 
     def record_check(self, exercise: Exercise, passed: bool) -> None:
-        """Told about every check run; only FileProgress keeps a record of them."""
+        """Told about every check run: a failed one opens the hints, a passed one stays."""
+        if not passed:
+            self.failed[exercise.id] = self.failed.get(exercise.id, 0) + 1
+        self.passed[exercise.id] = self.passed.get(exercise.id, False) or passed
 
 
 progress = Progress()
@@ -169,18 +230,28 @@ def check(exercise_id: str, lab: Lab | None = None) -> CheckResult:
 
 
 def hint(exercise_id: str) -> None:
-    """Print the next hint; each call reveals one more."""
+    """Print the next hint; each call reveals one more, once a check has failed."""
     ex = get(exercise_id)
     got = progress.next_hint(ex)
     if got is None:
-        print(f"No more hints: all {len(ex.hints)} were shown. "
-              f'solution("{ex.id}") prints the solution.')
+        now = progress.offer(ex)
+        then = (f'solution("{ex.id}") prints the solution.' if now.solution
+                else f'check("{ex.id}") runs the check.')
+        print(f"{now.why_no_hint}. {then}")
         return
     number, text = got
     print(f"Hint {number} of {len(ex.hints)}: {text}")
 
 
-def solution(exercise_id: str) -> None:
-    """Print the solution's commands (they go in a `%%lab` cell)."""
+def solution(exercise_id: str, *, give_up: bool = False) -> None:
+    """Print the solution's commands (they go in a `%%lab` cell), once the hints were all
+    shown, a check passed, or with `give_up=True`."""
     ex = get(exercise_id)
+    if give_up:
+        progress.give_up(ex)
+    why = progress.offer(ex).why_no_solution
+    if why:
+        print(f"Not yet: {why}. hint(\"{ex.id}\") shows the next hint; "
+              f"solution(\"{ex.id}\", give_up=True) shows the solution now.")
+        return
     print(f"%%lab\n{ex.solution.rstrip()}")

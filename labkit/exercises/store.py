@@ -11,9 +11,13 @@ widgets then read and write the file. `LABKIT_PROGRESS=PATH` puts it elsewhere,
 The file (format 1):
 
     {"format": 1,
-     "exercises": {"lesson1/find-the-peer": {"hints_shown": 2, "checks": 3, "passed": true}}}
+     "exercises": {"lesson1/find-the-peer": {"hints_shown": 2, "checks": 3, "failed": 2,
+                                             "passed": true, "gave_up": false}}}
 
 `passed` is true once a check passed (it stays true: the lab may be reset afterwards).
+`failed` (checks that failed: they open the hints) and `gave_up` (the learner opened the
+solution before the last hint) came later within format 1; a file without them reads as
+failed = checks unless passed, gave_up = false, so older files keep what they opened.
 """
 
 from __future__ import annotations
@@ -37,7 +41,6 @@ class FileProgress(Progress):
 
     path: Path | None = None
     checks: dict[str, int] = field(default_factory=dict)
-    passed: dict[str, bool] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: Path) -> FileProgress:
@@ -51,18 +54,26 @@ class FileProgress(Progress):
         if not isinstance(data, dict) or data.get("format") != PROGRESS_FORMAT:
             return store
         for ex_id, entry in (data.get("exercises") or {}).items():
-            if not isinstance(entry, dict):
-                continue
-            store.hints_shown[ex_id] = int(entry.get("hints_shown", 0))
-            store.checks[ex_id] = int(entry.get("checks", 0))
-            store.passed[ex_id] = bool(entry.get("passed", False))
+            if isinstance(entry, dict):
+                store._read_entry(ex_id, entry)
         return store
 
+    def _read_entry(self, ex_id: str, entry: dict) -> None:
+        self.hints_shown[ex_id] = int(entry.get("hints_shown", 0))
+        self.checks[ex_id] = int(entry.get("checks", 0))
+        self.passed[ex_id] = bool(entry.get("passed", False))
+        # An entry written before `failed` existed: every check failed unless one passed.
+        self.failed[ex_id] = int(entry.get("failed", 0 if self.passed[ex_id]
+                                           else self.checks[ex_id]))
+        self.gave_up[ex_id] = bool(entry.get("gave_up", False))
+
     def to_dict(self) -> dict:
-        ids = sorted(set(self.hints_shown) | set(self.checks) | set(self.passed))
+        tables = (self.hints_shown, self.checks, self.failed, self.passed, self.gave_up)
+        ids = sorted(set().union(*tables))
         return {"format": PROGRESS_FORMAT, "exercises": {i: {
             "hints_shown": self.hints_shown.get(i, 0), "checks": self.checks.get(i, 0),
-            "passed": self.passed.get(i, False)} for i in ids}}
+            "failed": self.failed.get(i, 0), "passed": self.passed.get(i, False),
+            "gave_up": self.gave_up.get(i, False)} for i in ids}}
 
     def save(self) -> None:
         if self.path is None:
@@ -84,17 +95,20 @@ class FileProgress(Progress):
         return got
 
     def record_check(self, exercise: Exercise, passed: bool) -> None:
+        super().record_check(exercise, passed)
         self.checks[exercise.id] = self.checks.get(exercise.id, 0) + 1
-        self.passed[exercise.id] = self.passed.get(exercise.id, False) or passed
+        self.save()
+
+    def give_up(self, exercise: Exercise) -> None:
+        super().give_up(exercise)
         self.save()
 
     def forget(self, exercise_id: str | None = None) -> None:
         super().forget(exercise_id)
-        for table in (self.checks, self.passed):
-            if exercise_id is None:
-                table.clear()
-            else:
-                table.pop(exercise_id, None)
+        if exercise_id is None:
+            self.checks.clear()
+        else:
+            self.checks.pop(exercise_id, None)
         self.save()
 
     # -- what the widgets show ------------------------------------------------------------
@@ -132,5 +146,10 @@ def install(path: Path | str | None = None) -> FileProgress:
     store = FileProgress.load(where) if where is not None else FileProgress()
     for ex_id, n in current.hints_shown.items():
         store.hints_shown[ex_id] = max(n, store.hints_shown.get(ex_id, 0))
+    for ex_id, n in current.failed.items():
+        store.failed[ex_id] = max(n, store.failed.get(ex_id, 0))
+    for table, mine in ((current.passed, store.passed), (current.gave_up, store.gave_up)):
+        for ex_id, flag in table.items():
+            mine[ex_id] = mine.get(ex_id, False) or flag
     _exercises.progress = store
     return store

@@ -243,7 +243,7 @@ def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
         svg.first.scroll_into_view_if_needed()
         svg.first.screenshot(path=str(ARTIFACTS / "01-first-diagram.png"))
 
-        widget = page.locator(".labkit-exercise").first
+        widget = page.locator(".labkit-exercise", has_text=EXERCISE).first  # lesson 1 has two
         widget.wait_for(timeout=30_000)
         result = widget.locator(".labkit-result")
         widget.scroll_into_view_if_needed()

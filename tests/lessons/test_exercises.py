@@ -1,6 +1,6 @@
 """The lessons' exercises: every check fails with an explanation on the lesson's starting
-state, passes after the solution, and the notebooks carry each exercise's cells as
-docs/lessons.md describes them.
+state (for a break-and-fix challenge: after its break), passes after the solution, and the
+notebooks carry each exercise's cells as docs/lessons.md describes them.
 
 Live tests use tests/conftest.py's `lab` (LABKIT_LAB, else the course lab), reset before
 each test by the `lab` marker.
@@ -32,8 +32,8 @@ def by_id(items: list[Exercise]) -> list:
 @pytest.mark.lab
 @pytest.mark.parametrize("exercise", by_id(ALL))
 def test_check_explains_what_is_missing_on_the_starting_state(lab, exercise: Exercise):
-    if exercise.setup:
-        lab.run(exercise.setup, check=True)
+    if exercise.start:
+        lab.run(exercise.start, check=True)
     result = exercise.run_check(lab)
     assert not result.passed, "the check passes before the learner did anything"
     assert all(len(p) > 20 for p in result.problems), result.problems
@@ -43,8 +43,8 @@ def test_check_explains_what_is_missing_on_the_starting_state(lab, exercise: Exe
 @pytest.mark.lab
 @pytest.mark.parametrize("exercise", by_id(ALL))
 def test_solution_passes_the_check(lab, exercise: Exercise):
-    if exercise.setup:
-        lab.run(exercise.setup, check=True)
+    if exercise.start:
+        lab.run(exercise.start, check=True)
     lab.run(exercise.solution, check=True)
     result = exercise.run_check(lab)
     assert result.passed, result.text()
@@ -60,13 +60,28 @@ PARTIAL = [
      ["does not have the address 192.0.2.1/24", "hello0 is down"]),
     ("lesson0/first-bridge", "ip link add hello0 type veth peer name hello1",
      ["it is a veth, not a bridge"]),
+    ("lesson1/cable-down", "",
+     ["busybox2's eth0 is up but has no carrier", "in the lab host, is down"]),
+    ("lesson1/cable-down", "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)\n"
+     "n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1)\n"
+     "ip link set \"$n\" nomaster\nip link set \"$n\" up",
+     ["is attached to nothing: it must be a port of docker0"]),
+    ("lesson1/find-the-peer", "docker run -dit --name busybox3 busybox sh",
+     ["busybox3 has no eth1: connect it to a second network"]),
     ("lesson1/find-the-peer", "docker run -dit --name busybox3 busybox sh\n"
-     "ip -o link show master docker0 | head -1 | awk -F': ' '{print $2}' | cut -d@ -f1"
+     "docker network create backend\ndocker network connect backend busybox3\n"
+     "peer=$(docker exec busybox3 cat /sys/class/net/eth0/iflink)\n"
+     "ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1"
      " > /tmp/busybox3-peer",
-     ["not the other end of busybox3's eth0: its other end is busybox1's eth0"]),
+     ["that is the other end of busybox3's eth0, its cable to docker0"]),
     ("lesson1/find-the-peer", "docker run -dit --name busybox3 busybox sh\n"
+     "docker network create backend\ndocker network connect backend busybox3\n"
      "echo docker0 > /tmp/busybox3-peer",
      ["which is a bridge, not a veth end"]),
+    ("lesson2/way-out", "", ["its routing table has no default route, only `172.17.0.0/16"]),
+    ("lesson2/way-out", "pid=$(docker inspect -f '{{.State.Pid}}' busybox1)\n"
+     "nsenter -t \"$pid\" -n ip route add default via 172.17.0.3",
+     ["default route goes via 172.17.0.3, but its router is the lab host"]),
     ("lesson2/route-in", "ip -n outside route add 172.17.0.0/16 dev eth0",
      ["thinks 172.17.0.3 is on its own link"]),
     ("lesson2/route-in", "ip -n outside route add 172.17.0.0/16 via 203.0.113.1\n"
@@ -78,6 +93,13 @@ PARTIAL = [
     ("lesson3/port-by-hand",
      "iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 172.17.0.2:81",
      ["sends packets to 172.17.0.2:81, but web listens on 172.17.0.2:80"]),
+    ("lesson3/wrong-chain", "", ["the only DNAT rule for 8081 is in OUTPUT",
+                                 "they pass the nat table's PREROUTING chain"]),
+    ("lesson3/wrong-chain", "iptables -t nat -F OUTPUT",
+     ["there is no DNAT rule for 8081 at all", "from the lab host itself"]),
+    ("lesson4/no-masquerade", "", ["no MASQUERADE rule for 10.15.10.0/24"]),
+    ("lesson4/no-masquerade", "ip -n outside route add 10.15.10.0/24 via 203.0.113.1",
+     ["it stands for the internet"]),
     ("lesson4/third-namespace", "ip netns add lab-ns2",
      ["lab-ns2 exists but has no interface with an address in 10.15.10.0/24"]),
     ("lesson4/third-namespace", "ip netns add lab-ns2\n"
@@ -93,9 +115,10 @@ PARTIAL = [
                          [pytest.param(*p, id=f"{p[0]}-{i}") for i, p in enumerate(PARTIAL)])
 def test_check_names_what_is_still_missing(lab, exercise_id, commands, expected):
     exercise = ex_mod.get(exercise_id)
-    if exercise.setup:
-        lab.run(exercise.setup, check=True)
-    lab.run(commands, check=True)
+    if exercise.start:
+        lab.run(exercise.start, check=True)
+    if commands:  # "": the start state itself
+        lab.run(commands, check=True)
     text = exercise.run_check(lab).text()
     for words in expected:
         assert words in text
@@ -116,9 +139,30 @@ def test_every_lesson_has_an_exercise():
     assert lessons == {p.name for p in NOTEBOOKS.glob("0*.ipynb")}
 
 
+def test_lessons_1_to_4_have_a_break_and_fix_challenge_first():
+    for n in range(1, 5):
+        mine = [e for e in ALL if e.lesson.startswith(f"0{n}-")]
+        assert mine[0].breaks.strip() and not any(e.breaks for e in mine[1:]), n
+        assert mine[0].start == mine[0].setup + mine[0].breaks
+
+
+@pytest.mark.parametrize("exercise", by_id([e for e in ALL if e.breaks]))
+def test_the_break_cell_is_in_the_notebook_just_before_the_challenge(exercise: Exercise):
+    """The notebook breaks the lab with exactly the commands the tests break it with, in a
+    %%lab cell right before the challenge's task; no diagram after it (it would show what
+    broke)."""
+    nb = nbformat.read(NOTEBOOKS / exercise.lesson, as_version=4)
+    task = next(i for i, c in enumerate(nb.cells)
+                if c.metadata.get("labkit", {}) == {"role": "exercise", "exercise": exercise.id})
+    cell = nb.cells[task - 1]
+    head, _, body = cell.source.partition("\n")
+    assert head == "%%lab --no-draw" and body.strip() == exercise.breaks.strip()
+
+
 def test_hints_come_one_at_a_time(capsys, monkeypatch):
     monkeypatch.setattr(ex_mod, "progress", Progress())
     exercise = ALL[0]
+    ex_mod.progress.record_check(exercise, False)  # hints open after a failed check
     for n in range(1, len(exercise.hints) + 1):
         ex_mod.hint(exercise.id)
         assert capsys.readouterr().out.startswith(f"Hint {n} of {len(exercise.hints)}: ")
@@ -126,9 +170,10 @@ def test_hints_come_one_at_a_time(capsys, monkeypatch):
     assert "No more hints" in capsys.readouterr().out
 
 
-def test_solution_prints_the_commands(capsys):
+def test_solution_prints_the_commands(capsys, monkeypatch):
+    monkeypatch.setattr(ex_mod, "progress", Progress())
     exercise = ALL[-1]
-    ex_mod.solution(exercise.id)
+    ex_mod.solution(exercise.id, give_up=True)
     out = capsys.readouterr().out
     assert out.startswith("%%lab\n") and exercise.solution.strip() in out
 

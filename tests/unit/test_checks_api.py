@@ -59,9 +59,13 @@ def test_ipython_shows_the_text():
 
 def test_progress_gives_hints_one_at_a_time_then_none_and_forgets():
     ex, progress = exercise([]), Progress()
+    assert progress.next_hint(ex) is None  # not before a failed check
+    progress.record_check(ex, False)
     assert [progress.next_hint(ex), progress.next_hint(ex), progress.next_hint(ex)] == [
         (1, "one"), (2, "two"), None]
     progress.forget("t/x")
+    assert progress.next_hint(ex) is None and progress.failed == {}
+    progress.record_check(ex, False)
     assert progress.next_hint(ex) == (1, "one")
     progress.forget()
     assert progress.hints_shown == {}
@@ -71,9 +75,12 @@ def test_progress_gives_hints_one_at_a_time_then_none_and_forgets():
 
 def test_every_lesson_module_is_found_in_lesson_order():
     ids = [e.id for e in exercises.exercises()]
-    assert ids[:5] == ["lesson0/first-bridge", "lesson1/find-the-peer", "lesson2/route-in",
-                       "lesson3/port-by-hand", "lesson4/third-namespace"]
-    assert [e.id for e in exercises.exercises("02-connected.ipynb")] == ["lesson2/route-in"]
+    assert ids[:9] == ["lesson0/first-bridge", "lesson1/cable-down", "lesson1/find-the-peer",
+                       "lesson2/way-out", "lesson2/route-in", "lesson3/wrong-chain",
+                       "lesson3/port-by-hand", "lesson4/no-masquerade",
+                       "lesson4/third-namespace"]
+    assert [e.id for e in exercises.exercises("02-connected.ipynb")] == [
+        "lesson2/way-out", "lesson2/route-in"]
     assert exercises._lesson_order("lesson10") > exercises._lesson_order("lesson9")
     assert exercises._lesson_order("extra") > exercises._lesson_order("lesson99")
 
@@ -102,6 +109,7 @@ def test_check_runs_against_the_given_lab_and_tells_progress(monkeypatch):
 
 def test_hint_prints_the_next_then_says_there_are_no_more(monkeypatch, capsys):
     monkeypatch.setattr(exercises, "progress", Progress())
+    exercises.progress.record_check(exercises.get("lesson2/route-in"), False)
     for _ in range(4):
         exercises.hint("lesson2/route-in")
     out = capsys.readouterr().out.splitlines()
@@ -111,8 +119,9 @@ def test_hint_prints_the_next_then_says_there_are_no_more(monkeypatch, capsys):
                       "the solution.")
 
 
-def test_solution_prints_a_lab_cell(capsys):
-    exercises.solution("lesson0/first-bridge")
+def test_solution_prints_a_lab_cell(capsys, monkeypatch):
+    monkeypatch.setattr(exercises, "progress", Progress())
+    exercises.solution("lesson0/first-bridge", give_up=True)
     assert capsys.readouterr().out == (
         "%%lab\nip link add hello0 type bridge\nip addr add 192.0.2.1/24 dev hello0\n"
         "ip link set hello0 up\nip addr show hello0\n")

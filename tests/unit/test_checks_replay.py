@@ -64,17 +64,32 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
         "hello0 exists but it is a veth, not a bridge",
         "does not have the address 192.0.2.1/24 (it has: none)", "hello0 is down"],
     ("lesson0/first-bridge", "wrong-address"): ["(it has: 192.0.2.7/24)"],
+    ("lesson1/cable-down", "fresh"): ["busybox1 is not running", "busybox2 is not running"],
+    ("lesson1/cable-down", "setup"): [
+        "busybox2's eth0 is up but has no carrier (NO-CARRIER"],
+    ("lesson1/cable-down", "solved"): None,
+    ("lesson1/cable-down", "wrong-nomaster"): [
+        "is attached to nothing: it must be a port of docker0"],
     ("lesson1/find-the-peer", "fresh"): ["`docker ps -a` lists: none"],
     ("lesson1/find-the-peer", "setup"): ["`docker ps -a` lists: busybox1 and busybox2"],
     ("lesson1/find-the-peer", "solved"): None,
+    ("lesson1/find-the-peer", "wrong-eth0-peer"): [
+        "that is the other end of busybox3's eth0, its cable to docker0. The task asks for "
+        "eth1's"],
     ("lesson1/find-the-peer", "wrong-peer"): [
-        "a veth in the lab host, but it is not the other end of busybox3's eth0: its other "
+        "a veth in the lab host, but it is not the other end of busybox3's eth1: its other "
         "end is busybox1's eth0"],
     ("lesson1/find-the-peer", "wrong-not-veth"): ["says 'docker0', which is a bridge"],
     ("lesson1/find-the-peer", "wrong-stopped"): ["its status is 'created'"],
+    ("lesson1/find-the-peer", "wrong-one-network"): ["busybox3 has no eth1"],
     ("lesson1/find-the-peer", "wrong-no-answer"): ["/tmp/busybox3-peer does not exist yet"],
     ("lesson1/find-the-peer", "wrong-unknown-name"): [
         "says 'vethnope', but the lab host has no interface of that name"],
+    ("lesson2/way-out", "fresh"): ["there is no namespace named outside"],
+    ("lesson2/way-out", "setup"): ["no default route, only `172.17.0.0/16 dev eth0`"],
+    ("lesson2/way-out", "solved"): None,
+    ("lesson2/way-out", "wrong-gateway"): [
+        "default route goes via 172.17.0.3, but its router is the lab host, 172.17.0.1"],
     ("lesson2/route-in", "fresh"): ["there is no namespace named outside"],
     ("lesson2/route-in", "setup"): ["the outside host has no route to 172.17.0.3"],
     ("lesson2/route-in", "solved"): None,
@@ -90,6 +105,17 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson3/port-by-hand", "wrong-destination"): [
         "in OUTPUT sends packets to 172.17.0.9:80", "nat table's PREROUTING chain",
         "from the lab host itself"],
+    ("lesson3/wrong-chain", "fresh"): ["the container web is not running"],
+    ("lesson3/wrong-chain", "setup"): [
+        "the only DNAT rule for 8081 is in OUTPUT, and packets that arrive from another host"],
+    ("lesson3/wrong-chain", "solved"): None,
+    ("lesson3/wrong-chain", "wrong-no-rule"): ["there is no DNAT rule for 8081 at all",
+                                               "from the lab host itself"],
+    ("lesson4/no-masquerade", "fresh"): ["lab-ns0 and outside missing"],
+    ("lesson4/no-masquerade", "setup"): ["no MASQUERADE rule for 10.15.10.0/24"],
+    ("lesson4/no-masquerade", "solved"): None,
+    ("lesson4/no-masquerade", "wrong-route-back"): [
+        "the outside host now has a route to 10.15.10.0/24 (`10.15.10.0/24 via 203.0.113.1"],
     ("lesson4/third-namespace", "fresh"): ["(missing: lab-ns0 and lab-ns1)"],
     ("lesson4/third-namespace", "setup"): ["there is no namespace named lab-ns2"],
     ("lesson4/third-namespace", "solved"): None,

@@ -91,12 +91,16 @@ def test_a_progress_file_written_by_file_progress(tmp_path):
     exercise = Exercise(id="lesson9/schema-check", title="t", lesson="09-x.ipynb", task="",
                         check=lambda lab: [], hints=("one", "two"), solution="")
     store = FileProgress(path=path)
+    store.record_check(exercise, False)
     store.next_hint(exercise)
     store.record_check(exercise, True)
     data = load(path)
     check("progress", data)
-    assert data["exercises"]["lesson9/schema-check"] == {"hints_shown": 1, "checks": 1,
-                                                          "passed": True}
+    assert data["exercises"]["lesson9/schema-check"] == {
+        "hints_shown": 1, "checks": 2, "failed": 1, "passed": True, "gave_up": False}
+    # a file from before `failed` and `gave_up` (both optional in format 1) still validates
+    check("progress", {"format": 1, "exercises": {"lesson9/schema-check": {
+        "hints_shown": 0, "checks": 0, "passed": False}}})
 
 
 def test_an_empty_recording_and_topology_from_the_model():

@@ -56,10 +56,11 @@ def test_progress_survives_a_new_kernel(tmp_path):
     store.record_check(ex, False)  # passed once: stays done after a reset
     data = json.loads(path.read_text())
     assert data == {"format": 1, "exercises": {EXERCISE: {
-        "hints_shown": 1, "checks": 3, "passed": True}}}
+        "hints_shown": 0, "checks": 3, "failed": 2, "passed": True, "gave_up": False}}}
+    ex_mod.hint(EXERCISE)  # the failed check opened the hints
     again = prog.FileProgress.load(path)  # what a restarted kernel reads
     assert again.hints_shown[EXERCISE] == 1 and again.done(EXERCISE)
-    assert again.lesson_line(ex.lesson) == "1 of 1 exercise done in this lesson"
+    assert again.lesson_line(ex.lesson) == "1 of 2 exercises done in this lesson"
 
 
 def test_a_damaged_progress_file_does_not_stop_the_lesson(tmp_path):
@@ -98,9 +99,31 @@ def test_exercise_widget_saves_the_check_text_not_the_progress():
     assert "Hint 3 of 3" == w.hint_button.description
     assert widgets.exercise_widget(EXERCISE, lab)._repr_mimebundle_()["text/plain"] == \
         bundle["text/plain"]  # progress (hints, checks run) never reaches the saved text
+    # The check on display failed, so hints are open; the solution waits for the last hint.
+    assert w.solution_button.disabled and w.give_up_button.layout.display is None
     w.show_solution()
+    assert w.solution_box.value == ""
+    w.give_up()
     assert "docker run -dit --name busybox3" in w.solution_box.value
-    assert w.run_button.layout.display is None
+    assert w.run_button.layout.display is None and not w.solution_button.disabled
+    assert w.give_up_button.layout.display == "none"
+
+
+def test_exercise_widget_opens_hints_only_after_a_failed_check():
+    lab = RecordedLab()
+    w = widgets.exercise_widget(EXERCISE, lab, check_now=False)
+    assert w.hint_button.disabled and "try first" in w.hint_button.tooltip
+    assert w.solution_button.disabled and w.give_up_button.layout.display == "none"
+    w.reveal_hint()
+    assert w.hints_box.value == ""
+    w.check()  # ✗: no busybox3
+    assert not w.hint_button.disabled and w.hint_button.description == "Hint 1 of 3"
+    for _ in range(3):
+        w.reveal_hint()
+    assert w.hint_button.disabled and w.hint_button.description == "No more hints"
+    assert not w.solution_button.disabled and w.give_up_button.layout.display == "none"
+    w.show_solution()
+    assert "%%lab" in w.solution_box.value
 
 
 def test_no_output_widgets_anywhere():

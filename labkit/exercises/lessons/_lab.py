@@ -67,6 +67,18 @@ def ipv4(lab: Lab, ns: str | None = None, container: str | None = None) -> dict[
     return found
 
 
+def routes(lab: Lab, ns: str | None = None, container: str | None = None) -> list[dict]:
+    """`ip -j route show`: one dict per route (dst "default" or a prefix, gateway, dev)."""
+    return _ip(lab, "route show", ns, container) or []
+
+
+def route_text(items: list[dict]) -> str:
+    """Routes the way `ip route` prints their start, "; "-joined, for messages."""
+    words = [" ".join(filter(None, (r.get("dst"), r.get("gateway") and f"via {r['gateway']}",
+                                    r.get("dev") and f"dev {r['dev']}"))) for r in items]
+    return "; ".join(words) or "none"
+
+
 def in_subnet(cidr: str, subnet: str) -> bool:
     return ipaddress.ip_interface(cidr).ip in ipaddress.ip_network(subnet)
 

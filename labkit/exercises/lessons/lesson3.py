@@ -1,4 +1,5 @@
-"""Lesson 3 (iptables and -p): publish a port by hand, with the DNAT rules Docker would write."""
+"""Lesson 3 (iptables and -p): fix a hand-made port mapping whose DNAT rule is in the wrong
+chain (break and fix); publish a port by hand, with the DNAT rules Docker would write."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ PORT = 9090
 WEB = "172.17.0.2:80"
 URL = f"http://203.0.113.1:{PORT}/"
 PAGE = "hello from web"
+BROKEN_PORT = 8081
+BROKEN_URL = f"http://203.0.113.1:{BROKEN_PORT}/"
 
 WEB_RUN = (
     "docker run -d --name web -p 8080:80 busybox \\\n"
@@ -28,19 +31,43 @@ _LOCAL_DNAT = ("iptables -t nat -A {chain} -m addrtype --dst-type LOCAL -p tcp -
 _DNAT = re.compile(r"^-A (\S+) .*--dport (\d+)\b.*-j DNAT --to-destination (\S+)")
 
 
-def _dnat_rules(lab: Lab) -> list[tuple[str, str]]:
-    """(chain, destination) of every DNAT rule for PORT in the nat table."""
+def _dnat_rules(lab: Lab, port: int = PORT) -> list[tuple[str, str]]:
+    """(chain, destination) of every DNAT rule for `port` in the nat table."""
     rules = []
     for line in lab.run("iptables -t nat -S").stdout.splitlines():
         m = _DNAT.match(line)
-        if m and int(m.group(2)) == PORT:
+        if m and int(m.group(2)) == port:
             rules.append((m.group(1), m.group(3)))
     return rules
 
 
-def _get(lab: Lab, prefix: str) -> bool:
-    result = lab.run(f"{prefix}curl -s -m 3 {URL}", timeout=15)
+def _get(lab: Lab, prefix: str, url: str = URL) -> bool:
+    result = lab.run(f"{prefix}curl -s -m 3 {url}", timeout=15)
     return result.ok and PAGE in result.stdout
+
+
+def check_wrong_chain(lab: Lab) -> list[str]:
+    state = _lab.container_state(lab, "web")
+    if state is None or not state.get("Running"):
+        return ["the container web is not running: run the lesson's cell that starts it"]
+    if "outside" not in _lab.netns_names(lab):
+        return ["there is no namespace named outside: run the lesson's cell that makes the "
+                "outside host first"]
+    chains = {chain for chain, _ in _dnat_rules(lab, BROKEN_PORT)}
+    problems = []
+    if not _get(lab, "ip netns exec outside ", BROKEN_URL):
+        where = (f"the only DNAT rule for {BROKEN_PORT} is in {_lab.names(sorted(chains))}"
+                 if chains else f"there is no DNAT rule for {BROKEN_PORT} at all")
+        problems.append(f"from the outside host, `curl {BROKEN_URL}` does not get web's page: "
+                        f"{where}, and packets that arrive from another host never pass "
+                        "OUTPUT: they pass the nat table's PREROUTING chain"
+                        if "PREROUTING" not in chains else
+                        f"from the outside host, `curl {BROKEN_URL}` does not get web's page, "
+                        "though PREROUTING has a DNAT rule for it: where does it send them?")
+    if not _get(lab, "", BROKEN_URL):
+        problems.append(f"from the lab host itself, `curl {BROKEN_URL}` no longer gets web's "
+                        "page: keep a rule in OUTPUT for the lab host's own connections")
+    return problems
 
 
 def check_port_by_hand(lab: Lab) -> list[str]:
@@ -74,6 +101,31 @@ def check_port_by_hand(lab: Lab) -> list[str]:
 
 
 EXERCISES = [
+    Exercise(
+        id="lesson3/wrong-chain",
+        title="Fix a port mapping in the wrong chain",
+        lesson="03-iptables-p.ipynb",
+        task=(f"The cell above published web's port 80 as port {BROKEN_PORT} of the lab host, "
+              f"by hand, with one DNAT rule. `curl {BROKEN_URL}` works from the lab host "
+              "itself but not from the outside host. Find out why and fix it, so that both "
+              "get web's page."),
+        check=check_wrong_chain,
+        hints=(
+            f"Where is the rule? `iptables -t nat -S | grep {BROKEN_PORT}`.",
+            "Which chain does a packet from another host pass on its way in, before routing? "
+            "And which one a packet the lab host makes itself?",
+            "Add the same rule to PREROUTING: `iptables -t nat -A PREROUTING -m addrtype "
+            f"--dst-type LOCAL -p tcp --dport {BROKEN_PORT} -j DNAT --to-destination {WEB}`.",
+        ),
+        solution=(
+            f"{_LOCAL_DNAT.format(chain='PREROUTING').replace(str(PORT), str(BROKEN_PORT))}"
+            f"ip netns exec outside curl -s {BROKEN_URL}\n"
+            f"curl -s {BROKEN_URL}\n"
+        ),
+        setup=_lab.OUTSIDE_SETUP + WEB_RUN,
+        breaks=("# Publish web's port 80 as 8081, by hand: one DNAT rule (in which chain?)\n"
+                + _LOCAL_DNAT.format(chain="OUTPUT").replace(str(PORT), str(BROKEN_PORT))),
+    ),
     Exercise(
         id="lesson3/port-by-hand",
         title="Publish a port by hand",

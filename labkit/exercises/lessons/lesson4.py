@@ -1,7 +1,9 @@
-"""Lesson 4 (docker0 by hand): connect a third namespace to the hand-made bridge."""
+"""Lesson 4 (docker0 by hand): find why the way out broke (break and fix: the MASQUERADE rule
+deleted); connect a third namespace to the hand-made bridge."""
 
 from __future__ import annotations
 
+import ipaddress
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
@@ -41,6 +43,51 @@ ip link set veth2 up
 ip -n lab-ns1 link set eth0 up
 ip -n lab-ns1 link set lo up
 """
+
+
+OUTSIDE = "203.0.113.10"
+MASQUERADE = f"-s {SUBNET} ! -o {BRIDGE} -j MASQUERADE"
+
+#: The lesson's state at the break-and-fix: SETUP, default routes, the outside host and the
+#: MASQUERADE rule, as the notebook's cells make them.
+WAY_OUT = (SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n"
+           "ip -n lab-ns1 route add default via 10.15.10.1\n" + _lab.OUTSIDE_SETUP
+           + f"iptables -t nat -A POSTROUTING {MASQUERADE}\n")
+
+
+def _leads_to_subnet(route: dict) -> bool:
+    """A route of the outside host that would carry answers back to SUBNET."""
+    dst = route.get("dst", "")
+    return dst == "default" or (dst[:1].isdigit() and ipaddress.ip_network(
+        dst, strict=False).overlaps(ipaddress.ip_network(SUBNET)))
+
+
+def check_no_masquerade(lab: Lab) -> list[str]:
+    spaces = _lab.netns_names(lab)
+    missing = [ns for ns in ("lab-ns0", "outside") if ns not in spaces]
+    if missing:
+        return [f"{_lab.names(missing)} missing: run the lesson's cells that build the "
+                "namespaces and the outside host first"]
+    if not any(r.get("dst") == "default" for r in _lab.routes(lab, ns="lab-ns0")):
+        return ["lab-ns0 has no default route: it was there before the break "
+                "(`ip -n lab-ns0 route add default via 10.15.10.1`)"]
+    back = [r for r in _lab.routes(lab, ns="outside") if _leads_to_subnet(r)]
+    if back:
+        return [f"the outside host now has a route to {SUBNET} (`{_lab.route_text(back)}`): "
+                "it stands for the internet, which will never know your private network. "
+                "Delete that route and let the lab host translate the source address instead"]
+    rules = lab.run("iptables -t nat -S POSTROUTING").stdout
+    problems = []
+    if "MASQUERADE" not in rules or SUBNET not in rules:
+        problems.append(f"lab-ns0's packets leave with their own source, 10.15.10.2, and the "
+                        f"outside host has no route back to {SUBNET}: the nat table's "
+                        f"POSTROUTING chain has no MASQUERADE rule for {SUBNET} "
+                        "(`iptables -t nat -S POSTROUTING`)")
+    elif not _lab.ping(lab, OUTSIDE, ns="lab-ns0"):
+        problems.append(f"POSTROUTING masquerades {SUBNET}, but lab-ns0 still gets no answer "
+                        f"from {OUTSIDE}: does the rule leave out only {BRIDGE} (`! -o "
+                        f"{BRIDGE}`)?")
+    return problems
 
 
 def check_third_namespace(lab: Lab) -> list[str]:
@@ -92,6 +139,31 @@ def check_third_namespace(lab: Lab) -> list[str]:
 
 
 EXERCISES = [
+    Exercise(
+        id="lesson4/no-masquerade",
+        title="Find why the way out broke",
+        lesson="04-docker0-by-hand.ipynb",
+        task=("The cell above broke something on purpose: `ip netns exec lab-ns0 ping "
+              f"{OUTSIDE} -c 1` gets no answer any more, though lab-ns0 still reaches "
+              "lab-br0 and lab-ns1. Find what is missing, without changing the outside host, "
+              "and put it back."),
+        check=check_no_masquerade,
+        hints=(
+            "Do the pings reach the outside host, and from which address? `ip netns exec "
+            "outside tcpdump -i eth0 -n -c 1 icmp` in a terminal while lab-ns0 pings.",
+            f"The outside host cannot answer 10.15.10.2: it has no route to {SUBNET}. What "
+            "gave the packets the lab host's address before?",
+            f"`iptables -t nat -S POSTROUTING` has no MASQUERADE rule for {SUBNET} any more: "
+            f"`iptables -t nat -A POSTROUTING {MASQUERADE}`.",
+        ),
+        solution=(
+            f"iptables -t nat -A POSTROUTING {MASQUERADE}\n"
+            f"ip netns exec lab-ns0 ping {OUTSIDE} -c 2\n"
+        ),
+        setup=WAY_OUT,
+        breaks=("# Break something on purpose: a rule goes.\n"
+                f"iptables -t nat -D POSTROUTING {MASQUERADE}\n"),
+    ),
     Exercise(
         id="lesson4/third-namespace",
         title="Connect a third namespace",

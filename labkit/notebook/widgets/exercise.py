@@ -1,5 +1,7 @@
-"""The exercise widget: Check / Hint / Show solution / Run the solution, with the learner's
-progress (labkit.exercises.store)."""
+"""The exercise widget: Check / Hint / Give up / Show solution / Run the solution, with the
+learner's progress (labkit.exercises.store). Which buttons are open is
+`labkit.exercises.offer`'s decision (pure): hints after a failed check, the solution after the
+hints or a give-up."""
 
 from __future__ import annotations
 
@@ -36,19 +38,22 @@ class ExerciseWidget(_Readable, W.VBox):
         self.check_button = W.Button(description="Check", icon="check",
                                      button_style="primary", tooltip="run the check in the lab")
         self.hint_button = W.Button(description="Hint", icon="lightbulb-o")
+        self.give_up_button = W.Button(description="Give up: show the solution", icon="flag",
+                                       layout=W.Layout(display="none"))
         self.solution_button = W.Button(description="Show solution", icon="eye")
         self.run_button = W.Button(description="Run the solution", icon="play",
                                    button_style="warning", layout=W.Layout(display="none"))
         self.check_button.on_click(self._guard(self.result, self.check))
         self.hint_button.on_click(self._guard(self.hints_box, self.reveal_hint))
+        self.give_up_button.on_click(self._guard(self.solution_box, self.give_up))
         self.solution_button.on_click(self._guard(self.solution_box, self.show_solution))
         self.run_button.on_click(self._guard(self.solution_box, self.run_solution))
-        buttons = W.HBox([self.check_button, self.hint_button, self.solution_button,
-                          self.run_button])
+        buttons = W.HBox([self.check_button, self.hint_button, self.give_up_button,
+                          self.solution_button, self.run_button])
         super().__init__([self.title, self.status, buttons, self.result, self.hints_box,
                           self.solution_box])
         self.add_class("labkit-exercise")
-        self._show_hints()
+        self._show_offer()
         if check_now:
             self.check()
         else:
@@ -70,16 +75,23 @@ class ExerciseWidget(_Readable, W.VBox):
         colour = "#2f855a" if self.last.passed else "#c53030"
         self.result.value = (f"<div style=\"color: {colour}\">{_pre(self.last.text())}</div>")
         self._show_status()
+        self._show_offer()
         return self.last
 
     def reveal_hint(self) -> None:
-        got = self.store.next_hint(self.exercise)
-        if got is None:
-            self.hint_button.disabled = True
-        self._show_hints()
+        self.store.next_hint(self.exercise)  # None when none is open: the buttons say why
+        self._show_offer()
         self._show_status()
 
+    def give_up(self) -> None:
+        """Open the solution without the remaining hints, and show it."""
+        self.store.give_up(self.exercise)
+        self._show_offer()
+        self.show_solution()
+
     def show_solution(self) -> None:
+        if not self.store.offer(self.exercise).solution:
+            return  # the button is disabled then; a stray call shows nothing early
         self.solution_box.value = ("<div>The solution (it goes in a <code>%%lab</code> cell, "
                                    "or press Run the solution):</div>"
                                    + _pre("%%lab\n" + self.exercise.solution.rstrip()))
@@ -97,15 +109,21 @@ class ExerciseWidget(_Readable, W.VBox):
                                                                     or "(nothing)"))
         self.check()
 
-    def _show_hints(self) -> None:
+    def _show_offer(self) -> None:
+        """The hints shown so far, and the buttons as `offer` says: open, or why not."""
         shown = self.store.shown(self.exercise)
         total = len(self.exercise.hints)
+        now = self.store.offer(self.exercise)
         items = "".join(f"<li>{html.escape(h)}</li>" for h in shown)
         self.hints_box.value = (f"<div>Hints ({len(shown)} of {total}):</div><ol>{items}</ol>"
                                 if shown else "")
-        self.hint_button.disabled = len(shown) >= total
+        self.hint_button.disabled = not now.hint
         self.hint_button.description = ("No more hints" if len(shown) >= total
                                          else f"Hint {len(shown) + 1} of {total}")
+        self.hint_button.tooltip = now.why_no_hint or "one more hint"
+        self.solution_button.disabled = not now.solution
+        self.solution_button.tooltip = now.why_no_solution or "show the solution's commands"
+        self.give_up_button.layout.display = None if now.give_up else "none"
 
     def _show_status(self) -> None:
         ex = self.exercise

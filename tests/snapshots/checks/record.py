@@ -4,7 +4,7 @@ usage (a throw-away lab, never the course lab):
     docker run -d --name labkit-record-lab --network none --label org.labkit.role=test-throwaway \
         --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
         --security-opt apparmor=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw labkit-lab:latest
-    .venv/bin/python tests/snapshots/checks/record.py labkit-record-lab
+    .venv/bin/python tests/snapshots/checks/record.py labkit-record-lab [EXERCISE_ID ...]
     docker rm -f -v labkit-record-lab
 
 For each exercise and state (STATES below): reset the lab, run the state's script, run the
@@ -24,7 +24,8 @@ from labkit.exercises import get
 HERE = Path(__file__).parent
 
 #: exercise id -> [(state, script run after the reset)]; "setup"/"solution" stand for the
-#: exercise's own scripts. Wrong states are typical learner mistakes.
+#: exercise's own scripts ("setup" is `start`: with a break-and-fix challenge's break). Wrong
+#: states are typical learner mistakes.
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
         ("fresh", []),
@@ -33,25 +34,57 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-address", ["ip link add hello0 type bridge",
                            "ip addr add 192.0.2.7/24 dev hello0", "ip link set hello0 up"]),
     ],
+    "lesson1/cable-down": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-nomaster", ["setup", "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)"
+                            "; n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}'"
+                            " | cut -d@ -f1); ip link set \"$n\" nomaster; ip link set \"$n\" up"]),
+    ],
     "lesson1/find-the-peer": [
         ("fresh", ["rm -f /tmp/busybox3-peer"]),
         ("setup", ["rm -f /tmp/busybox3-peer", "setup"]),
         ("solved", ["rm -f /tmp/busybox3-peer", "setup", "solution"]),
+        ("wrong-eth0-peer", ["rm -f /tmp/busybox3-peer", "setup",
+                             "docker run -dit --name busybox3 busybox sh",
+                             "docker network create backend",
+                             "docker network connect backend busybox3",
+                             "peer=$(docker exec busybox3 cat /sys/class/net/eth0/iflink); "
+                             "ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' "
+                             "> /tmp/busybox3-peer"]),
         ("wrong-peer", ["rm -f /tmp/busybox3-peer", "setup",
                         "docker run -dit --name busybox3 busybox sh",
+                        "docker network create backend",
+                        "docker network connect backend busybox3",
                         "peer=$(docker exec busybox1 cat /sys/class/net/eth0/iflink); "
                         "ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' "
                         "> /tmp/busybox3-peer"]),
         ("wrong-not-veth", ["rm -f /tmp/busybox3-peer", "setup",
                             "docker run -dit --name busybox3 busybox sh",
+                            "docker network create backend",
+                            "docker network connect backend busybox3",
                             "echo docker0 > /tmp/busybox3-peer"]),
         ("wrong-stopped", ["rm -f /tmp/busybox3-peer", "setup",
                            "docker create --name busybox3 busybox sh"]),
+        ("wrong-one-network", ["rm -f /tmp/busybox3-peer", "setup",
+                               "docker run -dit --name busybox3 busybox sh"]),
         ("wrong-no-answer", ["rm -f /tmp/busybox3-peer", "setup",
-                             "docker run -dit --name busybox3 busybox sh"]),
+                             "docker run -dit --name busybox3 busybox sh",
+                             "docker network create backend",
+                             "docker network connect backend busybox3"]),
         ("wrong-unknown-name", ["rm -f /tmp/busybox3-peer", "setup",
                                 "docker run -dit --name busybox3 busybox sh",
+                                "docker network create backend",
+                                "docker network connect backend busybox3",
                                 "echo vethnope@if9 > /tmp/busybox3-peer"]),
+    ],
+    "lesson2/way-out": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-gateway", ["setup", "pid=$(docker inspect -f '{{.State.Pid}}' busybox1); "
+                           "nsenter -t \"$pid\" -n ip route add default via 172.17.0.3"]),
     ],
     "lesson2/route-in": [
         ("fresh", []),
@@ -71,6 +104,19 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-destination", [
             "setup", "iptables -t nat -A OUTPUT -p tcp --dport 9090 -j DNAT "
             "--to-destination 172.17.0.9:80"]),
+    ],
+    "lesson3/wrong-chain": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-no-rule", ["setup", "iptables -t nat -F OUTPUT"]),
+    ],
+    "lesson4/no-masquerade": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-route-back", ["setup",
+                              "ip -n outside route add 10.15.10.0/24 via 203.0.113.1"]),
     ],
     "lesson4/third-namespace": [
         ("fresh", []),
@@ -117,7 +163,7 @@ def record(lab: Lab, exercise_id: str) -> dict:
         report = lab.reset()
         assert report.clean, report.warnings
         for step in steps:
-            script = {"setup": ex.setup, "solution": ex.solution}.get(step, step)
+            script = {"setup": ex.start, "solution": ex.solution}.get(step, step)
             lab.run(script, timeout=120, check=True)
         recorder = Recorder(lab)
         problems = ex.check(recorder)  # type: ignore[arg-type]
@@ -127,9 +173,9 @@ def record(lab: Lab, exercise_id: str) -> dict:
     return {"exercise": exercise_id, "states": states}
 
 
-def main(name: str) -> None:
+def main(name: str, only: list[str]) -> None:
     lab = Lab.connect(name=name)
-    for exercise_id in STATES:
+    for exercise_id in only or STATES:
         out = HERE / (exercise_id.replace("/", "-") + ".json")
         out.write_text(json.dumps(record(lab, exercise_id), indent=1, ensure_ascii=False)
                        + "\n", encoding="utf-8")
@@ -137,4 +183,4 @@ def main(name: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    main(sys.argv[1], sys.argv[2:])  # exercise ids after the lab: record only those
