@@ -87,22 +87,22 @@ PARTIAL = [
     ("lesson2/route-in", "ip -n outside route add 172.17.0.0/16 via 203.0.113.1\n"
      "sysctl -qw net.ipv4.ip_forward=0",
      ["ip_forward is 0"]),
-    ("lesson3/port-by-hand",
+    ("lesson4/port-by-hand",
      "iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 172.17.0.2:80",
      ["from the lab host itself", "OUTPUT chain"]),
-    ("lesson3/port-by-hand",
+    ("lesson4/port-by-hand",
      "iptables -t nat -A PREROUTING -p tcp --dport 9090 -j DNAT --to-destination 172.17.0.2:81",
      ["sends packets to 172.17.0.2:81, but web listens on 172.17.0.2:80"]),
-    ("lesson3/wrong-chain", "", ["the only DNAT rule for 8081 is in OUTPUT",
+    ("lesson4/wrong-chain", "", ["the only DNAT rule for 8081 is in OUTPUT",
                                  "they pass the nat table's PREROUTING chain"]),
-    ("lesson3/wrong-chain", "iptables -t nat -F OUTPUT",
+    ("lesson4/wrong-chain", "iptables -t nat -F OUTPUT",
      ["there is no DNAT rule for 8081 at all", "from the lab host itself"]),
-    ("lesson4/no-masquerade", "", ["no MASQUERADE rule for 10.15.10.0/24"]),
-    ("lesson4/no-masquerade", "ip -n outside route add 10.15.10.0/24 via 203.0.113.1",
+    ("lesson5/no-masquerade", "", ["no MASQUERADE rule for 10.15.10.0/24"]),
+    ("lesson5/no-masquerade", "ip -n outside route add 10.15.10.0/24 via 203.0.113.1",
      ["it stands for the internet"]),
-    ("lesson4/third-namespace", "ip netns add lab-ns2",
+    ("lesson5/third-namespace", "ip netns add lab-ns2",
      ["lab-ns2 exists but has no interface with an address in 10.15.10.0/24"]),
-    ("lesson4/third-namespace", "ip netns add lab-ns2\n"
+    ("lesson5/third-namespace", "ip netns add lab-ns2\n"
      "ip link add veth4 type veth peer name veth5\nip link set veth5 netns lab-ns2\n"
      "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth5\nip -n lab-ns2 link set veth5 up",
      ["is veth4 in the lab host, which is not attached: attach it to lab-br0",
@@ -179,7 +179,7 @@ def test_solution_prints_the_commands(capsys, monkeypatch):
 
 
 def test_unknown_exercise_lists_the_known_ones():
-    with pytest.raises(UsageError, match="must be one of .*lesson4/third-namespace"):
+    with pytest.raises(UsageError, match="must be one of .*lesson5/third-namespace"):
         ex_mod.get("lesson9/nope")
 
 

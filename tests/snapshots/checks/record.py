@@ -94,7 +94,7 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-via", ["setup", "ip -n outside route add 172.17.0.0/16 via 203.0.113.99"]),
         ("wrong-no-forward", ["setup", "solution", "sysctl -w net.ipv4.ip_forward=0"]),
     ],
-    "lesson3/port-by-hand": [
+    "lesson4/port-by-hand": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
@@ -105,20 +105,20 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
             "setup", "iptables -t nat -A OUTPUT -p tcp --dport 9090 -j DNAT "
             "--to-destination 172.17.0.9:80"]),
     ],
-    "lesson3/wrong-chain": [
+    "lesson4/wrong-chain": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
         ("wrong-no-rule", ["setup", "iptables -t nat -F OUTPUT"]),
     ],
-    "lesson4/no-masquerade": [
+    "lesson5/no-masquerade": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
         ("wrong-route-back", ["setup",
                               "ip -n outside route add 10.15.10.0/24 via 203.0.113.1"]),
     ],
-    "lesson4/third-namespace": [
+    "lesson5/third-namespace": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
