@@ -59,7 +59,7 @@ def test_starting_routes_are_the_seal_and_nothing_leads_out(lab):
 
 def test_lesson_routes_win_and_every_namespace_ends_inside(lab):
     lab.sh(SCENE)
-    # out0's connected route beats the seal's 203.0.113.0/24: lesson 2 is unchanged.
+    # out0's connected route beats the seal's 203.0.113.0/24: lesson 3 is unchanged.
     assert route_get(lab, "", "203.0.113.10").startswith("203.0.113.10 dev out0 src 203.0.113.1")
     assert "via 10.15.10.1 dev eth0" in route_get(lab, "lab-ns0", "9.9.9.9")
     report = lab.containment()

@@ -266,9 +266,9 @@ def test_the_ifindexes_digits_do_not_change_the_drawing(dot_program):
 
 
 def test_routes_are_drawn_in_their_namespace_and_a_new_one_is_highlighted():
-    """Lesson 2's exercise adds a route to `outside`; busybox1's default gateway is drawn;
+    """Lesson 3's exercise adds a route to `outside`; busybox1's default gateway is drawn;
     the kernel's link routes and the lab's way out by its uplink are not."""
-    t7, t8 = states_around("02-connected", "ip -n outside route add 172.17.0.0/16")
+    t7, t8 = states_around("03-way-out", "ip -n outside route add 172.17.0.0/16")
     dot = to_dot(t8, diff=diff(t7, t8))
     outside = cluster(dot, "outside")
     assert ('<font color="#d5006d"><b>+ 172.17.0.0/16 via 203.0.113.1 dev eth0</b></font>'

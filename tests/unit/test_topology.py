@@ -178,8 +178,8 @@ RECORDINGS = Path(__file__).resolve().parents[2] / "notebooks" / "recordings"
 
 
 def test_a_route_a_cell_added_is_a_change():
-    """Lesson 2's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
-    t7, t8 = states_around("02-connected", "ip -n outside route add 172.17.0.0/16")
+    """Lesson 3's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
+    t7, t8 = states_around("03-way-out", "ip -n outside route add 172.17.0.0/16")
     assert "+ route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t7, t8).lines()
     assert "- route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t8, t7).lines()
     assert diff(*states_around("05-docker0-by-hand", "route add default via")).lines() == [

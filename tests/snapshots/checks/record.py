@@ -79,14 +79,31 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                                 "docker network connect backend busybox3",
                                 "echo vethnope@if9 > /tmp/busybox3-peer"]),
     ],
-    "lesson2/way-out": [
+    "lesson2/which-cable": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-no-answer", ["rm -f /tmp/busybox4-cable", "setup",
+                             "docker run -dit --name busybox4 busybox sh"]),
+        ("wrong-sender", ["setup", "docker run -dit --name busybox4 busybox sh",
+                          "bridge link | grep -o 'veth[0-9a-f]*' | head -n 1 "
+                          "> /tmp/busybox4-cable"]),
+        ("wrong-other-port", ["setup", "docker run -dit --name busybox4 busybox sh",
+                              "bridge link | grep -o 'veth[0-9a-f]*' | sed -n 2p "
+                              "> /tmp/busybox4-cable"]),
+        ("wrong-bridge", ["setup", "docker run -dit --name busybox4 busybox sh",
+                          "echo docker0 > /tmp/busybox4-cable"]),
+        ("wrong-unknown-name", ["setup", "docker run -dit --name busybox4 busybox sh",
+                                "echo vethnope > /tmp/busybox4-cable"]),
+    ],
+    "lesson3/way-out": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
         ("wrong-gateway", ["setup", "pid=$(docker inspect -f '{{.State.Pid}}' busybox1); "
                            "nsenter -t \"$pid\" -n ip route add default via 172.17.0.3"]),
     ],
-    "lesson2/route-in": [
+    "lesson3/route-in": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
