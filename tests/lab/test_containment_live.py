@@ -16,15 +16,15 @@ import pytest
 
 from labkit.cli.doctor import gather
 from labkit.exercises.lessons._lab import OUTSIDE_SETUP
-from labkit.exercises.lessons.lesson4 import SETUP as LESSON4_SETUP
+from labkit.exercises.lessons.lesson5 import SETUP as LESSON5_SETUP
 from labkit.model.containment import ADDRESSES
 
 pytestmark = pytest.mark.lab
 
 # The lessons' starting points for "going outside": a container on docker0, the simulated
-# outside host (lessons 2-4), lesson 4's hand-made namespaces, one with a default route.
+# outside host (lessons 3-5), lesson 5's hand-made namespaces, one with a default route.
 SCENE = ("set -e\ndocker run -dit --name busybox1 busybox sh >/dev/null\n" + OUTSIDE_SETUP
-         + LESSON4_SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n")
+         + LESSON5_SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n")
 
 
 def route_get(lab, where: str, dst: str) -> str:
