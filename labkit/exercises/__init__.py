@@ -4,9 +4,9 @@ solution, and a check that inspects the real lab and says what is missing.
 In a notebook:
 
     from labkit.exercises import check, hint, solution
-    check("lesson4/third-namespace")     # ✓, or ✗ with one line per problem found
-    hint("lesson4/third-namespace")      # the next hint, one more per call
-    solution("lesson4/third-namespace")  # the commands of the solution
+    check("lesson5/third-namespace")     # ✓, or ✗ with one line per problem found
+    hint("lesson5/third-namespace")      # the next hint, one more per call
+    solution("lesson5/third-namespace")  # the commands of the solution
 
 The exercises themselves live in `labkit.exercises.lessons` (one module per lesson, found
 with pkgutil). The notebook cells that belong to an exercise are found by their metadata,

@@ -16,15 +16,15 @@ import pytest
 
 from labkit.cli.doctor import gather
 from labkit.exercises.lessons._lab import OUTSIDE_SETUP
-from labkit.exercises.lessons.lesson4 import SETUP as LESSON4_SETUP
+from labkit.exercises.lessons.lesson5 import SETUP as LESSON5_SETUP
 from labkit.model.containment import ADDRESSES
 
 pytestmark = pytest.mark.lab
 
 # The lessons' starting points for "going outside": a container on docker0, the simulated
-# outside host (lessons 2-4), lesson 4's hand-made namespaces, one with a default route.
+# outside host (lessons 3-5), lesson 5's hand-made namespaces, one with a default route.
 SCENE = ("set -e\ndocker run -dit --name busybox1 busybox sh >/dev/null\n" + OUTSIDE_SETUP
-         + LESSON4_SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n")
+         + LESSON5_SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n")
 
 
 def route_get(lab, where: str, dst: str) -> str:
@@ -59,7 +59,7 @@ def test_starting_routes_are_the_seal_and_nothing_leads_out(lab):
 
 def test_lesson_routes_win_and_every_namespace_ends_inside(lab):
     lab.sh(SCENE)
-    # out0's connected route beats the seal's 203.0.113.0/24: lesson 2 is unchanged.
+    # out0's connected route beats the seal's 203.0.113.0/24: lesson 3 is unchanged.
     assert route_get(lab, "", "203.0.113.10").startswith("203.0.113.10 dev out0 src 203.0.113.1")
     assert "via 10.15.10.1 dev eth0" in route_get(lab, "lab-ns0", "9.9.9.9")
     report = lab.containment()

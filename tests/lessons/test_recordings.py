@@ -95,5 +95,5 @@ def test_live_modes_follow_from_the_commands():
     assert docker.live_modes == ("docker", "rootless")
     assert by_hand.live_modes == ("docker", "rootless", "netns")
     lessons = {p.name: recording(p).live_modes for p in LESSONS}
-    assert "netns" in lessons["04-docker0-by-hand.ipynb"]
+    assert "netns" in lessons["05-docker0-by-hand.ipynb"]
     assert "netns" not in lessons["01-docker0.ipynb"]

@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.rootless, pytest.mark.slow]
 VENV = Path(os.environ.get("LABKIT_LEARNER_VENV", "/opt/labkit-learner-venv"))
 # What the lessons import in their kernel (the widgets included), besides labkit itself.
 KERNEL_NEEDS = ("nbclient", "ipykernel", "graphviz", "pyroute2", "nbformat", "ipywidgets")
-BY_HAND = "04-docker0-by-hand.ipynb"
+BY_HAND = "05-docker0-by-hand.ipynb"
 
 
 @pytest.fixture(scope="module")

@@ -75,12 +75,12 @@ def test_progress_gives_hints_one_at_a_time_then_none_and_forgets():
 
 def test_every_lesson_module_is_found_in_lesson_order():
     ids = [e.id for e in exercises.exercises()]
-    assert ids[:9] == ["lesson0/first-bridge", "lesson1/cable-down", "lesson1/find-the-peer",
-                       "lesson2/way-out", "lesson2/route-in", "lesson3/wrong-chain",
-                       "lesson3/port-by-hand", "lesson4/no-masquerade",
-                       "lesson4/third-namespace"]
-    assert [e.id for e in exercises.exercises("02-connected.ipynb")] == [
-        "lesson2/way-out", "lesson2/route-in"]
+    assert ids[:10] == ["lesson0/first-bridge", "lesson1/cable-down", "lesson1/find-the-peer",
+                        "lesson2/which-cable", "lesson3/way-out", "lesson3/route-in",
+                        "lesson4/wrong-chain", "lesson4/port-by-hand", "lesson5/no-masquerade",
+                        "lesson5/third-namespace"]
+    assert [e.id for e in exercises.exercises("03-way-out.ipynb")] == [
+        "lesson3/way-out", "lesson3/route-in"]
     assert exercises._lesson_order("lesson10") > exercises._lesson_order("lesson9")
     assert exercises._lesson_order("extra") > exercises._lesson_order("lesson99")
 
@@ -109,13 +109,13 @@ def test_check_runs_against_the_given_lab_and_tells_progress(monkeypatch):
 
 def test_hint_prints_the_next_then_says_there_are_no_more(monkeypatch, capsys):
     monkeypatch.setattr(exercises, "progress", Progress())
-    exercises.progress.record_check(exercises.get("lesson2/route-in"), False)
+    exercises.progress.record_check(exercises.get("lesson3/route-in"), False)
     for _ in range(4):
-        exercises.hint("lesson2/route-in")
+        exercises.hint("lesson3/route-in")
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Hint 1 of 3: Ask the outside host")
     assert out[2].startswith("Hint 3 of 3: `ip -n outside route add 172.17.0.0/16 via")
-    assert out[3] == ('No more hints: all 3 were shown. solution("lesson2/route-in") prints '
+    assert out[3] == ('No more hints: all 3 were shown. solution("lesson3/route-in") prints '
                       "the solution.")
 
 

@@ -85,49 +85,58 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson1/find-the-peer", "wrong-no-answer"): ["/tmp/busybox3-peer does not exist yet"],
     ("lesson1/find-the-peer", "wrong-unknown-name"): [
         "says 'vethnope', but the lab host has no interface of that name"],
-    ("lesson2/way-out", "fresh"): ["there is no namespace named outside"],
-    ("lesson2/way-out", "setup"): ["no default route, only `172.17.0.0/16 dev eth0`"],
-    ("lesson2/way-out", "solved"): None,
-    ("lesson2/way-out", "wrong-gateway"): [
+    ("lesson2/which-cable", "fresh"): ["busybox1 is not running", "busybox2 is not running",
+                                       "busybox3 is not running"],
+    ("lesson2/which-cable", "setup"): ["there is no running container named busybox4"],
+    ("lesson2/which-cable", "solved"): None,
+    ("lesson2/which-cable", "wrong-no-answer"): ["/tmp/busybox4-cable does not exist yet"],
+    ("lesson2/which-cable", "wrong-sender"): ["that is busybox1's cable"],
+    ("lesson2/which-cable", "wrong-other-port"): ["but not the one 02:42:ac:11:00:05 is behind"],
+    ("lesson2/which-cable", "wrong-bridge"): ["the bridge itself"],
+    ("lesson2/which-cable", "wrong-unknown-name"): ["the lab host has no interface of that name"],
+    ("lesson3/way-out", "fresh"): ["there is no namespace named outside"],
+    ("lesson3/way-out", "setup"): ["no default route, only `172.17.0.0/16 dev eth0`"],
+    ("lesson3/way-out", "solved"): None,
+    ("lesson3/way-out", "wrong-gateway"): [
         "default route goes via 172.17.0.3, but its router is the lab host, 172.17.0.1"],
-    ("lesson2/route-in", "fresh"): ["there is no namespace named outside"],
-    ("lesson2/route-in", "setup"): ["the outside host has no route to 172.17.0.3"],
-    ("lesson2/route-in", "solved"): None,
-    ("lesson2/route-in", "wrong-on-link"): ["thinks 172.17.0.3 is on its own link"],
-    ("lesson2/route-in", "wrong-via"): ["via 203.0.113.99, but only the lab host"],
-    ("lesson2/route-in", "wrong-no-forward"): ["ip_forward is 0 in the lab host"],
-    ("lesson3/port-by-hand", "fresh"): ["the container web is not running"],
-    ("lesson3/port-by-hand", "setup"): ["no DNAT rule for port 9090", "from the outside host",
+    ("lesson3/route-in", "fresh"): ["there is no namespace named outside"],
+    ("lesson3/route-in", "setup"): ["the outside host has no route to 172.17.0.3"],
+    ("lesson3/route-in", "solved"): None,
+    ("lesson3/route-in", "wrong-on-link"): ["thinks 172.17.0.3 is on its own link"],
+    ("lesson3/route-in", "wrong-via"): ["via 203.0.113.99, but only the lab host"],
+    ("lesson3/route-in", "wrong-no-forward"): ["ip_forward is 0 in the lab host"],
+    ("lesson4/port-by-hand", "fresh"): ["the container web is not running"],
+    ("lesson4/port-by-hand", "setup"): ["no DNAT rule for port 9090", "from the outside host",
                                         "from the lab host itself"],
-    ("lesson3/port-by-hand", "solved"): None,
-    ("lesson3/port-by-hand", "wrong-prerouting-only"): [
+    ("lesson4/port-by-hand", "solved"): None,
+    ("lesson4/port-by-hand", "wrong-prerouting-only"): [
         "The lab host's own packets never pass PREROUTING"],
-    ("lesson3/port-by-hand", "wrong-destination"): [
+    ("lesson4/port-by-hand", "wrong-destination"): [
         "in OUTPUT sends packets to 172.17.0.9:80", "nat table's PREROUTING chain",
         "from the lab host itself"],
-    ("lesson3/wrong-chain", "fresh"): ["the container web is not running"],
-    ("lesson3/wrong-chain", "setup"): [
+    ("lesson4/wrong-chain", "fresh"): ["the container web is not running"],
+    ("lesson4/wrong-chain", "setup"): [
         "the only DNAT rule for 8081 is in OUTPUT, and packets that arrive from another host"],
-    ("lesson3/wrong-chain", "solved"): None,
-    ("lesson3/wrong-chain", "wrong-no-rule"): ["there is no DNAT rule for 8081 at all",
+    ("lesson4/wrong-chain", "solved"): None,
+    ("lesson4/wrong-chain", "wrong-no-rule"): ["there is no DNAT rule for 8081 at all",
                                                "from the lab host itself"],
-    ("lesson4/no-masquerade", "fresh"): ["lab-ns0 and outside missing"],
-    ("lesson4/no-masquerade", "setup"): ["no MASQUERADE rule for 10.15.10.0/24"],
-    ("lesson4/no-masquerade", "solved"): None,
-    ("lesson4/no-masquerade", "wrong-route-back"): [
+    ("lesson5/no-masquerade", "fresh"): ["lab-ns0 and outside missing"],
+    ("lesson5/no-masquerade", "setup"): ["no MASQUERADE rule for 10.15.10.0/24"],
+    ("lesson5/no-masquerade", "solved"): None,
+    ("lesson5/no-masquerade", "wrong-route-back"): [
         "the outside host now has a route to 10.15.10.0/24 (`10.15.10.0/24 via 203.0.113.1"],
-    ("lesson4/third-namespace", "fresh"): ["(missing: lab-ns0 and lab-ns1)"],
-    ("lesson4/third-namespace", "setup"): ["there is no namespace named lab-ns2"],
-    ("lesson4/third-namespace", "solved"): None,
-    ("lesson4/third-namespace", "wrong-not-attached"): [
+    ("lesson5/third-namespace", "fresh"): ["(missing: lab-ns0 and lab-ns1)"],
+    ("lesson5/third-namespace", "setup"): ["there is no namespace named lab-ns2"],
+    ("lesson5/third-namespace", "solved"): None,
+    ("lesson5/third-namespace", "wrong-not-attached"): [
         "is veth4 in the lab host, which is not attached", "veth4, the lab host's end"],
-    ("lesson4/third-namespace", "wrong-no-address"): [
+    ("lesson5/third-namespace", "wrong-no-address"): [
         "lab-ns2 exists but has no interface with an address in 10.15.10.0/24"],
-    ("lesson4/third-namespace", "wrong-not-veth"): [
+    ("lesson5/third-namespace", "wrong-not-veth"): [
         "br9 has 10.15.10.4/24 but is down", "br9 is a bridge, not a veth end"],
-    ("lesson4/third-namespace", "wrong-peer-inside"): [
+    ("lesson5/third-namespace", "wrong-peer-inside"): [
         "the other end of lab-ns2's veth4 is not in the lab host"],
-    ("lesson4/third-namespace", "wrong-taken-address"): [
+    ("lesson5/third-namespace", "wrong-taken-address"): [
         "has 10.15.10.3, the address lab-ns1 already uses"],
 }
 

@@ -12,7 +12,7 @@ from labkit import exercises as ex_mod
 from labkit.exercises import Progress, offer
 from labkit.exercises import store as prog
 
-EXERCISE = "lesson4/third-namespace"
+EXERCISE = "lesson5/third-namespace"
 
 
 @pytest.fixture(autouse=True)

@@ -234,7 +234,7 @@ def test_veth_ends_are_labelled_as_ip_link_prints_them():
     assert f">{eth0.index}: eth0@if{lab_end.index}</td>" in cluster(dot, "busybox1")
     assert f">{lab_end.index}: {lab_end.name}@if{eth0.index}</td>" in dot
     # Both ends in one namespace: `ip link` names the peer (lesson 4, before the move).
-    t6, _ = states_around("04-docker0-by-hand", "ip link set veth1 netns lab-ns0")
+    t6, _ = states_around("05-docker0-by-hand", "ip link set veth1 netns lab-ns0")
     v0, v1 = t6.lab.interface("veth0"), t6.lab.interface("veth1")
     assert f">{v1.index}: veth1@veth0</td>" in to_dot(t6)
     assert f">{v0.index}: veth0@veth1</td>" in to_dot(t6)
@@ -249,7 +249,7 @@ def _renumbered(topo: Topology, f) -> Topology:
 def test_the_ifindexes_digits_do_not_change_the_drawing(dot_program):
     """A lab numbers every link it ever made: the same lesson run again gets other numbers,
     maybe with more digits. The stored SVG must compare equal under nbval's sanitize file."""
-    t13, t14 = states_around("04-docker0-by-hand", "route add default via")
+    t13, t14 = states_around("05-docker0-by-hand", "route add default via")
     patterns = read_sanitize_file(SANITIZE)
 
     def drawn(f) -> str:
@@ -266,9 +266,9 @@ def test_the_ifindexes_digits_do_not_change_the_drawing(dot_program):
 
 
 def test_routes_are_drawn_in_their_namespace_and_a_new_one_is_highlighted():
-    """Lesson 2's exercise adds a route to `outside`; busybox1's default gateway is drawn;
+    """Lesson 3's exercise adds a route to `outside`; busybox1's default gateway is drawn;
     the kernel's link routes and the lab's way out by its uplink are not."""
-    t7, t8 = states_around("02-connected", "ip -n outside route add 172.17.0.0/16")
+    t7, t8 = states_around("03-way-out", "ip -n outside route add 172.17.0.0/16")
     dot = to_dot(t8, diff=diff(t7, t8))
     outside = cluster(dot, "outside")
     assert ('<font color="#d5006d"><b>+ 172.17.0.0/16 via 203.0.113.1 dev eth0</b></font>'
@@ -282,7 +282,7 @@ def test_routes_are_drawn_in_their_namespace_and_a_new_one_is_highlighted():
 
 
 def test_lesson_4s_default_routes_are_visible():
-    t13, t14 = states_around("04-docker0-by-hand", "route add default via")
+    t13, t14 = states_around("05-docker0-by-hand", "route add default via")
     dot = to_dot(t14, diff=diff(t13, t14))
     for ns in ("lab-ns0", "lab-ns1"):
         assert "<b>+ default via 10.15.10.1 dev eth0</b>" in cluster(dot, ns)
@@ -294,7 +294,7 @@ def test_a_moved_and_renamed_veth_is_drawn_as_changed_not_removed_and_added():
     for cell, node, was in (("ip link set veth1 netns lab-ns0", "if:lab-ns0:veth1",
                              "was lab:veth1"),
                             ("ip link set veth1 name eth0", "if:lab-ns0:eth0", "was veth1")):
-        before, after = states_around("04-docker0-by-hand", cell)
+        before, after = states_around("05-docker0-by-hand", cell)
         dot = to_dot(after, diff=diff(before, after))
         nodes = [ln for ln in dot.splitlines() if ln.lstrip().startswith('"if:')]
         assert not any("#a0a0a0" in ln for ln in nodes)  # nothing drawn faded (removed)

@@ -178,11 +178,11 @@ RECORDINGS = Path(__file__).resolve().parents[2] / "notebooks" / "recordings"
 
 
 def test_a_route_a_cell_added_is_a_change():
-    """Lesson 2's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
-    t7, t8 = states_around("02-connected", "ip -n outside route add 172.17.0.0/16")
+    """Lesson 3's exercise: `ip -n outside route add 172.17.0.0/16 via 203.0.113.1`."""
+    t7, t8 = states_around("03-way-out", "ip -n outside route add 172.17.0.0/16")
     assert "+ route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t7, t8).lines()
     assert "- route outside:172.17.0.0/16 via 203.0.113.1 dev eth0" in diff(t8, t7).lines()
-    assert diff(*states_around("04-docker0-by-hand", "route add default via")).lines() == [
+    assert diff(*states_around("05-docker0-by-hand", "route add default via")).lines() == [
         "+ route lab-ns0:default via 10.15.10.1 dev eth0",
         "+ route lab-ns1:default via 10.15.10.1 dev eth0"]
 
@@ -190,8 +190,8 @@ def test_a_route_a_cell_added_is_a_change():
 def test_a_moved_or_renamed_veth_is_one_change():
     """Lesson 4: `ip link set veth1 netns lab-ns0`, then `ip link set veth1 name eth0`: the
     same link (kind, MAC, its peer's MAC), not one removed and another added."""
-    t5, t6 = states_around("04-docker0-by-hand", "ip link set veth1 netns lab-ns0")
-    t6b, t7 = states_around("04-docker0-by-hand", "ip link set veth1 name eth0")
+    t5, t6 = states_around("05-docker0-by-hand", "ip link set veth1 netns lab-ns0")
+    t6b, t7 = states_around("05-docker0-by-hand", "ip link set veth1 name eth0")
     assert t6b == t6
     moved = diff(t5, t6)
     assert moved.lines() == ["~ lab:veth1: moved into lab-ns0"]  # veth0's new peer: implied

@@ -139,7 +139,7 @@ def names(items: list[str]) -> str:
     return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
-#: The simulated "outside" host of lessons 2-4: a namespace joined to the lab host by a veth
+#: The simulated "outside" host of lessons 3-5: a namespace joined to the lab host by a veth
 #: (out0 in the lab, eth0 inside), on 203.0.113.0/24 (TEST-NET-3, a documentation range, so
 #: nothing here can ever be a real outside address).
 OUTSIDE_SETUP = """\

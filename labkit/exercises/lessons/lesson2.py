@@ -1,8 +1,10 @@
-"""Lesson 2 (is everyone connected?): give a container its way out back (break and fix: the
-default route deleted); let the outside host reach a container by routing."""
+"""Lesson 2 (is everyone connected?): predict, then find, the cable down which docker0 sends
+a frame for a new container (a transfer of the lesson's method: the bridge's learned MACs,
+for a container the lesson never looked at, behind veth names that say nothing)."""
 
 from __future__ import annotations
 
+import shlex
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
@@ -11,119 +13,111 @@ from labkit.exercises.lessons import _lab
 if TYPE_CHECKING:
     from labkit.lab import Lab
 
-TARGET = "172.17.0.3"  # busybox2
-LAB_SIDE = "203.0.113.1"  # the lab host's address on the outside link
-OUTSIDE = "203.0.113.10"
-GATEWAY = "172.17.0.1"  # docker0
-_PID = "pid=$(docker inspect -f '{{.State.Pid}}' busybox1)\n"
+CONTAINER = "busybox4"
+ADDRESS = "172.17.0.5"  # busybox4's, the fourth container on docker0
+MAC = "02:42:ac:11:00:05"
+ANSWER = "/tmp/busybox4-cable"
+SENDER = "busybox1"
 
 
-def check_way_out(lab: Lab) -> list[str]:
-    if "outside" not in _lab.netns_names(lab):
-        return ["there is no namespace named outside: run the lesson's cell that makes the "
-                "outside host first"]
-    state = _lab.container_state(lab, "busybox1")
+def _running(lab: Lab, names: tuple[str, ...]) -> list[str]:
+    """One problem per container of `names` that is not running."""
+    problems = []
+    for name in names:
+        state = _lab.container_state(lab, name)
+        if state is None or not state.get("Running"):
+            problems.append(f"{name} is not running: run the lesson's cells that start "
+                            "busybox1, busybox2 and busybox3 first")
+    return problems
+
+
+def _cable(lab: Lab, container: str, lab_links: list[dict]) -> dict | None:
+    """The lab host's end of a container's eth0 (its port on docker0)."""
+    eth0 = next((i for i in _lab.links(lab, container=container)
+                 if i.get("ifname") == "eth0"), None)
+    return _lab.peer_in_lab(lab, eth0, lab_links) if eth0 else None
+
+
+def check_which_cable(lab: Lab) -> list[str]:
+    problems = _running(lab, ("busybox1", "busybox2", "busybox3"))
+    if problems:
+        return problems
+    state = _lab.container_state(lab, CONTAINER)
     if state is None or not state.get("Running"):
-        return ["busybox1 is not running: run the lesson's cell that starts busybox1 and "
-                "busybox2 first"]
-    table = _lab.routes(lab, container="busybox1")
-    default = next((r for r in table if r.get("dst") == "default"), None)
-    if default is None:
-        return [f"busybox1 gets no answer from the outside host ({OUTSIDE}): its routing "
-                f"table has no default route, only `{_lab.route_text(table)}`, so a packet for "
-                "any other network has nowhere to go"]
-    if default.get("gateway") != GATEWAY:
-        return [f"busybox1's default route goes via {default.get('gateway') or 'no router'}, "
-                f"but its router is the lab host, {GATEWAY} on docker0"]
-    if _lab.ping(lab, OUTSIDE, container="busybox1"):
+        return [f"there is no running container named {CONTAINER} (`docker ps` lists: "
+                f"{_lab.names(_lab.container_names(lab))}): start it with "
+                f"`docker run -dit --name {CONTAINER} busybox sh`"]
+    lab_links = _lab.links(lab)
+    truth = _cable(lab, CONTAINER, lab_links)
+    if truth is None:
+        return [f"{CONTAINER} has no cable to docker0: was it started with a --network other "
+                "than the default bridge?"]
+    return _answer_problems(lab, truth, lab_links)
+
+
+def _answer_problems(lab: Lab, truth: dict, lab_links: list[dict]) -> list[str]:
+    """What is wrong with the name written in ANSWER (none when it is `truth`'s)."""
+    answer = lab.run(f"cat {shlex.quote(ANSWER)}")
+    if not answer.ok:
+        return [f"{CONTAINER} runs, but {ANSWER} does not exist yet: write into it the name of "
+                f"the docker0 port that a frame for {CONTAINER} ({MAC}) leaves the bridge by "
+                f"(`echo NAME > {ANSWER}`)"]
+    written = answer.stdout.strip().split("@")[0]  # accept "vethabc1234@if7" too
+    if not written:
+        return [f"{ANSWER} is empty: write the name of the port into it"]
+    if written == truth["ifname"]:
         return []
-    return [f"busybox1's default route is right, but it still gets no answer from "
-            f"{OUTSIDE}: are ip_forward and the MASQUERADE rule still there (`sysctl "
-            "net.ipv4.ip_forward`, `iptables -t nat -S POSTROUTING`)?"]
+    named = next((x for x in lab_links if x.get("ifname") == written), None)
+    if named is None:
+        return [f"{ANSWER} says {written!r}, but the lab host has no interface of that name "
+                "(`bridge link` lists docker0's ports)"]
+    if written == "docker0":
+        return [f"{ANSWER} says 'docker0', the bridge itself: a frame leaves the bridge by one "
+                "of its ports, a veth end (`bridge link` lists them)"]
+    if named.get("master") != "docker0":
+        return [f"{ANSWER} says {written!r}, which is not a port of docker0 "
+                "(`bridge link` lists them)"]
+    if _cable(lab, SENDER, lab_links) == named:
+        return [f"{ANSWER} says {written!r}: that is {SENDER}'s cable, the one the echo request "
+                "comes IN by, and a bridge never sends a frame back out of the port it came "
+                "in by"]
+    return [f"{ANSWER} says {written!r}, a port of docker0, but not the one {MAC} is behind: "
+            f"which port does the bridge's table name for {CONTAINER}'s MAC (`bridge fdb show "
+            "br docker0`)?"]
 
 
-def check_route_in(lab: Lab) -> list[str]:
-    if "outside" not in _lab.netns_names(lab):
-        return ["there is no namespace named outside: run the lesson's cell that makes the "
-                "outside host first"]
-    state = _lab.container_state(lab, "busybox2")
-    if state is None or not state.get("Running"):
-        return ["busybox2 is not running: run the lesson's cell that starts busybox1 and "
-                "busybox2 first"]
-    route = lab.run(f"ip -n outside -o route get {TARGET}")
-    if not route.ok:
-        table = lab.run("ip -n outside route").stdout.strip().replace("\n", "; ")
-        return [f"the outside host has no route to {TARGET}: its routing table only has "
-                f"`{table}`, so it does not know where 172.17.0.0/16 is"]
-    words = route.stdout.split()
-    via = words[words.index("via") + 1] if "via" in words else None
-    if via is None:
-        return [f"the outside host thinks {TARGET} is on its own link (`{route.stdout.strip()}`)"
-                f": it must send such packets to a router, the lab host ({LAB_SIDE})"]
-    if via != LAB_SIDE:
-        return [f"the outside host sends packets for {TARGET} via {via}, but only the lab "
-                f"host ({LAB_SIDE}) knows the way to 172.17.0.0/16"]
-    if _lab.ping(lab, TARGET, ns="outside"):
-        return []
-    forward = lab.run("sysctl -n net.ipv4.ip_forward").stdout.strip()
-    if forward != "1":
-        return [f"the outside host's route is right, but ping {TARGET} gets no answer: "
-                f"ip_forward is {forward} in the lab host, so it drops packets that are not "
-                "for itself"]
-    return [f"the outside host's route is right, but ping {TARGET} gets no answer: is "
-            "something in the lab host's FORWARD chain dropping it (`iptables -S FORWARD`)?"]
-
-
-_START = ("docker run -dit --name busybox1 busybox sh\n"
-          "docker run -dit --name busybox2 busybox sh\n" + _lab.OUTSIDE_SETUP)
+_THREE = ("docker run -dit --name busybox1 busybox sh\n"
+          "docker run -dit --name busybox2 busybox sh\n"
+          "docker run -dit --name busybox3 busybox sh\n")
 
 EXERCISES = [
     Exercise(
-        id="lesson2/way-out",
-        title="Give busybox1 its way out back",
+        id="lesson2/which-cable",
+        title="Which cable does the frame go down?",
         lesson="02-connected.ipynb",
-        task=("The cell above broke something on purpose: busybox1 still reaches busybox2, but "
-              f"no longer the outside host (`docker exec busybox1 ping -c 1 {OUTSIDE}` gets "
-              "no answer), while busybox2 does. Find what is missing and put it back."),
-        check=check_way_out,
+        task=(f"Start a fourth container, `{CONTAINER}` (it gets {ADDRESS}). Then "
+              f"{SENDER} pings it: down which of docker0's cables does the bridge send the "
+              "echo request? Predict it first, then find out from the lab host, without "
+              f"the diagram, and write the name of that port (the lab host's veth end, a "
+              f"`veth...` name) into `{ANSWER}`."),
+        check=check_which_cable,
         hints=(
-            "Compare how the two containers would send a packet to the outside host: "
-            "`docker exec busybox1 ip route` and the same for busybox2.",
-            f"busybox1 lost its default route, the one via {GATEWAY}. `docker exec busybox1 ip "
-            "route add ...` is refused: a container may not change its own network (it has "
-            "no CAP_NET_ADMIN).",
-            "The lab host may: `nsenter -t PID -n CMD` runs its CMD in the network namespace "
-            "of the process PID, and `docker inspect -f '{{.State.Pid}}' busybox1` prints "
-            "busybox1's.",
+            f"The bridge sends a frame for a MAC it has learned out of the one port it learned "
+            f"it behind. What is {CONTAINER}'s MAC (`docker exec {CONTAINER} ip link show "
+            "eth0`)?",
+            f"`bridge fdb show br docker0` lists the learned MACs and their ports. No line for "
+            f"{MAC}? The bridge learns a MAC from a frame it sent: ping {CONTAINER} once "
+            f"(`docker exec {SENDER} ping -c 1 {ADDRESS}`), then look again.",
+            f"The port is the word after `dev` on {MAC}'s line: "
+            f"`bridge fdb show br docker0 | grep {MAC}`.",
         ),
         solution=(
-            _PID + f'nsenter -t "$pid" -n ip route add default via {GATEWAY}\n'
-            f"docker exec busybox1 ping -c 2 {OUTSIDE}\n"
+            f"docker run -dit --name {CONTAINER} busybox sh\n"
+            f"# the bridge learns {CONTAINER}'s MAC from its answer\n"
+            f"docker exec {SENDER} ping -c 1 {ADDRESS} > /dev/null\n"
+            f"bridge fdb show br docker0 | grep {MAC} | cut -d' ' -f3 > {ANSWER}\n"
+            f"cat {ANSWER}\n"
         ),
-        setup=_START,
-        breaks=("# Break something on purpose: busybox1 loses a route.\n"
-                + _PID + 'nsenter -t "$pid" -n ip route del default\n'),
-    ),
-    Exercise(
-        id="lesson2/route-in",
-        title="Reach a container from outside by routing",
-        lesson="02-connected.ipynb",
-        task=(f"Make the outside host reach busybox2 at its own address, {TARGET}, with no "
-              "NAT on the way in: `ip netns exec outside ping 172.17.0.3 -c 1` must get "
-              "an answer."),
-        check=check_route_in,
-        hints=(
-            "Ask the outside host how it would send a packet to 172.17.0.3: "
-            "`ip -n outside route get 172.17.0.3`.",
-            "The outside host needs a route for 172.17.0.0/16 through a router that knows "
-            "that network. Which address of the lab host can it reach?",
-            f"`ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}` (the lab host already "
-            "forwards: ip_forward is 1).",
-        ),
-        solution=(
-            f"ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}\n"
-            f"ip netns exec outside ping {TARGET} -c 2\n"
-        ),
-        setup=_START,
+        setup=_THREE,
     ),
 ]

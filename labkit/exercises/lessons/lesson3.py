@@ -1,9 +1,8 @@
-"""Lesson 3 (iptables and -p): fix a hand-made port mapping whose DNAT rule is in the wrong
-chain (break and fix); publish a port by hand, with the DNAT rules Docker would write."""
+"""Lesson 3 (the way out): give a container its way out back (break and fix: the default
+route deleted); let the outside host reach a container by routing."""
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
@@ -12,144 +11,119 @@ from labkit.exercises.lessons import _lab
 if TYPE_CHECKING:
     from labkit.lab import Lab
 
-PORT = 9090
-WEB = "172.17.0.2:80"
-URL = f"http://203.0.113.1:{PORT}/"
-PAGE = "hello from web"
-BROKEN_PORT = 8081
-BROKEN_URL = f"http://203.0.113.1:{BROKEN_PORT}/"
-
-WEB_RUN = (
-    "docker run -d --name web -p 8080:80 busybox \\\n"
-    f"  sh -c 'echo \"{PAGE}\" > /var/www/index.html && httpd -f -p 80 -h /var/www'\n"
-)
-
-# The solution's rules: DNAT for the lab host's own addresses only, like Docker's.
-_LOCAL_DNAT = ("iptables -t nat -A {chain} -m addrtype --dst-type LOCAL -p tcp --dport "
-               f"{PORT} \\\n  -j DNAT --to-destination {WEB}\n")
-
-_DNAT = re.compile(r"^-A (\S+) .*--dport (\d+)\b.*-j DNAT --to-destination (\S+)")
+TARGET = "172.17.0.3"  # busybox2
+LAB_SIDE = "203.0.113.1"  # the lab host's address on the outside link
+OUTSIDE = "203.0.113.10"
+GATEWAY = "172.17.0.1"  # docker0
+_PID = "pid=$(docker inspect -f '{{.State.Pid}}' busybox1)\n"
 
 
-def _dnat_rules(lab: Lab, port: int = PORT) -> list[tuple[str, str]]:
-    """(chain, destination) of every DNAT rule for `port` in the nat table."""
-    rules = []
-    for line in lab.run("iptables -t nat -S").stdout.splitlines():
-        m = _DNAT.match(line)
-        if m and int(m.group(2)) == port:
-            rules.append((m.group(1), m.group(3)))
-    return rules
-
-
-def _get(lab: Lab, prefix: str, url: str = URL) -> bool:
-    result = lab.run(f"{prefix}curl -s -m 3 {url}", timeout=15)
-    return result.ok and PAGE in result.stdout
-
-
-def check_wrong_chain(lab: Lab) -> list[str]:
-    state = _lab.container_state(lab, "web")
-    if state is None or not state.get("Running"):
-        return ["the container web is not running: run the lesson's cell that starts it"]
+def check_way_out(lab: Lab) -> list[str]:
     if "outside" not in _lab.netns_names(lab):
         return ["there is no namespace named outside: run the lesson's cell that makes the "
                 "outside host first"]
-    chains = {chain for chain, _ in _dnat_rules(lab, BROKEN_PORT)}
-    problems = []
-    if not _get(lab, "ip netns exec outside ", BROKEN_URL):
-        where = (f"the only DNAT rule for {BROKEN_PORT} is in {_lab.names(sorted(chains))}"
-                 if chains else f"there is no DNAT rule for {BROKEN_PORT} at all")
-        problems.append(f"from the outside host, `curl {BROKEN_URL}` does not get web's page: "
-                        f"{where}, and packets that arrive from another host never pass "
-                        "OUTPUT: they pass the nat table's PREROUTING chain"
-                        if "PREROUTING" not in chains else
-                        f"from the outside host, `curl {BROKEN_URL}` does not get web's page, "
-                        "though PREROUTING has a DNAT rule for it: where does it send them?")
-    if not _get(lab, "", BROKEN_URL):
-        problems.append(f"from the lab host itself, `curl {BROKEN_URL}` no longer gets web's "
-                        "page: keep a rule in OUTPUT for the lab host's own connections")
-    return problems
-
-
-def check_port_by_hand(lab: Lab) -> list[str]:
-    state = _lab.container_state(lab, "web")
+    state = _lab.container_state(lab, "busybox1")
     if state is None or not state.get("Running"):
-        return ["the container web is not running: run the lesson's cell that starts it"]
+        return ["busybox1 is not running: run the lesson's cell that starts busybox1 and "
+                "busybox2 first"]
+    table = _lab.routes(lab, container="busybox1")
+    default = next((r for r in table if r.get("dst") == "default"), None)
+    if default is None:
+        return [f"busybox1 gets no answer from the outside host ({OUTSIDE}): its routing "
+                f"table has no default route, only `{_lab.route_text(table)}`, so a packet for "
+                "any other network has nowhere to go"]
+    if default.get("gateway") != GATEWAY:
+        return [f"busybox1's default route goes via {default.get('gateway') or 'no router'}, "
+                f"but its router is the lab host, {GATEWAY} on docker0"]
+    if _lab.ping(lab, OUTSIDE, container="busybox1"):
+        return []
+    return [f"busybox1's default route is right, but it still gets no answer from "
+            f"{OUTSIDE}: are ip_forward and the MASQUERADE rule still there (`sysctl "
+            "net.ipv4.ip_forward`, `iptables -t nat -S POSTROUTING`)?"]
+
+
+def check_route_in(lab: Lab) -> list[str]:
     if "outside" not in _lab.netns_names(lab):
         return ["there is no namespace named outside: run the lesson's cell that makes the "
                 "outside host first"]
-    problems = []
-    rules = _dnat_rules(lab)
-    if not rules:
-        problems.append(f"the nat table has no DNAT rule for port {PORT} "
-                        f"(`iptables -t nat -S | grep {PORT}` finds none)")
-    for chain, dest in rules:
-        if dest != WEB:
-            problems.append(f"the DNAT rule for port {PORT} in {chain} sends packets to {dest},"
-                            f" but web listens on {WEB}")
-    from_outside = _get(lab, "ip netns exec outside ")
-    from_lab = _get(lab, "")
-    chains = {chain for chain, _ in rules}
-    if not from_outside:
-        why = (" Packets that arrive from another host pass the nat table's PREROUTING chain: "
-               "is there a rule for them there?" if rules and "PREROUTING" not in chains else "")
-        problems.append(f"from the outside host, `curl {URL}` does not get web's page.{why}")
-    if not from_lab:
-        why = (" The lab host's own packets never pass PREROUTING: they take the nat table's "
-               "OUTPUT chain." if rules and "OUTPUT" not in chains else "")
-        problems.append(f"from the lab host itself, `curl {URL}` does not get web's page.{why}")
-    return problems
+    state = _lab.container_state(lab, "busybox2")
+    if state is None or not state.get("Running"):
+        return ["busybox2 is not running: run the lesson's cell that starts busybox1 and "
+                "busybox2 first"]
+    route = lab.run(f"ip -n outside -o route get {TARGET}")
+    if not route.ok:
+        table = lab.run("ip -n outside route").stdout.strip().replace("\n", "; ")
+        return [f"the outside host has no route to {TARGET}: its routing table only has "
+                f"`{table}`, so it does not know where 172.17.0.0/16 is"]
+    words = route.stdout.split()
+    via = words[words.index("via") + 1] if "via" in words else None
+    if via is None:
+        return [f"the outside host thinks {TARGET} is on its own link (`{route.stdout.strip()}`)"
+                f": it must send such packets to a router, the lab host ({LAB_SIDE})"]
+    if via != LAB_SIDE:
+        return [f"the outside host sends packets for {TARGET} via {via}, but only the lab "
+                f"host ({LAB_SIDE}) knows the way to 172.17.0.0/16"]
+    if _lab.ping(lab, TARGET, ns="outside"):
+        return []
+    forward = lab.run("sysctl -n net.ipv4.ip_forward").stdout.strip()
+    if forward != "1":
+        return [f"the outside host's route is right, but ping {TARGET} gets no answer: "
+                f"ip_forward is {forward} in the lab host, so it drops packets that are not "
+                "for itself"]
+    return [f"the outside host's route is right, but ping {TARGET} gets no answer: is "
+            "something in the lab host's FORWARD chain dropping it (`iptables -S FORWARD`)?"]
 
+
+_START = ("docker run -dit --name busybox1 busybox sh\n"
+          "docker run -dit --name busybox2 busybox sh\n" + _lab.OUTSIDE_SETUP)
 
 EXERCISES = [
     Exercise(
-        id="lesson3/wrong-chain",
-        title="Fix a port mapping in the wrong chain",
-        lesson="03-iptables-p.ipynb",
-        task=(f"The cell above published web's port 80 as port {BROKEN_PORT} of the lab host, "
-              f"by hand, with one DNAT rule. `curl {BROKEN_URL}` works from the lab host "
-              "itself but not from the outside host. Find out why and fix it, so that both "
-              "get web's page."),
-        check=check_wrong_chain,
+        id="lesson3/way-out",
+        title="Give busybox1 its way out back",
+        lesson="03-way-out.ipynb",
+        task=("The cell above broke something on purpose: busybox1 still reaches busybox2, but "
+              f"no longer the outside host (`docker exec busybox1 ping -c 1 {OUTSIDE}` gets "
+              "no answer), while busybox2 does. Find what is missing and put it back."),
+        check=check_way_out,
         hints=(
-            f"Where is the rule? `iptables -t nat -S | grep {BROKEN_PORT}`.",
-            "Which chain does a packet from another host pass on its way in, before routing? "
-            "And which one a packet the lab host makes itself?",
-            "Add the same rule to PREROUTING: `iptables -t nat -A PREROUTING -m addrtype "
-            f"--dst-type LOCAL -p tcp --dport {BROKEN_PORT} -j DNAT --to-destination {WEB}`.",
+            "Compare how the two containers would send a packet to the outside host: "
+            "`docker exec busybox1 ip route` and the same for busybox2.",
+            f"busybox1 lost its default route, the one via {GATEWAY}. `docker exec busybox1 ip "
+            "route add ...` is refused: a container may not change its own network (it has "
+            "no CAP_NET_ADMIN).",
+            "The lab host may: `nsenter -t PID -n CMD` runs its CMD in the network namespace "
+            "of the process PID, and `docker inspect -f '{{.State.Pid}}' busybox1` prints "
+            "busybox1's.",
         ),
         solution=(
-            f"{_LOCAL_DNAT.format(chain='PREROUTING').replace(str(PORT), str(BROKEN_PORT))}"
-            f"ip netns exec outside curl -s {BROKEN_URL}\n"
-            f"curl -s {BROKEN_URL}\n"
+            _PID + f'nsenter -t "$pid" -n ip route add default via {GATEWAY}\n'
+            f"docker exec busybox1 ping -c 2 {OUTSIDE}\n"
         ),
-        setup=_lab.OUTSIDE_SETUP + WEB_RUN,
-        breaks=("# Publish web's port 80 as 8081, by hand: one DNAT rule (in which chain?)\n"
-                + _LOCAL_DNAT.format(chain="OUTPUT").replace(str(PORT), str(BROKEN_PORT))),
+        setup=_START,
+        breaks=("# Break something on purpose: busybox1 loses a route.\n"
+                + _PID + 'nsenter -t "$pid" -n ip route del default\n'),
     ),
     Exercise(
-        id="lesson3/port-by-hand",
-        title="Publish a port by hand",
-        lesson="03-iptables-p.ipynb",
-        task=(f"Without Docker's help, make port {PORT} of the lab host lead to web's port 80, "
-              f"like `-p {PORT}:80` would: `curl {URL}` must get web's page both from the "
-              "outside host and from the lab host itself."),
-        check=check_port_by_hand,
+        id="lesson3/route-in",
+        title="Reach a container from outside by routing",
+        lesson="03-way-out.ipynb",
+        task=(f"Make the outside host reach busybox2 at its own address, {TARGET}, with no "
+              "NAT on the way in: `ip netns exec outside ping 172.17.0.3 -c 1` must get "
+              "an answer."),
+        check=check_route_in,
         hints=(
-            "Copy what Docker did for 8080: `iptables -t nat -S DOCKER` shows its DNAT rule.",
-            "A connection from the outside host is translated in the nat table's PREROUTING "
-            "chain; one made by the lab host itself in its OUTPUT chain. You need both.",
-            # --dst-type LOCAL, as Docker's jumps to DOCKER have: without it the rule would
-            # also catch port 9090 to any other address, e.g. a container's to the outside.
-            "`iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -p tcp --dport "
-            f"{PORT} -j DNAT --to-destination {WEB}` (only for the lab host's own addresses, "
-            "as Docker's rules are), then the same rule with OUTPUT in place of PREROUTING.",
+            "Ask the outside host how it would send a packet to 172.17.0.3: "
+            "`ip -n outside route get 172.17.0.3`.",
+            "The outside host needs a route for 172.17.0.0/16 through a router that knows "
+            "that network. Which address of the lab host can it reach?",
+            f"`ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}` (the lab host already "
+            "forwards: ip_forward is 1).",
         ),
         solution=(
-            f"{_LOCAL_DNAT.format(chain='PREROUTING')}"
-            f"{_LOCAL_DNAT.format(chain='OUTPUT')}"
-            f"ip netns exec outside curl -s {URL}\n"
-            f"curl -s {URL}\n"
+            f"ip -n outside route add 172.17.0.0/16 via {LAB_SIDE}\n"
+            f"ip netns exec outside ping {TARGET} -c 2\n"
         ),
-        setup=_lab.OUTSIDE_SETUP + WEB_RUN,
+        setup=_START,
     ),
 ]

@@ -1,9 +1,9 @@
-"""Lesson 4 (docker0 by hand): find why the way out broke (break and fix: the MASQUERADE rule
-deleted); connect a third namespace to the hand-made bridge."""
+"""Lesson 4 (iptables and -p): fix a hand-made port mapping whose DNAT rule is in the wrong
+chain (break and fix); publish a port by hand, with the DNAT rules Docker would write."""
 
 from __future__ import annotations
 
-import ipaddress
+import re
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
@@ -12,188 +12,144 @@ from labkit.exercises.lessons import _lab
 if TYPE_CHECKING:
     from labkit.lab import Lab
 
-BRIDGE = "lab-br0"
-SUBNET = "10.15.10.0/24"
-NEW = "lab-ns2"
-OTHERS = {"lab-ns0": "10.15.10.2", "lab-ns1": "10.15.10.3"}
+PORT = 9090
+WEB = "172.17.0.2:80"
+URL = f"http://203.0.113.1:{PORT}/"
+PAGE = "hello from web"
+BROKEN_PORT = 8081
+BROKEN_URL = f"http://203.0.113.1:{BROKEN_PORT}/"
 
-#: The lesson's state when the exercise starts: the bridge and two namespaces, as built cell
-#: by cell in the notebook (lab-ns0 on veth0/veth1, lab-ns1 on veth2/veth3).
-SETUP = """\
-ip link add lab-br0 type bridge
-ip addr add 10.15.10.1/24 dev lab-br0
-ip link set lab-br0 address 02:42:0a:0f:0a:01
-ip link set lab-br0 up
-ip netns add lab-ns0
-ip link add veth0 type veth peer name veth1
-ip link set veth1 netns lab-ns0
-ip -n lab-ns0 link set veth1 name eth0
-ip -n lab-ns0 addr add 10.15.10.2/24 dev eth0
-ip link set veth0 master lab-br0
-ip link set veth0 up
-ip -n lab-ns0 link set eth0 up
-ip -n lab-ns0 link set lo up
-ip netns add lab-ns1
-ip link add veth2 type veth peer name veth3
-ip link set veth3 netns lab-ns1
-ip -n lab-ns1 link set veth3 name eth0
-ip -n lab-ns1 addr add 10.15.10.3/24 dev eth0
-ip link set veth2 master lab-br0
-ip link set veth2 up
-ip -n lab-ns1 link set eth0 up
-ip -n lab-ns1 link set lo up
-"""
+WEB_RUN = (
+    "docker run -d --name web -p 8080:80 busybox \\\n"
+    f"  sh -c 'echo \"{PAGE}\" > /var/www/index.html && httpd -f -p 80 -h /var/www'\n"
+)
+
+# The solution's rules: DNAT for the lab host's own addresses only, like Docker's.
+_LOCAL_DNAT = ("iptables -t nat -A {chain} -m addrtype --dst-type LOCAL -p tcp --dport "
+               f"{PORT} \\\n  -j DNAT --to-destination {WEB}\n")
+
+_DNAT = re.compile(r"^-A (\S+) .*--dport (\d+)\b.*-j DNAT --to-destination (\S+)")
 
 
-OUTSIDE = "203.0.113.10"
-MASQUERADE = f"-s {SUBNET} ! -o {BRIDGE} -j MASQUERADE"
-
-#: The lesson's state at the break-and-fix: SETUP, default routes, the outside host and the
-#: MASQUERADE rule, as the notebook's cells make them.
-WAY_OUT = (SETUP + "ip -n lab-ns0 route add default via 10.15.10.1\n"
-           "ip -n lab-ns1 route add default via 10.15.10.1\n" + _lab.OUTSIDE_SETUP
-           + f"iptables -t nat -A POSTROUTING {MASQUERADE}\n")
-
-
-def _leads_to_subnet(route: dict) -> bool:
-    """A route of the outside host that would carry answers back to SUBNET."""
-    dst = route.get("dst", "")
-    return dst == "default" or (dst[:1].isdigit() and ipaddress.ip_network(
-        dst, strict=False).overlaps(ipaddress.ip_network(SUBNET)))
+def _dnat_rules(lab: Lab, port: int = PORT) -> list[tuple[str, str]]:
+    """(chain, destination) of every DNAT rule for `port` in the nat table."""
+    rules = []
+    for line in lab.run("iptables -t nat -S").stdout.splitlines():
+        m = _DNAT.match(line)
+        if m and int(m.group(2)) == port:
+            rules.append((m.group(1), m.group(3)))
+    return rules
 
 
-def check_no_masquerade(lab: Lab) -> list[str]:
-    spaces = _lab.netns_names(lab)
-    missing = [ns for ns in ("lab-ns0", "outside") if ns not in spaces]
-    if missing:
-        return [f"{_lab.names(missing)} missing: run the lesson's cells that build the "
-                "namespaces and the outside host first"]
-    if not any(r.get("dst") == "default" for r in _lab.routes(lab, ns="lab-ns0")):
-        return ["lab-ns0 has no default route: it was there before the break "
-                "(`ip -n lab-ns0 route add default via 10.15.10.1`)"]
-    back = [r for r in _lab.routes(lab, ns="outside") if _leads_to_subnet(r)]
-    if back:
-        return [f"the outside host now has a route to {SUBNET} (`{_lab.route_text(back)}`): "
-                "it stands for the internet, which will never know your private network. "
-                "Delete that route and let the lab host translate the source address instead"]
-    rules = lab.run("iptables -t nat -S POSTROUTING").stdout
+def _get(lab: Lab, prefix: str, url: str = URL) -> bool:
+    result = lab.run(f"{prefix}curl -s -m 3 {url}", timeout=15)
+    return result.ok and PAGE in result.stdout
+
+
+def check_wrong_chain(lab: Lab) -> list[str]:
+    state = _lab.container_state(lab, "web")
+    if state is None or not state.get("Running"):
+        return ["the container web is not running: run the lesson's cell that starts it"]
+    if "outside" not in _lab.netns_names(lab):
+        return ["there is no namespace named outside: run the lesson's cell that makes the "
+                "outside host first"]
+    chains = {chain for chain, _ in _dnat_rules(lab, BROKEN_PORT)}
     problems = []
-    if "MASQUERADE" not in rules or SUBNET not in rules:
-        problems.append(f"lab-ns0's packets leave with their own source, 10.15.10.2, and the "
-                        f"outside host has no route back to {SUBNET}: the nat table's "
-                        f"POSTROUTING chain has no MASQUERADE rule for {SUBNET} "
-                        "(`iptables -t nat -S POSTROUTING`)")
-    elif not _lab.ping(lab, OUTSIDE, ns="lab-ns0"):
-        problems.append(f"POSTROUTING masquerades {SUBNET}, but lab-ns0 still gets no answer "
-                        f"from {OUTSIDE}: does the rule leave out only {BRIDGE} (`! -o "
-                        f"{BRIDGE}`)?")
+    if not _get(lab, "ip netns exec outside ", BROKEN_URL):
+        where = (f"the only DNAT rule for {BROKEN_PORT} is in {_lab.names(sorted(chains))}"
+                 if chains else f"there is no DNAT rule for {BROKEN_PORT} at all")
+        problems.append(f"from the outside host, `curl {BROKEN_URL}` does not get web's page: "
+                        f"{where}, and packets that arrive from another host never pass "
+                        "OUTPUT: they pass the nat table's PREROUTING chain"
+                        if "PREROUTING" not in chains else
+                        f"from the outside host, `curl {BROKEN_URL}` does not get web's page, "
+                        "though PREROUTING has a DNAT rule for it: where does it send them?")
+    if not _get(lab, "", BROKEN_URL):
+        problems.append(f"from the lab host itself, `curl {BROKEN_URL}` no longer gets web's "
+                        "page: keep a rule in OUTPUT for the lab host's own connections")
     return problems
 
 
-def check_third_namespace(lab: Lab) -> list[str]:
-    spaces = _lab.netns_names(lab)
-    missing = [ns for ns in OTHERS if ns not in spaces]
-    if missing or _lab.link(lab, BRIDGE) is None:
-        return [f"the lesson's {BRIDGE}, lab-ns0 and lab-ns1 are not all there (missing: "
-                f"{_lab.names(missing or [BRIDGE])}): run the lesson's cells that build them "
-                "first"]
-    if NEW not in spaces:
-        return [f"there is no namespace named {NEW} (`ip netns list` shows: "
-                f"{_lab.names(spaces)})"]
-    addrs = {name: cidrs for name, cidrs in _lab.ipv4(lab, ns=NEW).items()
-             if any(_lab.in_subnet(c, SUBNET) for c in cidrs)}
-    if not addrs:
-        return [f"{NEW} exists but has no interface with an address in {SUBNET}"]
+def check_port_by_hand(lab: Lab) -> list[str]:
+    state = _lab.container_state(lab, "web")
+    if state is None or not state.get("Running"):
+        return ["the container web is not running: run the lesson's cell that starts it"]
+    if "outside" not in _lab.netns_names(lab):
+        return ["there is no namespace named outside: run the lesson's cell that makes the "
+                "outside host first"]
     problems = []
-    ifname, cidrs = sorted(addrs.items())[0]
-    cidr = next(c for c in cidrs if _lab.in_subnet(c, SUBNET))
-    ip = cidr.split("/")[0]
-    taken = [ns for ns, addr in {**OTHERS, "the lab host": "10.15.10.1"}.items() if addr == ip]
-    if taken:
-        problems.append(f"{NEW}'s {ifname} has {ip}, the address {taken[0]} already uses: pick "
-                        "a free one, such as 10.15.10.4")
-    inner = next((i for i in _lab.links(lab, ns=NEW) if i.get("ifname") == ifname), {})
-    if not _lab.is_up(inner):
-        problems.append(f"{NEW}'s {ifname} has {cidr} but is down")
-    if _lab.kind(inner) != "veth":
-        problems.append(f"{NEW}'s {ifname} is a {_lab.kind(inner) or 'plain device'}, not a "
-                        "veth end, so it leads nowhere")
-        return problems
-    outer = _lab.peer_in_lab(lab, inner)
-    if outer is None:
-        problems.append(f"the other end of {NEW}'s {ifname} is not in the lab host, so it "
-                        f"cannot be attached to {BRIDGE}")
-        return problems
-    if outer.get("master") != BRIDGE:
-        where = f"attached to {outer['master']}" if outer.get("master") else "not attached"
-        problems.append(f"the other end of {NEW}'s {ifname} is {outer['ifname']} in the lab "
-                        f"host, which is {where}: attach it to {BRIDGE}")
-    if not _lab.is_up(outer):
-        problems.append(f"{outer['ifname']}, the lab host's end of the pair, is down")
-    if problems:
-        return problems
-    for ns, addr in OTHERS.items():
-        if not _lab.ping(lab, addr, ns=NEW):
-            problems.append(f"{NEW} cannot ping {ns} ({addr}) yet")
+    rules = _dnat_rules(lab)
+    if not rules:
+        problems.append(f"the nat table has no DNAT rule for port {PORT} "
+                        f"(`iptables -t nat -S | grep {PORT}` finds none)")
+    for chain, dest in rules:
+        if dest != WEB:
+            problems.append(f"the DNAT rule for port {PORT} in {chain} sends packets to {dest},"
+                            f" but web listens on {WEB}")
+    from_outside = _get(lab, "ip netns exec outside ")
+    from_lab = _get(lab, "")
+    chains = {chain for chain, _ in rules}
+    if not from_outside:
+        why = (" Packets that arrive from another host pass the nat table's PREROUTING chain: "
+               "is there a rule for them there?" if rules and "PREROUTING" not in chains else "")
+        problems.append(f"from the outside host, `curl {URL}` does not get web's page.{why}")
+    if not from_lab:
+        why = (" The lab host's own packets never pass PREROUTING: they take the nat table's "
+               "OUTPUT chain." if rules and "OUTPUT" not in chains else "")
+        problems.append(f"from the lab host itself, `curl {URL}` does not get web's page.{why}")
     return problems
 
 
 EXERCISES = [
     Exercise(
-        id="lesson4/no-masquerade",
-        title="Find why the way out broke",
-        lesson="04-docker0-by-hand.ipynb",
-        task=("The cell above broke something on purpose: `ip netns exec lab-ns0 ping "
-              f"{OUTSIDE} -c 1` gets no answer any more, though lab-ns0 still reaches "
-              "lab-br0 and lab-ns1. Find what is missing, without changing the outside host, "
-              "and put it back."),
-        check=check_no_masquerade,
+        id="lesson4/wrong-chain",
+        title="Fix a port mapping in the wrong chain",
+        lesson="04-iptables-p.ipynb",
+        task=(f"The cell above published web's port 80 as port {BROKEN_PORT} of the lab host, "
+              f"by hand, with one DNAT rule. `curl {BROKEN_URL}` works from the lab host "
+              "itself but not from the outside host. Find out why and fix it, so that both "
+              "get web's page."),
+        check=check_wrong_chain,
         hints=(
-            "Do the pings reach the outside host, and from which address? `ip netns exec "
-            "outside tcpdump -i eth0 -n -c 1 icmp` in a terminal while lab-ns0 pings.",
-            f"The outside host cannot answer 10.15.10.2: it has no route to {SUBNET}. What "
-            "gave the packets the lab host's address before?",
-            f"`iptables -t nat -S POSTROUTING` has no MASQUERADE rule for {SUBNET} any more: "
-            f"`iptables -t nat -A POSTROUTING {MASQUERADE}`.",
+            f"Where is the rule? `iptables -t nat -S | grep {BROKEN_PORT}`.",
+            "Which chain does a packet from another host pass on its way in, before routing? "
+            "And which one a packet the lab host makes itself?",
+            "Add the same rule to PREROUTING: `iptables -t nat -A PREROUTING -m addrtype "
+            f"--dst-type LOCAL -p tcp --dport {BROKEN_PORT} -j DNAT --to-destination {WEB}`.",
         ),
         solution=(
-            f"iptables -t nat -A POSTROUTING {MASQUERADE}\n"
-            f"ip netns exec lab-ns0 ping {OUTSIDE} -c 2\n"
+            f"{_LOCAL_DNAT.format(chain='PREROUTING').replace(str(PORT), str(BROKEN_PORT))}"
+            f"ip netns exec outside curl -s {BROKEN_URL}\n"
+            f"curl -s {BROKEN_URL}\n"
         ),
-        setup=WAY_OUT,
-        breaks=("# Break something on purpose: a rule goes.\n"
-                f"iptables -t nat -D POSTROUTING {MASQUERADE}\n"),
+        setup=_lab.OUTSIDE_SETUP + WEB_RUN,
+        breaks=("# Publish web's port 80 as 8081, by hand: one DNAT rule (in which chain?)\n"
+                + _LOCAL_DNAT.format(chain="OUTPUT").replace(str(PORT), str(BROKEN_PORT))),
     ),
     Exercise(
-        id="lesson4/third-namespace",
-        title="Connect a third namespace",
-        lesson="04-docker0-by-hand.ipynb",
-        task=(f"Make a third namespace, `{NEW}`, connect it to `{BRIDGE}` with a new veth pair, "
-              "give it the address 10.15.10.4/24, and make it reach the other two: "
-              f"`ip netns exec {NEW} ping 10.15.10.2 -c 1` (and .3) must get answers."),
-        check=check_third_namespace,
+        id="lesson4/port-by-hand",
+        title="Publish a port by hand",
+        lesson="04-iptables-p.ipynb",
+        task=(f"Without Docker's help, make port {PORT} of the lab host lead to web's port 80, "
+              f"like `-p {PORT}:80` would: `curl {URL}` must get web's page both from the "
+              "outside host and from the lab host itself."),
+        check=check_port_by_hand,
         hints=(
-            "It is the same recipe as for lab-ns1, with new names: a namespace, a veth pair, "
-            "one end moved into the namespace, the other end attached to the bridge.",
-            "Names must be new: `ip link add veth4 type veth peer name veth5`, then "
-            f"`ip link set veth5 netns {NEW}`.",
-            "Both ends must be up, and lo inside the namespace too: "
-            f"`ip link set veth4 master {BRIDGE}`, `ip link set veth4 up`, "
-            f"`ip -n {NEW} link set eth0 up`.",
+            "Copy what Docker did for 8080: `iptables -t nat -S DOCKER` shows its DNAT rule.",
+            "A connection from the outside host is translated in the nat table's PREROUTING "
+            "chain; one made by the lab host itself in its OUTPUT chain. You need both.",
+            # --dst-type LOCAL, as Docker's jumps to DOCKER have: without it the rule would
+            # also catch port 9090 to any other address, e.g. a container's to the outside.
+            "`iptables -t nat -A PREROUTING -m addrtype --dst-type LOCAL -p tcp --dport "
+            f"{PORT} -j DNAT --to-destination {WEB}` (only for the lab host's own addresses, "
+            "as Docker's rules are), then the same rule with OUTPUT in place of PREROUTING.",
         ),
         solution=(
-            f"ip netns add {NEW}\n"
-            "ip link add veth4 type veth peer name veth5\n"
-            f"ip link set veth5 netns {NEW}\n"
-            f"ip -n {NEW} link set veth5 name eth0\n"
-            f"ip -n {NEW} addr add 10.15.10.4/24 dev eth0\n"
-            f"ip link set veth4 master {BRIDGE}\n"
-            "ip link set veth4 up\n"
-            f"ip -n {NEW} link set eth0 up\n"
-            f"ip -n {NEW} link set lo up\n"
-            f"ip netns exec {NEW} ping 10.15.10.2 -c 2\n"
-            f"ip netns exec {NEW} ping 10.15.10.3 -c 2\n"
+            f"{_LOCAL_DNAT.format(chain='PREROUTING')}"
+            f"{_LOCAL_DNAT.format(chain='OUTPUT')}"
+            f"ip netns exec outside curl -s {URL}\n"
+            f"curl -s {URL}\n"
         ),
-        setup=SETUP,
+        setup=_lab.OUTSIDE_SETUP + WEB_RUN,
     ),
 ]

@@ -79,14 +79,31 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                                 "docker network connect backend busybox3",
                                 "echo vethnope@if9 > /tmp/busybox3-peer"]),
     ],
-    "lesson2/way-out": [
+    "lesson2/which-cable": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-no-answer", ["rm -f /tmp/busybox4-cable", "setup",
+                             "docker run -dit --name busybox4 busybox sh"]),
+        ("wrong-sender", ["setup", "docker run -dit --name busybox4 busybox sh",
+                          "bridge link | grep -o 'veth[0-9a-f]*' | head -n 1 "
+                          "> /tmp/busybox4-cable"]),
+        ("wrong-other-port", ["setup", "docker run -dit --name busybox4 busybox sh",
+                              "bridge link | grep -o 'veth[0-9a-f]*' | sed -n 2p "
+                              "> /tmp/busybox4-cable"]),
+        ("wrong-bridge", ["setup", "docker run -dit --name busybox4 busybox sh",
+                          "echo docker0 > /tmp/busybox4-cable"]),
+        ("wrong-unknown-name", ["setup", "docker run -dit --name busybox4 busybox sh",
+                                "echo vethnope > /tmp/busybox4-cable"]),
+    ],
+    "lesson3/way-out": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
         ("wrong-gateway", ["setup", "pid=$(docker inspect -f '{{.State.Pid}}' busybox1); "
                            "nsenter -t \"$pid\" -n ip route add default via 172.17.0.3"]),
     ],
-    "lesson2/route-in": [
+    "lesson3/route-in": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
@@ -94,7 +111,7 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-via", ["setup", "ip -n outside route add 172.17.0.0/16 via 203.0.113.99"]),
         ("wrong-no-forward", ["setup", "solution", "sysctl -w net.ipv4.ip_forward=0"]),
     ],
-    "lesson3/port-by-hand": [
+    "lesson4/port-by-hand": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
@@ -105,20 +122,20 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
             "setup", "iptables -t nat -A OUTPUT -p tcp --dport 9090 -j DNAT "
             "--to-destination 172.17.0.9:80"]),
     ],
-    "lesson3/wrong-chain": [
+    "lesson4/wrong-chain": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
         ("wrong-no-rule", ["setup", "iptables -t nat -F OUTPUT"]),
     ],
-    "lesson4/no-masquerade": [
+    "lesson5/no-masquerade": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
         ("wrong-route-back", ["setup",
                               "ip -n outside route add 10.15.10.0/24 via 203.0.113.1"]),
     ],
-    "lesson4/third-namespace": [
+    "lesson5/third-namespace": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
