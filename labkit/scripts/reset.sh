@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bring the lab back to the state baseline.sh recorded: no containers, no user networks or
-# volumes, no extra namespaces, links, addresses or routes, Docker's own iptables rules only.
+# volumes, no extra namespaces, links, addresses or routes, Docker's own iptables rules only, no
+# CNI configs or plugin state (/etc/cni/net.d, /var/lib/cni).
 # Best effort and idempotent; prints "did: ..." for each change and "warn: ..." for what it
 # could not fix. Images (busybox) are kept.
 set -u
