@@ -648,7 +648,27 @@ def _proxies(topo: Topology, before: Topology | None) -> list[tuple[Proxy, str]]
 
 
 def _masq_label(m: Masquerade) -> str:
-    return str(m).replace(" from ", "\nfrom ").replace(" out ", "\nout ")
+    if m.via is None:
+        return str(m).replace(" from ", "\nfrom ").replace(" out ", "\nout ")
+    # A rule in a user chain, e.g. the bridge CNI plugin's: "MASQUERADE / from 10.15.10.100 /
+    # via CNI-95c5…, / not to 10.15.10.0/24, 224.0.0.0/4" (the chain's ACCEPT before it and
+    # the rule's own `! -d`). The chain's name shortened: its first digits find it in
+    # iptables-save.
+    dest = m.destination or ""
+    not_to = [*m.exempt, *([dest[1:]] if dest.startswith("!") else [])]
+    lines = ["MASQUERADE"]
+    if m.source:
+        lines.append(f"from {m.source.removesuffix('/32')}")
+    if dest and not dest.startswith("!"):
+        lines.append(f"to {dest}")
+    if m.protocol or m.out_iface:
+        lines.append(str(Masquerade(None, m.out_iface, protocol=m.protocol, port=m.port))
+                     .removeprefix("MASQUERADE "))
+    via = m.via if len(m.via) <= 12 else m.via[:8] + "…"
+    lines.append(f"via {via}" + ("," if not_to else ""))
+    if not_to:
+        lines.append("not to " + ", ".join(not_to))
+    return "\n".join(lines)
 
 
 #: a published port as drawn: every DNAT rule for one (protocol, address, port, target) — a

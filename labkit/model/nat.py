@@ -12,6 +12,7 @@ process that holds a published port open (`proxy_from_argv`).
 
 from __future__ import annotations
 
+import hashlib
 import re
 import shlex
 from dataclasses import dataclass, replace
@@ -87,7 +88,12 @@ class PortMapping:
 
 @dataclass(frozen=True)
 class Masquerade:
-    """A MASQUERADE rule: traffic from `source` leaving by `out_iface` takes the lab's address."""
+    """A MASQUERADE rule: traffic from `source` leaving by `out_iface` takes the lab's address.
+
+    In a user chain (the bridge CNI plugin's `CNI-<hash>`, jumped to from POSTROUTING with
+    `-s 10.15.10.100/32`), `source` is the jump's when the rule has none of its own, and
+    `exempt` the destinations an ACCEPT or RETURN before it in its chain lets out unchanged
+    (the plugin's `-d 10.15.10.0/24 -j ACCEPT`: the bridge's own subnet)."""
 
     source: str | None
     out_iface: str | None = None
@@ -95,6 +101,7 @@ class Masquerade:
     protocol: str | None = None
     port: str | None = None
     chain: str = ""
+    exempt: tuple[str, ...] = ()
 
     def __str__(self) -> str:
         parts = ["MASQUERADE"]
@@ -107,7 +114,16 @@ class Masquerade:
         if self.out_iface:
             neg = self.out_iface.startswith("!")
             parts.append(f"out {'not ' if neg else ''}{self.out_iface.lstrip('!')}")
+        if self.via:
+            parts.append(f"via {self.via}")
+        if self.exempt:
+            parts.append(f"except to {', '.join(self.exempt)}")
         return " ".join(parts)
+
+    @property
+    def via(self) -> str | None:
+        """The user chain the rule sits in (None in a base chain, or when not known)."""
+        return self.chain if self.chain and self.chain not in BASE_CHAINS else None
 
 
 @dataclass(frozen=True)
@@ -313,9 +329,48 @@ def proxy_from_argv(argv: list[str]) -> Proxy | None:
 
 
 def masquerades(rules: list[Rule]) -> list[Masquerade]:
-    return [
-        Masquerade(source=r.match("-s"), out_iface=r.match("-o"),
-                   destination=r.match("-d"), protocol=r.match("-p"),
-                   port=r.match("--dport"), chain=r.chain)
-        for r in rules if r.target == "MASQUERADE"
-    ]
+    """The MASQUERADE rules among `rules` (one table's, in order). One in a user chain is
+    seen through each jump that leads there (one Masquerade per jump, with the jump's source
+    when the rule has none), with the destinations its chain exempts before it; a user chain
+    nothing jumps to gives the rule as it stands."""
+    out = []
+    for i, r in enumerate(rules):
+        if r.target != "MASQUERADE":
+            continue
+        m = Masquerade(source=r.match("-s"), out_iface=r.match("-o"),
+                       destination=r.match("-d"), protocol=r.match("-p"),
+                       port=r.match("--dport"), chain=r.chain)
+        if r.chain in BASE_CHAINS:
+            out.append(m)
+            continue
+        m = replace(m, exempt=_exempt(rules[:i], r.chain))
+        jumps = [j for j in rules if r.chain in (j.target, j.match("-g"), j.match("--goto"))]
+        seen = [replace(m, source=m.source or j.match("-s")) for j in jumps] or [m]
+        out += dict.fromkeys(seen)  # two jumps with one source: one rule to draw
+    return out
+
+
+def _exempt(before: list[Rule], chain: str) -> tuple[str, ...]:
+    """The destinations an ACCEPT or RETURN in `chain` lets through before a later rule of it,
+    when the destination is its only condition."""
+    out = []
+    for r in before:
+        if r.chain != chain or r.target not in ("ACCEPT", "RETURN"):
+            continue
+        # (`-m comment --comment "name: ..."` and the like only label it: no conditions)
+        conditions = [c for c in r.matches if c[0] not in ("-m", "--comment")]
+        if len(conditions) == 1 and conditions[0][:2] == ("-d", False):
+            out.append(conditions[0][2])
+    return tuple(out)
+
+
+def cni_chain_name(network: str, container_id: str, prefix: str = "CNI-") -> str:
+    """The name a CNI plugin gives a container's chain (the plugins' utils.FormatChainName):
+    `prefix` + the first hex digits of sha512(network name + container id), 28 characters in
+    all (iptables allows 28): the bridge plugin's MASQUERADE chain `CNI-` + 24 digits,
+    portmap's DNAT chain `CNI-DN-` + 21."""
+    digest = hashlib.sha512((network + container_id).encode()).hexdigest()
+    return prefix + digest[:_CHAIN_NAME_MAX - len(prefix)]
+
+
+_CHAIN_NAME_MAX = 28

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Bring the lab back to the state baseline.sh recorded: no containers, no user networks or
-# volumes, no extra namespaces, links, addresses or routes, Docker's own iptables rules only.
+# volumes, no extra namespaces, links, addresses or routes, Docker's own iptables rules only, no
+# CNI configs or plugin state (/etc/cni/net.d, /var/lib/cni).
 # Best effort and idempotent; prints "did: ..." for each change and "warn: ..." for what it
 # could not fix. Images (busybox) are kept.
 set -u
@@ -176,9 +177,32 @@ firewall() {  # iptables|ip6tables nft-family
     $ipt-restore < "$base" || warn "could not restore the $ipt rules"
   fi
 }
+# CNI plugins' chains (the bridge plugin's CNI-<hash> MASQUERADE chain and POSTROUTING's jump
+# to it, portmap's CNI-HOSTPORT-* and CNI-DN-*, the firewall plugin's CNI-FORWARD) go with the
+# rest in the restore below; named first, so the report says which went.
+cni_chains() {  # "TABLE CHAIN JUMPS" for every CNI-* chain; JUMPS: the rules that lead to it
+  iptables-save 2>/dev/null | awk '
+    /^\*/ { t = substr($1, 2) }
+    /^:CNI-/ { c = substr($1, 2); order[++n] = t " " c }
+    /^-A / { for (i = 3; i < NF; i++) if (($i == "-j" || $i == "-g") && $(i + 1) ~ /^CNI-/) {
+               k = t " " $(i + 1); j = $2
+               for (m = 3; m < NF; m++) if ($m == "-s") j = j " -s " $(m + 1)
+               sep = (k in from) ? ", " : ""; from[k] = from[k] sep j } }
+    END { for (i = 1; i <= n; i++) print order[i], from[order[i]] }'
+}
+in_start() {  # TABLE CHAIN: the chain is in the recorded start's rules
+  sed -n "/^\*$1\$/,/^COMMIT/p" "$B/iptables" 2>/dev/null | grep -q "^:$2 "
+}
+cni_before=$(cni_chains | while read -r t c jumps; do in_start "$t" "$c" || echo "$t $c $jumps"; done)
 firewall iptables ip
 firewall ip6tables ip6
 iptables -Z; iptables -t nat -Z
+cni_after=$(cni_chains)
+while read -r t c jumps; do
+  case $'\n'"$cni_after" in *$'\n'"$t $c "*) warn "could not remove iptables chain $c ($t table)"; continue ;; esac
+  case $jumps in *", "*) to="the jumps to it" ;; *) to="the jump to it" ;; esac
+  did "removed iptables chain $c ($t table)${jumps:+ and $to from $jumps}"
+done < <(lines "$cni_before")
 
 # 7. Kernel settings and caches lessons touch.
 want=$(cat "$B/ip_forward")
@@ -193,6 +217,31 @@ fi
 conntrack -F >/dev/null 2>&1
 [ -z "$(ip neigh show nud permanent)" ] || { ip neigh flush nud permanent && did "removed permanent neighbour entries"; }
 ip neigh flush all 2>/dev/null
+
+# 7b. CNI's files: network configs lessons wrote in /etc/cni/net.d, and what plugins keep in
+#     /var/lib/cni (host-local's leases, networks/NAME/ one file per address; libcni's cache of
+#     results). What was there at the start stays. (Plugins' links went in steps 3 and 4: their
+#     bridge, lab-br0 or cni0, is a link the start did not have, a veth goes with its namespace.)
+start_cni=$([ -s "$B/state" ] && section cni < "$B/state")
+cni_file() {  # what a path under /etc/cni or /var/lib/cni is, in the report's words
+  case $1 in
+    /etc/cni/*) echo "CNI config $1" ;;
+    /var/lib/cni/networks/*)
+      local held
+      held=$(ls "$1" | grep -v -e '^lock$' -e '^last_reserved_ip' | tr '\n' ' ' | sed 's/ $//')
+      echo "host-local's leases of network ${1##*/} (${held:-none held})" ;;
+    /var/lib/cni/results) echo "libcni's cache of results ($(ls "$1" | wc -l) in $1)" ;;
+    *) echo "$1" ;;
+  esac
+}
+for f in /etc/cni/net.d/* /var/lib/cni/networks/* /var/lib/cni/*; do
+  [ -e "$f" ] || continue
+  case $'\n'"$start_cni"$'\n' in *$'\n'"$f"$'\n'*) continue ;; esac
+  # (an empty folder, networks/ once its networks went or results/ after a DEL, goes unsaid)
+  [ -d "$f" ] && [ -z "$(ls -A "$f")" ] && { rmdir "$f" 2>/dev/null; continue; }
+  what=$(cni_file "$f")
+  rm -rf -- "$f" 2>/dev/null && did "removed $what" || warn "could not remove $what"
+done
 
 # 8. The seal that keeps traffic in the lab (docs/containment.md): its routes came back in step
 #    5; the fence on the uplink is put back if a lesson changed it.

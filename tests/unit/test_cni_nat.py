@@ -1,0 +1,74 @@
+"""The bridge CNI plugin's NAT in labkit's model and drawing: its MASQUERADE sits in a user
+chain (`CNI-<24 hex>`) jumped to from POSTROUTING. Replays tests/snapshots/cni_bridge.json,
+recorded in the real lab by tests/lab/test_cni_lab.py (article 3's lab-br0 network, added by
+hand for the container id lab-ns)."""
+
+import json
+from pathlib import Path
+
+from labkit.draw.dot import to_dot
+from labkit.model.build import from_raw
+from labkit.model.nat import Masquerade, cni_chain_name, masquerades, parse_iptables_save
+from labkit.model.topology import from_json
+
+RAW = json.loads((Path(__file__).resolve().parents[1] / "snapshots" / "cni_bridge.json")
+                 .read_text())
+CHAIN = "CNI-95c521ba458df43df4d8c523"
+
+
+def test_the_chain_name_is_the_articles_for_its_network_and_container():
+    # article 3: network "lab-br0", CNI_CONTAINERID=lab-ns, chain CNI-95c521ba458df43df4d8c523
+    assert cni_chain_name("lab-br0", "lab-ns") == CHAIN
+    # portmap's per-container DNAT chain: the same digest, fewer digits (28 characters in all)
+    dn = cni_chain_name("lab-br0", "lab-ns", "CNI-DN-")
+    assert dn == "CNI-DN-95c521ba458df43df4d8c" and len(dn) == 28
+
+
+def test_the_recorded_chain_is_the_computed_one():
+    assert f":{CHAIN} - " in RAW["nat"]
+    assert "-A POSTROUTING -s 10.15.10.100/32 " in RAW["nat"]
+
+
+def test_the_masquerade_in_the_plugins_chain_is_seen_through_its_jump():
+    topo = from_raw(RAW)
+    assert topo.masquerades == (
+        Masquerade(source="172.17.0.0/16", out_iface="!docker0", chain="POSTROUTING"),
+        Masquerade(source="10.15.10.100/32", destination="!224.0.0.0/4", chain=CHAIN,
+                   exempt=("10.15.10.0/24",)),
+    )
+    cni = topo.masquerades[1]
+    assert cni.via == CHAIN and topo.masquerades[0].via is None
+    assert str(cni) == (f"MASQUERADE from 10.15.10.100/32 to !224.0.0.0/4 via {CHAIN} "
+                        "except to 10.15.10.0/24")
+    assert from_json(topo.to_json()) == topo  # the new field survives the JSON form
+
+
+def test_the_note_names_the_chain_the_source_and_what_is_not_masqueraded():
+    dot = to_dot(from_raw(RAW))
+    assert ('label="MASQUERADE\\nfrom 10.15.10.100\\nvia CNI-95c5…,\\n'
+            'not to 10.15.10.0/24, 224.0.0.0/4"') in dot
+    # docker's own rule is drawn as before
+    assert 'label="MASQUERADE\\nfrom 172.17.0.0/16\\nout not docker0"' in dot
+
+
+NAT = """*nat
+:POSTROUTING ACCEPT [0:0]
+:CNI-A - [0:0]
+:CNI-B - [0:0]
+-A POSTROUTING -s 10.0.0.2/32 -j CNI-A
+-A POSTROUTING -s 10.0.0.3/32 -j CNI-A
+-A CNI-A -s 10.0.0.0/24 -d 10.9.0.0/16 -j RETURN
+-A CNI-A -d 10.0.0.0/24 -m comment --comment "x" -j ACCEPT
+-A CNI-A -j MASQUERADE
+-A CNI-B -s 10.0.1.0/24 -j MASQUERADE
+COMMIT
+"""
+
+
+def test_each_jump_gives_its_source_and_only_a_bare_destination_is_exempt():
+    ms = masquerades(parse_iptables_save(NAT))
+    assert [(m.source, m.chain, m.exempt) for m in ms] == [
+        ("10.0.0.2/32", "CNI-A", ("10.0.0.0/24",)),  # the RETURN has a source too: no exemption
+        ("10.0.0.3/32", "CNI-A", ("10.0.0.0/24",)),
+        ("10.0.1.0/24", "CNI-B", ()),  # nothing jumps there: the rule as it stands
+    ]
