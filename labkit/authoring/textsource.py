@@ -189,9 +189,17 @@ def notebook_from_text(text: str, nb: dict, pairing: Pairing) -> dict:
     import nbformat
     from jupytext.combine import combine_inputs_with_outputs
 
-    merged = combine_inputs_with_outputs(nbformat.from_dict(parse(text, pairing)),
-                                         as_notebook(nb), pairing.fmt)
+    parsed = parse(text, pairing)
+    merged = combine_inputs_with_outputs(nbformat.from_dict(parsed), as_notebook(nb),
+                                         pairing.fmt)
     merged.metadata.pop("jupytext", None)  # the pairing lives in jupytext.toml, not here
+    # The lesson's own metadata (number, title, exercises) is the text's too; jupytext's
+    # merge kept the notebook's. The sync stamps stay the notebook's bookkeeping.
+    said = parsed.get("metadata", {}).get("labkit")
+    if said is not None:
+        stamps = merged.metadata.get("labkit", {}).get(STAMP)
+        merged.metadata["labkit"] = {**{k: v for k, v in said.items() if k != STAMP},
+                                     **({STAMP: stamps} if stamps is not None else {})}
     for cell in merged.cells:
         cell.metadata.pop("jupytext", None)
     return merged

@@ -47,6 +47,19 @@ def test_sync_takes_an_edit_of_the_text_source_into_the_notebook(tmp_path, capsy
     assert main(["lesson", "check", str(path)]) == 0
 
 
+def test_sync_takes_the_lessons_metadata_from_the_text_source(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    text = tmp_path / "lessons" / "00-welcome.md"
+    before = text.read_text()
+    assert "  exercises: [lesson0/first-bridge]\n" in before
+    text.write_text(before.replace("  exercises: [lesson0/first-bridge]\n",
+                                   "  exercises: [lesson0/first-bridge, lesson0/more]\n", 1))
+    assert main(["lesson", "sync", "--from", "text", str(path)]) == 0
+    meta = json.loads(path.read_text())["metadata"]["labkit"]
+    assert meta["exercises"] == ["lesson0/first-bridge", "lesson0/more"]
+    assert meta.get("synced_cells")
+
+
 def test_sync_never_loses_a_learners_cell(tmp_path, capsys):
     """A learner adds a cell and edits another in the notebook; then the text source is
     newer: sync refuses, changes nothing and says how to go on; --force keeps a backup."""
