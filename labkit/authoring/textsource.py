@@ -256,6 +256,15 @@ def backup(path: Path) -> Path:
     return target
 
 
+def _meta_differs(nb: Any, text: str, pairing: Pairing) -> bool:
+    """Does the text's header say other lesson metadata (exercises, title) than the
+    notebook? Not a formatting difference: a sync from the text must take it."""
+    said = parse(text, pairing).get("metadata", {}).get("labkit") or {}
+    has = nb.get("metadata", {}).get("labkit") or {}
+    return ({k: v for k, v in said.items() if k != STAMP}
+            != {k: v for k, v in has.items() if k != STAMP})
+
+
 def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
     """Bring a notebook and its text source in step; returns what was done, in words.
 
@@ -285,7 +294,7 @@ def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
         return "in sync"
     from_text = prefer == "text" or (
         prefer == "newer" and pairing.text.stat().st_mtime > path.stat().st_mtime)
-    if from_text and differences != [FORMATTING_ONLY]:
+    if from_text and (differences != [FORMATTING_ONLY] or _meta_differs(nb, text, pairing)):
         lost = would_lose(nb, text, pairing)
         if lost and not force:
             raise UsageError(
