@@ -895,7 +895,9 @@ def _port_label(rules: tuple[PortMapping, ...]) -> str:
 
 
 def _bridge_for(source: str | None, lab_items: dict[str, _Item]) -> str | None:
-    """The lab's interface whose address lies in a MASQUERADE rule's source network."""
+    """The lab's interface a MASQUERADE rule's source lies behind: its address is in the
+    source network (Docker's 172.17.0.0/16), or the source is in its network (the CNI bridge
+    plugin's rule for one container, 10.15.10.100/32)."""
     if not source or source.startswith("!"):
         return None
     try:
@@ -905,10 +907,12 @@ def _bridge_for(source: str | None, lab_items: dict[str, _Item]) -> str | None:
     for name, it in sorted(lab_items.items()):
         for a in it.itf.addresses:
             try:
-                if ipaddress.ip_address(a.address) in net:
-                    return name
+                mine = ipaddress.ip_interface(f"{a.address}/{a.prefixlen}")
             except ValueError:
                 continue
+            if mine.ip in net or (mine.version == net.version
+                                  and net.subnet_of(mine.network)):  # type: ignore[arg-type]
+                return name
     return None
 
 

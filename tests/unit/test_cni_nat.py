@@ -49,6 +49,9 @@ def test_the_note_names_the_chain_the_source_and_what_is_not_masqueraded():
             'not to 10.15.10.0/24, 224.0.0.0/4"') in dot
     # docker's own rule is drawn as before
     assert 'label="MASQUERADE\\nfrom 172.17.0.0/16\\nout not docker0"' in dot
+    # each joined to the bridge its source is behind (one container's /32 too)
+    assert '"if:lab:lab-br0" -> "masq:MASQUERADE from 10.15.10.100' in dot
+    assert '"if:lab:net:bridge" -> "masq:MASQUERADE from 172.17.0.0/16' in dot
 
 
 NAT = """*nat
