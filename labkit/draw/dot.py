@@ -163,7 +163,7 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     # made the drawing wider (and was the first thing cut off). With a title on top, a node.
     below = _legend_table(diff is not None) if legend and not title else None
     out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
-           *_grids(sc), *_warnings(sc), *_ghost_lines(sc)]
+           *_grids(sc), *_warnings(sc), *_ghost_lines(sc), *_columns(sc)]
     if highlight is not None:
         out += _highlight(sc, highlight)
     if legend and title:
@@ -931,6 +931,45 @@ def _edge_style(faded: bool, hot: bool, bold: bool = False) -> str:
 def _stub_nodes(stubs: dict[str, str]) -> list[str]:
     return [f"  {_q(sid)} [shape=plaintext, style=\"\", fontcolor=\"{MUTED}\", "
             f"fontsize=9, label={_q(label)}];" for sid, label in sorted(stubs.items())]
+
+
+# --- pass: columns --------------------------------------------------------------------------
+
+#: the drawing's columns, left to right: published ports, bridges, the lab's ends of the veths
+#: that lead to namespaces, the namespaces
+COLUMNS = ("ports", "bridges", "veth ends", "namespaces")
+# The width each column keeps when empty, in inches: a bridge's box, a veth end's ellipse
+# (its `ip link` line is of fixed width), so that the first bridge or cable does not widen
+# the columns before the namespaces. Not the ports': most drawings have none, and it would
+# make every one of them wider (the text smaller) for one cell's sake.
+_COLUMN_IN = {"ports": 0, "bridges": 1.7, "veth ends": 2.9, "namespaces": 0}
+
+
+def _columns(sc: _Scene) -> list[str]:
+    """Each kind of node in a column of its own, held by an invisible chain of points (one
+    per column, `rank=same` with its members): without it Graphviz put a namespace as far
+    left as its links allowed, so its first cable, the first bridge port or a published port
+    pushed the boxes sideways (lesson 5's lab-ns0 moved by half the drawing's width).
+    `rank=same` does not join the chain to the graph's edges, so the order in which the
+    namespaces are stacked (labkit.draw.layout) stays as it was."""
+    members: dict[str, list[str]] = {c: [] for c in COLUMNS}
+    for it in sc.items.get(sc.lab_name, []):
+        itf = it.itf
+        if itf.kind == "bridge":
+            members["bridges"].append(sc.ids[(sc.lab_name, itf.name)])
+        elif itf.kind == "veth" and itf.peer is not None and itf.peer.namespace != sc.lab_name:
+            members["veth ends"].append(sc.ids[(sc.lab_name, itf.name)])
+    if sc.lab_drawn:
+        members["ports"] = [_port_id(rules[0]) for rules, _ in _ports(sc.topology, sc.before)]
+    members["namespaces"] = [sc.ids[(ns.name, sc.items[ns.name][0].itf.name)]
+                             for ns, _ in sc.namespaces
+                             if ns.kind != "lab" and sc.items.get(ns.name)]
+    out = [f'  "column:{c}" [shape=box, style=invis, fixedsize=true, width={_COLUMN_IN[c]}, '
+           'height=0.01, label=""];' for c in COLUMNS]
+    out.append("  " + " -> ".join(f'"column:{c}"' for c in COLUMNS) + " [style=invis];")
+    out += [f'  {{rank=same; "column:{c}"; ' + "; ".join(_q(m) for m in ids) + "}"
+            for c, ids in members.items() if ids]
+    return out
 
 
 # --- pass: ghosts ----------------------------------------------------------------------------
