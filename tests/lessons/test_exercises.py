@@ -78,6 +78,17 @@ PARTIAL = [
      "docker network create backend\ndocker network connect backend busybox3\n"
      "echo docker0 > /tmp/busybox3-peer",
      ["which is a bridge, not a veth end"]),
+    ("lesson2/cable-off", "",
+     ["docker0 has 2 ports for three running containers", "it is plugged into nothing"]),
+    ("lesson2/cable-off", "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)\n"
+     "n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1)\n"
+     "ip link set \"$n\" down\nip link set \"$n\" master docker0",
+     ["is down: a port passes nothing until it is up"]),
+    ("lesson2/cable-off", "ip link add br9 type bridge\n"
+     "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)\n"
+     "n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1)\n"
+     "ip link set \"$n\" master br9",
+     ["it is a port of br9 instead"]),
     ("lesson2/which-cable", "rm -f /tmp/busybox4-cable\ndocker run -dit --name busybox4 busybox sh",
      ["/tmp/busybox4-cable does not exist yet"]),
     ("lesson2/which-cable", "docker run -dit --name busybox4 busybox sh\n"
@@ -147,8 +158,8 @@ def test_every_lesson_has_an_exercise():
     assert lessons == {p.name for p in NOTEBOOKS.glob("0*.ipynb")}
 
 
-def test_lessons_1_3_4_5_have_a_break_and_fix_challenge_first():
-    for n in (1, 3, 4, 5):  # lesson 2's one exercise is a prediction, checked
+def test_lessons_1_to_5_have_a_break_and_fix_challenge_first():
+    for n in (1, 2, 3, 4, 5):
         mine = [e for e in ALL if e.lesson.startswith(f"0{n}-")]
         assert mine[0].breaks.strip() and not any(e.breaks for e in mine[1:]), n
         assert mine[0].start == mine[0].setup + mine[0].breaks

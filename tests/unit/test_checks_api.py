@@ -75,10 +75,10 @@ def test_progress_gives_hints_one_at_a_time_then_none_and_forgets():
 
 def test_every_lesson_module_is_found_in_lesson_order():
     ids = [e.id for e in exercises.exercises()]
-    assert ids[:10] == ["lesson0/first-bridge", "lesson1/cable-down", "lesson1/find-the-peer",
-                        "lesson2/which-cable", "lesson3/way-out", "lesson3/route-in",
-                        "lesson4/wrong-chain", "lesson4/port-by-hand", "lesson5/no-masquerade",
-                        "lesson5/third-namespace"]
+    assert ids[:11] == ["lesson0/first-bridge", "lesson1/cable-down", "lesson1/find-the-peer",
+                        "lesson2/cable-off", "lesson2/which-cable", "lesson3/way-out",
+                        "lesson3/route-in", "lesson4/wrong-chain", "lesson4/port-by-hand",
+                        "lesson5/no-masquerade", "lesson5/third-namespace"]
     assert [e.id for e in exercises.exercises("03-way-out.ipynb")] == [
         "lesson3/way-out", "lesson3/route-in"]
     assert exercises._lesson_order("lesson10") > exercises._lesson_order("lesson9")

@@ -85,6 +85,14 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson1/find-the-peer", "wrong-no-answer"): ["/tmp/busybox3-peer does not exist yet"],
     ("lesson1/find-the-peer", "wrong-unknown-name"): [
         "says 'vethnope', but the lab host has no interface of that name"],
+    ("lesson2/cable-off", "fresh"): ["busybox1 is not running", "busybox2 is not running",
+                                     "busybox3 is not running"],
+    ("lesson2/cable-off", "setup"): [
+        "docker0 has 2 ports for three running containers (`bridge link`): the lab host's end "
+        "of busybox2's cable is not on docker0, it is plugged into nothing"],
+    ("lesson2/cable-off", "solved"): None,
+    ("lesson2/cable-off", "wrong-down"): ["is down: a port passes nothing until it is up"],
+    ("lesson2/cable-off", "wrong-other-bridge"): ["it is a port of br9 instead"],
     ("lesson2/which-cable", "fresh"): ["busybox1 is not running", "busybox2 is not running",
                                        "busybox3 is not running"],
     ("lesson2/which-cable", "setup"): ["there is no running container named busybox4"],

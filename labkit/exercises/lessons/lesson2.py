@@ -1,6 +1,7 @@
-"""Lesson 2 (is everyone connected?): predict, then find, the cable down which docker0 sends
-a frame for a new container (a transfer of the lesson's method: the bridge's learned MACs,
-for a container the lesson never looked at, behind veth names that say nothing)."""
+"""Lesson 2 (is everyone connected?): plug a cable pulled off the bridge back in (break and
+fix); predict, then find, the cable down which docker0 sends a frame for a new container (a
+transfer of the lesson's method: the bridge's learned MACs, for a container the lesson never
+looked at, behind veth names that say nothing)."""
 
 from __future__ import annotations
 
@@ -18,6 +19,11 @@ ADDRESS = "172.17.0.5"  # busybox4's, the fourth container on docker0
 MAC = "02:42:ac:11:00:05"
 ANSWER = "/tmp/busybox4-cable"
 SENDER = "busybox1"
+BUSYBOX2 = "172.17.0.3"
+BUSYBOX2_MAC = "02:42:ac:11:00:03"
+
+#: the lab's interface whose index a container's interface names (iflink); drop the @ifN
+_PEER_NAME = ("ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1")
 
 
 def _running(lab: Lab, names: tuple[str, ...]) -> list[str]:
@@ -36,6 +42,35 @@ def _cable(lab: Lab, container: str, lab_links: list[dict]) -> dict | None:
     eth0 = next((i for i in _lab.links(lab, container=container)
                  if i.get("ifname") == "eth0"), None)
     return _lab.peer_in_lab(lab, eth0, lab_links) if eth0 else None
+
+
+def check_cable_off(lab: Lab) -> list[str]:
+    problems = _running(lab, ("busybox1", "busybox2", "busybox3"))
+    if problems:
+        return problems
+    lab_links = _lab.links(lab)
+    outer = _cable(lab, "busybox2", lab_links)
+    if outer is None:
+        return ["busybox2's eth0 has no other end in the lab host any more: remove busybox2 "
+                "and run it again (`docker rm -f busybox2`, then the lesson's `docker run`)"]
+    master = outer.get("master")
+    if master != "docker0":
+        ports = sum(1 for x in lab_links if x.get("master") == "docker0")
+        # Said from what the learner can see: the bridge lacks a port (its name is theirs to find).
+        where = (f"it is a port of {master} instead" if master else "it is plugged into nothing")
+        problems.append(
+            f"busybox1 gets no answer from busybox2 ({BUSYBOX2}), and docker0 has {ports} "
+            f"port{'s' if ports != 1 else ''} for three running containers (`bridge link`): "
+            f"the lab host's end of busybox2's cable is not on docker0, {where}")
+    if not _lab.is_up(outer):
+        problems.append(f"the lab host's end of busybox2's cable, {outer['ifname']}, is down: "
+                        "a port passes nothing until it is up")
+    if problems:
+        return problems
+    if not _lab.ping(lab, BUSYBOX2, container="busybox1"):
+        return [f"busybox2's cable is up and on docker0, but busybox1 still gets no answer "
+                f"from it: `docker exec busybox1 ping -c 1 {BUSYBOX2}`"]
+    return []
 
 
 def check_which_cable(lab: Lab) -> list[str]:
@@ -91,6 +126,39 @@ _THREE = ("docker run -dit --name busybox1 busybox sh\n"
           "docker run -dit --name busybox3 busybox sh\n")
 
 EXERCISES = [
+    Exercise(
+        id="lesson2/cable-off",
+        title="Plug a cable back into the bridge",
+        lesson="02-connected.ipynb",
+        task=("The cell above broke something on purpose: busybox1 no longer reaches "
+              f"busybox2 (`docker exec busybox1 ping -c 1 -W 1 {BUSYBOX2}` gets no answer), "
+              f"and docker0's table no longer lists busybox2's MAC, {BUSYBOX2_MAC} "
+              "(`bridge fdb show br docker0`). Find what is wrong, without the diagram, and "
+              "fix it in the lab host."),
+        check=check_cable_off,
+        hints=(
+            "Is busybox2's cable whole? `docker exec busybox2 ip link show eth0`: LOWER_UP "
+            "means both ends are up. Then ask the bridge which cables it has: `bridge link` "
+            "(or `brctl show docker0`).",
+            "Three containers run, so docker0 should have three ports. Which one is missing? "
+            "The number after @if in busybox2's `eth0@ifM` is the index of its cable's end "
+            "in the lab host.",
+            "`ip -o link | grep '^M:'` (M from busybox2's eth0@ifM) names it; "
+            "`ip link set NAME master docker0` (or `brctl addif docker0 NAME`) plugs it in.",
+        ),
+        solution=(
+            "# the lab host's end of busybox2's cable, by its index\n"
+            "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)\n"
+            f"ip link set \"$({_PEER_NAME})\" master docker0\n"
+            f"docker exec busybox1 ping -c 2 {BUSYBOX2}\n"
+        ),
+        setup=_THREE,
+        breaks=(
+            "# Break something on purpose: one cable comes off the bridge.\n"
+            "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)\n"
+            f"ip link set \"$({_PEER_NAME})\" nomaster\n"
+        ),
+    ),
     Exercise(
         id="lesson2/which-cable",
         title="Which cable does the frame go down?",

@@ -79,6 +79,19 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                                 "docker network connect backend busybox3",
                                 "echo vethnope@if9 > /tmp/busybox3-peer"]),
     ],
+    "lesson2/cable-off": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-down", ["setup", "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)"
+                        "; n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}'"
+                        " | cut -d@ -f1); ip link set \"$n\" down; ip link set \"$n\" master"
+                        " docker0"]),
+        ("wrong-other-bridge", ["setup", "ip link add br9 type bridge",
+                                "peer=$(docker exec busybox2 cat /sys/class/net/eth0/iflink)"
+                                "; n=$(ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n "
+                                "{print $2}' | cut -d@ -f1); ip link set \"$n\" master br9"]),
+    ],
     "lesson2/which-cable": [
         ("fresh", []),
         ("setup", ["setup"]),
