@@ -88,6 +88,14 @@ def netns_names(lab: Lab) -> list[str]:
     return sorted(n["name"] for n in (_ip(lab, "netns list") or []))
 
 
+def not_running(lab: Lab, names: tuple[str, ...]) -> list[str]:
+    """One problem per container of `names` that is not running, saying which to start."""
+    which = ", ".join(names[:-1]) + f" and {names[-1]}" if len(names) > 1 else names[0]
+    return [f"{name} is not running: run the lesson's cells that start {which} first"
+            for name in names
+            if not (container_state(lab, name) or {}).get("Running")]
+
+
 def container_state(lab: Lab, name: str) -> dict | None:
     """`docker inspect NAME`'s State, or None when there is no such container."""
     result = lab.run(f"docker inspect -f '{{{{json .State}}}}' {shlex.quote(name)}")

@@ -32,19 +32,8 @@ def _owner_of(lab: Lab, lab_end: dict, containers: list[str]) -> str | None:
     return None
 
 
-def _running(lab: Lab, names: tuple[str, ...]) -> list[str]:
-    """One problem per container of `names` that is not running."""
-    problems = []
-    for name in names:
-        state = _lab.container_state(lab, name)
-        if state is None or not state.get("Running"):
-            problems.append(f"{name} is not running: run the lesson's cells that start "
-                            "busybox1 and busybox2 first")
-    return problems
-
-
 def check_cable_down(lab: Lab) -> list[str]:
-    problems = _running(lab, ("busybox1", "busybox2"))
+    problems = _lab.not_running(lab, ("busybox1", "busybox2"))
     if problems:
         return problems
     inside = next((i for i in _lab.links(lab, container="busybox2")

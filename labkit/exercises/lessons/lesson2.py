@@ -26,17 +26,6 @@ BUSYBOX2_MAC = "02:42:ac:11:00:03"
 _PEER_NAME = ("ip -o link | awk -F': ' -v n=\"$peer\" '$1 == n {print $2}' | cut -d@ -f1")
 
 
-def _running(lab: Lab, names: tuple[str, ...]) -> list[str]:
-    """One problem per container of `names` that is not running."""
-    problems = []
-    for name in names:
-        state = _lab.container_state(lab, name)
-        if state is None or not state.get("Running"):
-            problems.append(f"{name} is not running: run the lesson's cells that start "
-                            "busybox1, busybox2 and busybox3 first")
-    return problems
-
-
 def _cable(lab: Lab, container: str, lab_links: list[dict]) -> dict | None:
     """The lab host's end of a container's eth0 (its port on docker0)."""
     eth0 = next((i for i in _lab.links(lab, container=container)
@@ -45,7 +34,7 @@ def _cable(lab: Lab, container: str, lab_links: list[dict]) -> dict | None:
 
 
 def check_cable_off(lab: Lab) -> list[str]:
-    problems = _running(lab, ("busybox1", "busybox2", "busybox3"))
+    problems = _lab.not_running(lab, ("busybox1", "busybox2", "busybox3"))
     if problems:
         return problems
     lab_links = _lab.links(lab)
@@ -74,7 +63,7 @@ def check_cable_off(lab: Lab) -> list[str]:
 
 
 def check_which_cable(lab: Lab) -> list[str]:
-    problems = _running(lab, ("busybox1", "busybox2", "busybox3"))
+    problems = _lab.not_running(lab, ("busybox1", "busybox2", "busybox3"))
     if problems:
         return problems
     state = _lab.container_state(lab, CONTAINER)
