@@ -83,6 +83,16 @@ def in_subnet(cidr: str, subnet: str) -> bool:
     return ipaddress.ip_interface(cidr).ip in ipaddress.ip_network(subnet)
 
 
+#: what a check says when the lesson's simulated outside host was not made
+NO_OUTSIDE = ("there is no namespace named outside: run the lesson's cell that makes the "
+              "outside host first")
+
+
+def has_outside(lab: Lab) -> bool:
+    """Is the lessons' simulated outside host (`ip netns add outside`) there?"""
+    return "outside" in netns_names(lab)
+
+
 def netns_names(lab: Lab) -> list[str]:
     """Named namespaces (`ip netns list`), sorted."""
     return sorted(n["name"] for n in (_ip(lab, "netns list") or []))

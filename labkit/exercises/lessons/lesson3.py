@@ -19,9 +19,8 @@ _PID = "pid=$(docker inspect -f '{{.State.Pid}}' busybox1)\n"
 
 
 def check_way_out(lab: Lab) -> list[str]:
-    if "outside" not in _lab.netns_names(lab):
-        return ["there is no namespace named outside: run the lesson's cell that makes the "
-                "outside host first"]
+    if not _lab.has_outside(lab):
+        return [_lab.NO_OUTSIDE]
     state = _lab.container_state(lab, "busybox1")
     if state is None or not state.get("Running"):
         return ["busybox1 is not running: run the lesson's cell that starts busybox1 and "
@@ -43,9 +42,8 @@ def check_way_out(lab: Lab) -> list[str]:
 
 
 def check_route_in(lab: Lab) -> list[str]:
-    if "outside" not in _lab.netns_names(lab):
-        return ["there is no namespace named outside: run the lesson's cell that makes the "
-                "outside host first"]
+    if not _lab.has_outside(lab):
+        return [_lab.NO_OUTSIDE]
     state = _lab.container_state(lab, "busybox2")
     if state is None or not state.get("Running"):
         return ["busybox2 is not running: run the lesson's cell that starts busybox1 and "

@@ -46,13 +46,18 @@ def _get(lab: Lab, prefix: str, url: str = URL) -> bool:
     return result.ok and PAGE in result.stdout
 
 
-def check_wrong_chain(lab: Lab) -> list[str]:
+def _web_and_outside(lab: Lab) -> list[str]:
+    """What both exercises need first: web running, the outside host made."""
     state = _lab.container_state(lab, "web")
     if state is None or not state.get("Running"):
         return ["the container web is not running: run the lesson's cell that starts it"]
-    if "outside" not in _lab.netns_names(lab):
-        return ["there is no namespace named outside: run the lesson's cell that makes the "
-                "outside host first"]
+    return [] if _lab.has_outside(lab) else [_lab.NO_OUTSIDE]
+
+
+def check_wrong_chain(lab: Lab) -> list[str]:
+    missing = _web_and_outside(lab)
+    if missing:
+        return missing
     chains = {chain for chain, _ in _dnat_rules(lab, BROKEN_PORT)}
     problems = []
     if not _get(lab, "ip netns exec outside ", BROKEN_URL):
@@ -71,12 +76,9 @@ def check_wrong_chain(lab: Lab) -> list[str]:
 
 
 def check_port_by_hand(lab: Lab) -> list[str]:
-    state = _lab.container_state(lab, "web")
-    if state is None or not state.get("Running"):
-        return ["the container web is not running: run the lesson's cell that starts it"]
-    if "outside" not in _lab.netns_names(lab):
-        return ["there is no namespace named outside: run the lesson's cell that makes the "
-                "outside host first"]
+    missing = _web_and_outside(lab)
+    if missing:
+        return missing
     problems = []
     rules = _dnat_rules(lab)
     if not rules:
