@@ -88,6 +88,9 @@ def wrap(script: str, cap: Capture) -> str:
     return (
         "__cap_d=$(mktemp -d /tmp/labkit-capture.XXXXXX) || exit 2\n"
         "trap 'rm -rf \"$__cap_d\"' EXIT\n"
+        # a timeout's TERM (or an interrupt) ends the shell without its EXIT trap: clean up
+        # here too, before the KILL that may follow
+        "trap 'rm -rf \"$__cap_d\"; exit 143' TERM INT HUP\n"
         # SIGINT to tcpdump, and first to whatever it runs under: in the rootless lab
         # `tcpdump` is a wrapper whose fakeroot shell would not pass the signal on
         "__cap_stop() { for c in $(cat /proc/$1/task/*/children 2>/dev/null); do "
