@@ -141,14 +141,17 @@ class Lab:
         report = modes.detect(full=True)
         lesson = replay.lesson_hint()
         recorded = replay.lesson_recording(lesson)
-        if report.mode == "netns" and recorded and "netns" not in recorded.live_modes:
-            # A Docker lesson in the namespace-only lab: the whole lesson replays, so its
-            # outputs and diagrams stay one consistent story.
-            _say(f"live mode 3 of 4: {report.title}; {lesson} needs a Docker engine, so it "
-                 "shows recordings from a real lab (the by-hand lesson runs live here).")
+        if (report.mode in ("rootless", "netns") and recorded and recorded.need
+                and report.mode not in recorded.live_modes):
+            # A lesson this live mode cannot run (Docker in the namespace-only lab, CNI
+            # plugins outside the Docker lab): the whole lesson replays, so its outputs and
+            # diagrams stay one consistent story.
+            what = recorded.need.what
+            _say(f"live mode {report.number} of 4: {report.title}; {lesson} needs {what}, so "
+                 f"it shows recordings from a real lab (here: {report.lessons}).")
             return cls(replay.connect_replay(report, lesson=lesson, reason=(
-                "this lesson needs Docker, and this host allows only the namespace-only lab, "
-                "live mode 3")))._activate()
+                f"this lesson needs {what}, and this host allows live mode {report.number} "
+                f"({report.title})")))._activate()
         if report.mode == "replay":
             if not replay.load_all():
                 raise rootless.RootlessUnavailable(report)

@@ -282,6 +282,20 @@ def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
         raise UsageError(f"{path} has no paired text source",
                          hint="jupytext.toml at the repository root pairs notebooks/*.ipynb "
                               "with lessons/*.md")
+    if not path.exists():
+        if not pairing.text.exists():
+            raise UsageError(f"there is no lesson {path}, and no text source {pairing.text} to "
+                             "make it from",
+                             hint="`labkit lesson new NN-name` starts a lesson")
+        # A lesson written as text first: its notebook, with no outputs yet.
+        made = notebook_from_text(pairing.text.read_text(encoding="utf-8"),
+                                  nbformat.v4.new_notebook(), pairing)
+        nbformat.validate(made)
+        stamp(made)
+        nbformat.write(made, path)
+        _write_text(pairing, render(made, pairing))  # jupytext's canonical layout
+        return (f"wrote {path} from {pairing.text} (new: `labkit lesson build {path}` stores "
+                "its outputs)")
     nb = nbformat.read(path, as_version=4)
     if not pairing.text.exists():
         _write_text(pairing, render(nb, pairing))
@@ -314,6 +328,18 @@ def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
     _write_text(pairing, render(nb, pairing))
     _stamp_file(nb, path)
     return f"updated {pairing.text} from {path}"
+
+
+def text_only(folder: str | Path) -> list[Path]:
+    """The notebooks of `folder` that do not exist yet but whose text source does (a lesson
+    written as text first), as paths to sync."""
+    folder = Path(folder)
+    first = next(iter(sorted(folder.glob("[0-9][0-9]-*.ipynb"))), None)
+    pairing = pairing_for(first) if first else None
+    if pairing is None:
+        return []
+    return [folder / f"{md.stem}.ipynb" for md in sorted(pairing.text.parent.glob(
+        "[0-9][0-9]-*.md")) if not (folder / f"{md.stem}.ipynb").exists()]
 
 
 def _stamp_file(nb: Any, path: Path) -> None:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from labkit.cli.command import add, add_group
 from labkit.errors import LabError
@@ -102,9 +103,12 @@ def cmd_lesson_sync(args: argparse.Namespace) -> int:
     side; outputs stay in the notebook (a changed cell keeps its old outputs until
     `labkit lesson build`)."""
     from labkit.authoring import lint
-    from labkit.authoring.textsource import sync
+    from labkit.authoring.textsource import sync, text_only
 
-    for path in lint.lesson_paths(args.paths):
+    paths = lint.lesson_paths(args.paths)
+    folders = [Path(p) for p in (args.paths or ["notebooks"]) if Path(p).is_dir()]
+    paths += [p for folder in folders for p in text_only(folder) if p not in paths]
+    for path in paths:
         print(f"{path}: {sync(path, prefer=args.prefer, force=args.force)}")
     return 0
 

@@ -74,7 +74,8 @@ from labkit.model.topology import (
 # second one's cell turned the whole picture round (busybox1 moved by 62% of the width).
 RANKDIR = "LR"
 
-_DOCKER_VETH = re.compile(r"^veth[0-9a-f]{7}$")
+#: random veth names: Docker's (veth + 7 hex) and the CNI bridge plugin's (veth + 8 hex)
+_RANDOM_VETH = re.compile(r"^veth[0-9a-f]{7,8}$")
 
 # The routes labkit/scripts/contain.sh adds to seal the lab ("unreachable" ones of the worst
 # metric): part of the lab, not of a lesson, so not drawn (the uplink says "sealed").
@@ -384,8 +385,10 @@ def _ns_id(name: str) -> str:
 
 
 def _itf_key(ns: str, itf: Interface) -> str:
-    """A node id that survives docker's random veth names and br-<id> bridge names."""
-    if itf.kind == "veth" and itf.peer is not None and _DOCKER_VETH.match(itf.name):
+    """A node id that survives random veth names (Docker's, a CNI plugin's) and br-<id>
+    bridge names: Graphviz orders what it lays out by node id, so a random one could swap
+    two rows from one run to the next."""
+    if itf.kind == "veth" and itf.peer is not None and _RANDOM_VETH.match(itf.name):
         return f"if:{ns}:veth-to:{itf.peer.namespace}:{itf.peer.interface}"
     if itf.kind == "bridge" and itf.alias:
         return f"if:{ns}:net:{itf.alias}"

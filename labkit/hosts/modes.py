@@ -39,8 +39,8 @@ TITLES = {
 #: what each mode runs live
 LESSONS = {
     "docker": "every lesson runs live",
-    "rootless": "every lesson runs live",
-    "netns": "the by-hand namespace lessons run live; Docker cells show recordings",
+    "rootless": "the docker0 lessons run live; the CNI lessons show recordings",
+    "netns": "the by-hand namespace lesson runs live; the others show recordings",
     "replay": "every lesson shows recordings",
 }
 

@@ -22,6 +22,35 @@ from labkit.model.formats import RECORDING_FORMAT
 BANNER = "▶ recorded in a real lab"
 
 DOCKER_WORD = re.compile(r"(^|[\s;|&(`$])docker(\s|$)", re.M)
+#: a CNI plugin called (by path or through a CNI_* variable) or our cnitool
+CNI_WORD = re.compile(r"/opt/cni/bin|/usr/lib/cni|\bCNI_COMMAND=|(^|[\s;|&(`$])cnitool(\s|$)",
+                      re.M)
+
+ALL_LIVE_MODES = ("docker", "rootless", "netns")
+
+
+@dataclass(frozen=True)
+class Need:
+    """Something a command needs that not every live mode has."""
+
+    what: str  # said to the learner: "{lesson} needs {what}"
+    modes: tuple[str, ...]  # the live modes that have it
+    pattern: re.Pattern[str]
+
+
+#: most restrictive first: a lesson's need is the first one any of its commands has
+NEEDS = (
+    # Only the Docker lab's image carries Debian's plugins and cnitool, and a plugin writes
+    # /var/lib/cni and /run/netns paths that the rootless labs do not give.
+    Need("the CNI plugins, which only the Docker lab carries", ("docker",), CNI_WORD),
+    Need("a Docker engine", ("docker", "rootless"), DOCKER_WORD),
+)
+
+
+def need_of(commands: Iterable[str]) -> Need | None:
+    """The most restrictive need of these commands, None if any live mode runs them (pure)."""
+    texts = list(commands)
+    return next((n for n in NEEDS if any(n.pattern.search(t) for t in texts)), None)
 
 
 def merge_streams(chunks: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -107,10 +136,17 @@ class Recording:
     meta: dict[str, Any] = field(default_factory=dict)
 
     @property
+    def need(self) -> Need | None:
+        """What the lesson's commands need beyond a namespace-only lab (labkit's own scripts,
+        `@reset.sh`, are not counted: the reset skips Docker where there is none)."""
+        return need_of(r.command for c in self.cells for r in c.runs
+                       if not r.command.startswith("@"))
+
+    @property
     def live_modes(self) -> tuple[str, ...]:
-        """The live modes in which this lesson can run (a Docker lesson needs an engine)."""
-        return ("docker", "rootless") if lesson_needs_docker(self) else (
-            "docker", "rootless", "netns")
+        """The live modes in which this lesson can run (a Docker lesson needs an engine, a CNI
+        lesson the Docker lab)."""
+        return self.need.modes if self.need else ALL_LIVE_MODES
 
     def cell(self, index: int) -> Cell | None:
         return next((c for c in self.cells if c.index == index), None)
@@ -136,13 +172,6 @@ class Recording:
                 e.get("timed_out", False)) if "run" in e else Snap(e["snapshot"])
             for e in c["events"])) for c in d["cells"])
         return cls(d["lesson"], cells, d.get("topologies", {}), d.get("recorded", {}))
-
-
-def lesson_needs_docker(rec: Recording) -> bool:
-    """Does any recorded command of the lesson call docker? (labkit's reset is not counted: it
-    skips Docker where there is none.) Pure."""
-    return any(DOCKER_WORD.search(r.command) for c in rec.cells for r in c.runs
-               if not r.command.startswith("@"))
 
 
 def topology_key(topo: dict[str, Any]) -> tuple[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import Any
 
 from labkit.errors import LabError
 from labkit.model.formats import RAW_FORMAT, SNAPSHOT_FORMAT
-from labkit.model.recording import DOCKER_WORD, Cell, Recording, Run, Snap, merge_streams
+from labkit.model.recording import Cell, Recording, Run, Snap, merge_streams, need_of
 from labkit.result import Result
 from labkit.scripts import text as script
 from labkit.transport.protocol import MAX_OUTPUT, OutputCallback
@@ -122,7 +122,10 @@ class NotRecorded(LabError):
 
 def needs_for(command: str) -> str:
     """Which live modes can run this command (pure)."""
-    if DOCKER_WORD.search(command):
+    need = need_of([command])
+    if need and need.modes == ("docker",):
+        return f"live mode 1, the Docker lab (`labkit up`): this needs {need.what}"
+    if need:
         return ("live mode 1 (a Docker engine) or 2 (rootless: user namespaces and mount(2) "
                 "allowed); the namespace-only lab (mode 3) has no Docker engine")
     return ("live mode 1 (Docker), 2 (rootless) or 3 (namespace-only: user namespaces "

@@ -15,7 +15,7 @@ from __future__ import annotations
 import pytest
 from recorded import LAB_REACHING, LESSONS, NOTEBOOKS, comparable, read, sanitize
 
-from labkit.model.recording import Recording, Run, Snap, lesson_needs_docker
+from labkit.model.recording import Cell, Recording, Run, Snap
 from labkit.notebook.cell import status_line
 from labkit.result import Result
 
@@ -87,13 +87,18 @@ def test_recording_round_trips_and_every_snapshot_is_stored(lesson):
 
 
 def test_live_modes_follow_from_the_commands():
-    by_hand = Recording("x.ipynb", (), {})
-    assert lesson_needs_docker(by_hand) is False
-    cell = pytest.importorskip("labkit.model.recording").Cell
-    docker = Recording("y.ipynb", (cell(1, None, "%%lab", (
-        Run("@reset.sh", (), 0), Run("ip link; docker ps", (("stdout", ""),), 0))),), {})
-    assert docker.live_modes == ("docker", "rootless")
-    assert by_hand.live_modes == ("docker", "rootless", "netns")
+    def lesson(*commands: str) -> Recording:
+        return Recording("x.ipynb", (Cell(1, None, "%%lab", tuple(
+            Run(c, (("stdout", ""),), 0) for c in ("@reset.sh", *commands))),), {})
+
+    by_hand = lesson("ip link add lab-br0 type bridge")
+    assert by_hand.need is None and by_hand.live_modes == ("docker", "rootless", "netns")
+    assert lesson("ip link; docker ps").live_modes == ("docker", "rootless")
+    for cni in ("CNI_COMMAND=ADD CNI_NETNS=/var/run/netns/a /opt/cni/bin/bridge < c",
+                "cnitool add lab-br0 /var/run/netns/a", "docker ps; ls /opt/cni/bin"):
+        assert lesson(cni).live_modes == ("docker",), cni
+        assert "CNI plugins" in lesson(cni).need.what
+    assert lesson("echo dockerd; echo cnitools").need is None  # words, not commands
     lessons = {p.name: recording(p).live_modes for p in LESSONS}
     assert "netns" in lessons["05-docker0-by-hand.ipynb"]
     assert "netns" not in lessons["01-docker0.ipynb"]

@@ -1,10 +1,11 @@
 """Each lesson executes in each live mode it claims, as the non-root learner (Binder-like:
 no_new_privs, no docker group), top to bottom in a real kernel (nbclient):
 
-* mode 2 (rootless): every lesson runs live; the checks pass after the solutions, and the
-  same cells fail as in the course lab (e.g. the ping that must fail without ip_forward);
+* mode 2 (rootless): every lesson that claims it runs live; the checks pass after the
+  solutions, and the same cells fail as in the course lab (e.g. the ping that must fail
+  without ip_forward); the CNI lessons, which claim only mode 1, replay and say why;
 * mode 3 (no mount(2), a seccomp filter): the by-hand lesson runs live, unchanged, through
-  the `ip netns` / `brctl show` functions of scripts/netns-lab.sh; the Docker lessons replay;
+  the `ip netns` / `brctl show` functions of scripts/netns-lab.sh; the others replay;
 * mode 4 (no user namespaces): every lesson replays, its outputs equal to the stored ones
   (which equal the recordings: tests/lessons/test_recordings.py).
 
@@ -27,12 +28,24 @@ import nbformat
 import pytest
 from recorded import LESSONS, NOTEBOOKS, assert_same_as_stored, failed_lab_cells, read, text_of
 
+from labkit.model.recording import Recording
+
 pytestmark = [pytest.mark.rootless, pytest.mark.slow]
 
 VENV = Path(os.environ.get("LABKIT_LEARNER_VENV", "/opt/labkit-learner-venv"))
 # What the lessons import in their kernel (the widgets included), besides labkit itself.
 KERNEL_NEEDS = ("nbclient", "ipykernel", "graphviz", "pyroute2", "nbformat", "ipywidgets")
 BY_HAND = "05-docker0-by-hand.ipynb"
+
+
+def claimed(lesson: Path) -> tuple[str, ...]:
+    """The live modes a lesson claims: its recording's, which follow from its commands."""
+    rec = NOTEBOOKS / "recordings" / f"{lesson.stem}.json"
+    return Recording.from_json(rec.read_text()).live_modes
+
+
+def replays_in(mode: str) -> list[Path]:
+    return [p for p in LESSONS if mode not in claimed(p)]
 
 
 @pytest.fixture(scope="module")
@@ -125,11 +138,16 @@ def test_mode3_by_hand_lesson_runs_live_unchanged(learner, kernel_python, lesson
     assert svgs and any("namespace lab-ns1 (netns" in o["data"]["text/plain"] for o in svgs)
 
 
-@pytest.mark.parametrize("lesson", [p for p in LESSONS if p.name != BY_HAND],
-                         ids=lambda p: p.stem)
-def test_mode3_docker_lessons_replay(learner, kernel_python, lessons_dir, lesson):
+def test_only_the_by_hand_lesson_claims_mode3():
+    assert [p.name for p in LESSONS if "netns" in claimed(p)] == [BY_HAND]
+
+
+@pytest.mark.parametrize("lesson", replays_in("netns"), ids=lambda p: p.stem)
+def test_mode3_other_lessons_replay(learner, kernel_python, lessons_dir, lesson):
     nb, _ = run_lesson(learner, kernel_python, lessons_dir, lesson.name, "nomount")
-    assert "needs a Docker engine" in stderr_of(nb)
+    said = stderr_of(nb)
+    assert "live mode 3 of 4" in said and ("needs a Docker engine" in said
+                                           or "needs the CNI plugins" in said), said
     assert_same_as_stored(read(lesson), nb, lesson.name)
 
 
@@ -145,7 +163,8 @@ def rootless_tools():
                     "them; CI: apt-get install tcpdump fakeroot conntrack curl)", pytrace=False)
 
 
-@pytest.mark.parametrize("lesson", LESSONS, ids=lambda p: p.stem)
+@pytest.mark.parametrize("lesson", [p for p in LESSONS if "rootless" in claimed(p)],
+                         ids=lambda p: p.stem)
 def test_mode2_lesson_runs_live(learner, kernel_python, lessons_dir, rootless_tools, lesson):
     stored = read(lesson)
     nb, _ = run_lesson(learner, kernel_python, lessons_dir, lesson.name, None)
@@ -155,6 +174,14 @@ def test_mode2_lesson_runs_live(learner, kernel_python, lessons_dir, rootless_to
         "the course lab:\n" + "\n".join(f"--- cell {i}\n{text_of(nb.cells[i])}"
                                         for i in failed_lab_cells(nb))
     assert_checks_as_stored(stored, nb, lesson.name)
+
+
+@pytest.mark.parametrize("lesson", replays_in("rootless"), ids=lambda p: p.stem)
+def test_mode2_cni_lessons_replay_and_say_why(learner, kernel_python, lessons_dir, lesson):
+    nb, _ = run_lesson(learner, kernel_python, lessons_dir, lesson.name, None)
+    said = stderr_of(nb)
+    assert "live mode 2 of 4" in said and "needs the CNI plugins" in said, said
+    assert_same_as_stored(read(lesson), nb, lesson.name)
 
 
 def test_mode2_stop(learner):

@@ -48,7 +48,7 @@ def test_namespaces_and_mount_without_docker_is_rootless():
     assert r.available == ("rootless", "netns", "replay")
     assert r.reasons[0] == ("not docker: no usable Docker engine "
                             "(unix:///var/run/docker.sock does not exist)")
-    assert "every lesson runs live" in str(r)
+    assert "the docker0 lessons run live" in str(r)
     assert r.warnings == ()
 
 
@@ -59,7 +59,7 @@ def test_mount_refused_falls_to_netns():
     assert "not rootless: mount(2) in a user namespace refused (unshare: cannot change" in \
         r.reasons[1]
     assert r.live and not r.docker_cells_live
-    assert "Docker cells show recordings" in str(r)
+    assert "the others show recordings" in str(r)
 
 
 def test_user_namespaces_refused_is_replay_naming_only_the_first_refusal():
@@ -119,7 +119,7 @@ def test_forcing_a_mode(forced, mode, says):
 def test_report_text_is_stable():
     assert str(decide(facts())) == (
         "live mode 2 of 4: rootless lab (dockerd in a user namespace of this container) — "
-        "every lesson runs live.\n"
+        "the docker0 lessons run live; the CNI lessons show recordings.\n"
         "  - not docker: no usable Docker engine (unix:///var/run/docker.sock does not exist)\n"
         "  - user namespaces and mount(2) allowed; dockerd /usr/bin/dockerd runs inside one")
 

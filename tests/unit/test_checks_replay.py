@@ -146,6 +146,19 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
         "the other end of lab-ns2's veth4 is not in the lab host"],
     ("lesson5/third-namespace", "wrong-taken-address"): [
         "has 10.15.10.3, the address lab-ns1 already uses"],
+    ("lesson6/check-drift", "fresh"): ["there is no namespace lab-ns"],
+    ("lesson6/check-drift", "setup"): [
+        "the plugin's CHECK still fails: \"Expected Route {Dst:{IP:0.0.0.0"],
+    ("lesson6/check-drift", "solved"): None,
+    ("lesson6/check-drift", "wrong-other-gateway"): [
+        "default route goes via 10.15.10.1, not 10.15.10.99"],
+    ("lesson6/check-drift", "wrong-readded"): ["eth0 was made again by a later ADD"],
+    ("lesson6/second-network", "fresh"): ["there is no namespace lab-ns"],
+    ("lesson6/second-network", "setup"): ["lab-ns has no eth1 yet"],
+    ("lesson6/second-network", "solved"): None,
+    ("lesson6/second-network", "wrong-by-hand"): [
+        "host-local holds no lease for it", "no bridge lab-br1", "not cabled to lab-br1"],
+    ("lesson6/second-network", "wrong-second-default"): ["lab-ns now has 2 default routes"],
 }
 
 

@@ -22,7 +22,8 @@ NOTEBOOKS = ROOT / "notebooks"
 
 def test_the_course_lessons_pass_lesson_check(capsys):
     assert main(["lesson", "check", str(NOTEBOOKS)]) == 0, capsys.readouterr().out
-    assert "6 lesson(s) checked: no problems" in capsys.readouterr().err
+    count = len(list(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")))
+    assert f"{count} lesson(s) checked: no problems" in capsys.readouterr().err
 
 
 def test_check_exits_1_and_names_the_cell(tmp_path, capsys):
@@ -58,6 +59,27 @@ def test_sync_takes_the_lessons_metadata_from_the_text_source(tmp_path, capsys):
     meta = json.loads(path.read_text())["metadata"]["labkit"]
     assert meta["exercises"] == ["lesson0/first-bridge", "lesson0/more"]
     assert meta.get("synced_cells")
+
+
+def test_sync_makes_the_notebook_of_a_lesson_written_as_text_first(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    text = tmp_path / "lessons" / "00-welcome.md"
+    (tmp_path / "lessons" / "01-next.md").write_text(
+        text.read_text().replace("lesson: 0", "lesson: 1"))
+    assert main(["lesson", "sync", str(path.parent)]) == 0
+    made = path.parent / "01-next.ipynb"
+    assert "01-next.ipynb: wrote" in capsys.readouterr().out and made.exists()
+    cells = json.loads(made.read_text())["cells"]
+    assert [c["cell_type"] for c in cells] == [c["cell_type"] for c in good_lesson()["cells"]]
+    assert main(["lesson", "sync", str(made)]) == 0
+    assert "in sync" in capsys.readouterr().out
+
+
+def test_sync_of_a_lesson_that_does_not_exist_says_so(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    assert main(["lesson", "sync", str(path.parent / "07-nothing.ipynb")]) != 0
+    said = capsys.readouterr()
+    assert "there is no lesson" in said.err + said.out and "Traceback" not in said.err
 
 
 def test_sync_never_loses_a_learners_cell(tmp_path, capsys):

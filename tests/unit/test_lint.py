@@ -258,6 +258,19 @@ def test_a_reset_forgets_what_was_made_before_it():
     assert p.cell == 6 and "busybox1" in p.message
 
 
+def test_a_bridge_a_cni_plugin_makes_counts_as_made():
+    conf = ('%%lab\ncat > n.conf <<"EOF"\n{"name": "n", "type": "bridge", "bridge": "cni9"}\n'
+            "EOF\n")
+    add = "CNI_COMMAND=ADD CNI_NETNS=/var/run/netns/x /opt/cni/bin/bridge < n.conf\n"
+    nb = good_lesson()
+    nb["cells"][4:4] = [code(conf), code("%%lab\nbrctl show cni9")]
+    [p] = problems(nb, "own-state")
+    assert "bridge cni9" in p.message  # a config alone makes nothing
+    nb = good_lesson()
+    nb["cells"][4:4] = [code(conf), code("%%lab\n" + add), code("%%lab\nbrctl show cni9")]
+    assert problems(nb, "own-state") == []
+
+
 @pytest.mark.parametrize(("script", "expected"), [
     ("docker run -d --name web -p 8080:80 busybox", [("make", "container", "web")]),
     ("docker exec -u root busybox1 ip addr", [("use", "container", "busybox1")]),

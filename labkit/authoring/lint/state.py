@@ -213,15 +213,33 @@ _MADE = {"container": "starts", "namespace": "makes", "bridge": "makes", "networ
 def lesson_events(lesson: Lesson) -> list[Event]:
     """The resets, and what each code cell makes and uses, in cell order (pure)."""
     events: list[Event] = []
+    cni_bridges: set[str] = set()
     for index, cell in code_cells(lesson):
         if re.search(r"\blab\.reset\(", source(cell)) and not source(cell).startswith("%%"):
             events.append((index, "reset", "", ""))
         for script in lab_commands(cell):
+            cni_bridges.update(_CNI_BRIDGE.findall(script))
             for words in simple_commands(script):
-                for action, kind, name in uses_and_creations(words):
+                found = uses_and_creations(words)
+                if _cni_add(words):
+                    found += [("make", "bridge", b) for b in sorted(cni_bridges)]
+                for action, kind, name in found:
                     if name and not name.startswith("$"):  # "$veth": known only at run time
                         events.append((index, action, kind, name))
     return events
+
+
+#: the bridge a CNI config names (`"bridge": "lab-br0"`), in a config a cell writes
+_CNI_BRIDGE = re.compile(r'"bridge"\s*:\s*"([^"]+)"')
+
+
+def _cni_add(words: list[str]) -> bool:
+    """A CNI ADD: a plugin run with CNI_COMMAND=ADD, or `cnitool add`. It makes the bridge
+    of the config it is given; which config is known only at run time, so every bridge a
+    config of the lesson named so far counts (a heuristic)."""
+    env = [w for w in words if re.fullmatch(r"[A-Za-z_]\w*=.*", w)]
+    rest = words[len(env):]
+    return "CNI_COMMAND=ADD" in env or rest[:2] == ["cnitool", "add"]
 
 
 def own_state(lesson: Lesson) -> list[Problem]:

@@ -168,6 +168,33 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
             "setup", "solution", "ip -n lab-ns2 addr flush dev eth0",
             "ip -n lab-ns2 addr add 10.15.10.3/24 dev eth0"]),
     ],
+    "lesson6/check-drift": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # a default route, but through another router than the one the plugin set
+        ("wrong-other-gateway", ["setup", "ip -n lab-ns route add default via 10.15.10.1"]),
+        # DEL and ADD again instead of a fix: the CHECK config's prevResult is out of date
+        ("wrong-readded", ["setup", "cd /root/test-cni/conf && for c in DEL ADD; do "
+                           "CNI_COMMAND=$c CNI_CONTAINERID=lab-ns CNI_NETNS=/var/run/netns/lab-ns "
+                           "CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge "
+                           "< lab-br0.conf > /dev/null; done"]),
+    ],
+    "lesson6/second-network": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # eth1 made by hand with ip: no lease, no bridge
+        ("wrong-by-hand", ["setup", "ip link add veth9 type veth peer name eth1 netns lab-ns",
+                           "ip -n lab-ns addr add 10.15.11.2/24 dev eth1",
+                           "ip -n lab-ns link set eth1 up"]),
+        # the config copied with its default route: ADD fails, the route exists
+        ("wrong-second-default", [
+            "setup", "cd /root/test-cni/conf && sed 's/lab-br0/lab-br1/g; s/10\\.15\\.10\\./"
+            "10.15.11./g; /range/d; s/10.15.11.99/10.15.11.1/' lab-br0.conf > lab-br1.conf && "
+            "CNI_COMMAND=ADD CNI_CONTAINERID=lab-ns CNI_NETNS=/var/run/netns/lab-ns "
+            "CNI_IFNAME=eth1 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < lab-br1.conf; true"]),
+    ],
 }
 
 
