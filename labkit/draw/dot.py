@@ -59,6 +59,7 @@ from labkit.model.nat import BASE_CHAINS, DNAT_CHAINS, Masquerade, PortMapping, 
 from labkit.model.topology import (
     HOST_FACTS,
     Interface,
+    Lease,
     Namespace,
     Route,
     Topology,
@@ -621,7 +622,35 @@ def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
         out.append(f"{pad}{_q(_masq_id(m))} [shape=note, fillcolor=\"#ffffff\", "
                    f"color=\"{NOTE}\", fontsize=8, label={_q(_masq_label(m))}"
                    f"{_status_attrs(status, 'filled,')}];")
+    for network, leases, status in _lease_notes(topo, before):
+        lines = [f"host-local: {network}"] + [
+            f"{x.address} → {' '.join(filter(None, (x.container, x.ifname)))}" for x in leases]
+        out.append(f"{pad}{_q(_lease_id(network))} [shape=note, fillcolor=\"#ffffff\", "
+                   f"color=\"{NOTE}\", fontsize=8, label={_q(chr(10).join(lines))}"
+                   f"{_status_attrs(status, 'filled,')}];")
     return out
+
+
+def _lease_id(network: str) -> str:
+    return "leases:" + network
+
+
+def _lease_notes(topo: Topology, before: Topology | None
+                 ) -> list[tuple[str, tuple[Lease, ...], str]]:
+    """One note per CNI network with host-local leases (network, its leases, diff status):
+    "added" when a lease came, "removed" (the old leases, faded) when the last one went."""
+    def by_network(t: Topology | None) -> dict[str, tuple[Lease, ...]]:
+        out: dict[str, list[Lease]] = {}
+        for lease in t.leases if t is not None else ():
+            out.setdefault(lease.network, []).append(lease)
+        return {k: tuple(v) for k, v in out.items()}
+
+    now, was = by_network(topo), by_network(before)
+    notes = [(n, ls, "" if before is None or set(ls) <= set(was.get(n, ())) else "added")
+             for n, ls in now.items()]
+    if before is not None:
+        notes += [(n, ls, "removed") for n, ls in was.items() if n not in now]
+    return sorted(notes)
 
 
 def _proxy_id(px: Proxy) -> str:
@@ -818,6 +847,11 @@ def _nat_edges(sc: _Scene, stubs: dict[str, str]) -> list[str]:
         br = _bridge_for(m.source, lab_items)
         if br is not None:
             out.append(f"  {_q(sc.ids[(sc.lab_name, br)])} -> {_q(_masq_id(m))} "
+                       f"[dir=none, style=dashed, color=\"{NOTE}\"];")
+    for network, leases, _status in _lease_notes(sc.topology, sc.before):
+        br = _bridge_for(leases[0].address, lab_items)  # the bridge the addresses are on
+        if br is not None:
+            out.append(f"  {_q(sc.ids[(sc.lab_name, br)])} -> {_q(_lease_id(network))} "
                        f"[dir=none, style=dashed, color=\"{NOTE}\"];")
     return out
 

@@ -23,6 +23,7 @@ from labkit.model.topology import (
     Container,
     FdbEntry,
     Interface,
+    Lease,
     Namespace,
     ProbeWarning,
     Route,
@@ -89,6 +90,7 @@ def from_raw(raw: Raw) -> Topology:
         forward_policy=policy(raw["filter"], "FORWARD") if raw.get("filter") else None,
         bridge_nf=_bridge_nf(raw),
         proxies=tuple(sorted({p for p in proxies if p is not None}, key=str)),
+        leases=tuple(sorted(Lease(**lease) for lease in raw.get("cni_leases", ()))),
         warnings=tuple(sorted(set(warnings), key=lambda w: (
             w.level, w.namespace or "", w.interface or "", w.message))),
         probe=tuple(sorted((k, freeze(v)) for k, v in (raw.get("probe") or {}).items())),

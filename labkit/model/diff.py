@@ -32,7 +32,7 @@ class Change:
     """One difference. `op` is "+", "-" or "~"; `what` names the kind of thing."""
 
     op: str
-    what: str  # namespace, interface, route, fdb, port, masquerade, proxy, host
+    what: str  # namespace, interface, route, fdb, port, masquerade, proxy, lease, host
     namespace: str | None
     key: str  # the thing's identity within its namespace (ifname, route dst, ...)
     before: Any = None
@@ -63,7 +63,7 @@ class Change:
                     f"{_chains(self.after.entry)}")
         if self.what == "port":
             return f"{self.op} port {self.key}"
-        if self.what in ("masquerade", "proxy"):
+        if self.what in ("masquerade", "proxy", "lease"):
             return f"{self.op} {obj}"
         if self.what == "host":  # the lab host's FORWARD policy, br_netfilter
             return f"~ lab host {self.key} {_fmt(self.before)}→{_fmt(self.after)}"
@@ -229,7 +229,7 @@ def diff(before: Topology, after: Topology) -> Diff:
         changes += _table_changes(name, b, a)
     changes = _renames(before, after, changes)
     for what, attr in (("port", "port_mappings"), ("masquerade", "masquerades"),
-                       ("proxy", "proxies")):
+                       ("proxy", "proxies"), ("lease", "leases")):
         name = _port_name if what == "port" else str
         changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr),
                                 name, name)

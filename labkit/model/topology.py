@@ -115,6 +115,20 @@ class Container:
     image: str = ""  # as it was started ("busybox"); "" in snapshots recorded before it
 
 
+@dataclass(frozen=True, order=True)
+class Lease:
+    """An address the CNI host-local plugin handed out (a file in /var/lib/cni/networks)."""
+
+    network: str  # the CNI network's name (the config's "name")
+    address: str
+    container: str  # the CNI_CONTAINERID it went to
+    ifname: str | None = None  # CNI_IFNAME (host-local writes it since plugins 0.9)
+
+    def __str__(self) -> str:
+        to = " ".join(filter(None, (self.container, self.ifname)))
+        return f"lease {self.network} {self.address} → {to}"
+
+
 @dataclass(frozen=True)
 class ProbeWarning:
     """Something the probe saw but could not make sense of; kept as data, drawn in red."""
@@ -167,6 +181,8 @@ class Topology:
     bridge_nf: str | None = None
     # docker-proxy listeners, sorted.
     proxies: tuple[Proxy, ...] = ()
+    # host-local's leases (the CNI lessons), sorted.
+    leases: tuple[Lease, ...] = ()
     # How the probe ran (time taken, pyroute2 version): not part of the state.
     probe: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
@@ -243,6 +259,7 @@ class Topology:
         for m in self.masquerades:
             lines.append(str(m))
         lines += [str(p) for p in self.proxies]
+        lines += [str(lease) for lease in self.leases]
         host = self.host_facts()
         if host:
             lines.append("lab host: " + ", ".join(host))
@@ -356,6 +373,7 @@ _NESTED: dict[tuple[str, str], type] = {
     ("Topology", "masquerades"): Masquerade,
     ("Topology", "warnings"): ProbeWarning,
     ("Topology", "proxies"): Proxy,
+    ("Topology", "leases"): Lease,
     ("Namespace", "containers"): Container,
     ("Namespace", "interfaces"): Interface,
     ("Namespace", "routes"): Route,

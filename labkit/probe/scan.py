@@ -1,7 +1,8 @@
 """The probe's orchestrator: read every namespace of the lab into one raw scan.
 
 The scan only reads (netlink dumps, /proc, the inner dockerd's API, `iptables-save`, the
-bridge-nf sysctl, docker-proxy's command lines: probe/firewall.py);
+bridge-nf sysctl, docker-proxy's command lines: probe/firewall.py; host-local's leases:
+probe/cni.py);
 linking what it read (veth peers across namespaces, bridge masters, port mappings to
 containers) is the pure pass in `labkit.model.build.from_raw`, as plotnetcfg does it: scan
 first, link afterwards, and what cannot be linked becomes a warning in the data.
@@ -15,6 +16,7 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from labkit.model.formats import RAW_FORMAT
+from labkit.probe.cni import leases
 from labkit.probe.discover import Entry, discover, warning
 from labkit.probe.docker import DOCKER_SOCKET, Docker
 from labkit.probe.firewall import docker_proxies, start_save, sysctls, tables
@@ -61,6 +63,7 @@ class Probe:
             "filter": texts.get("filter"),
             "sysctl": sysctls(),
             "proxies": proxies,
+            "cni_leases": leases(),
             "warnings": warnings,
             "probe": {"elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
                       "pyroute2": pyroute2_version()},

@@ -114,8 +114,11 @@ def test_the_bridge_plugin_by_hand_then_reset(cni):
     if os.environ.get("LABKIT_RECORD_SNAPSHOTS") == "1":
         (SNAPSHOTS / "cni_bridge.json").write_text(json.dumps(raw, indent=1, sort_keys=True)
                                                    + "\n")
-    masq = [m for m in from_raw(raw).masquerades if m.chain == CHAIN]
+    topo = from_raw(raw)
+    masq = [m for m in topo.masquerades if m.chain == CHAIN]
     assert [(m.source, m.exempt) for m in masq] == [("10.15.10.100/32", ("10.15.10.0/24",))]
+    # ... and host-local's lease, which the kernel does not hold
+    assert [str(x) for x in topo.leases] == ["lease lab-br0 10.15.10.100 → lab-ns eth0"]
 
     report = lab.reset()
     assert report.clean, report.warnings

@@ -75,3 +75,41 @@ def test_each_jump_gives_its_source_and_only_a_bare_destination_is_exempt():
         ("10.0.0.3/32", "CNI-A", ("10.0.0.0/24",)),
         ("10.0.1.0/24", "CNI-B", ()),  # nothing jumps there: the rule as it stands
     ]
+
+
+# --- host-local's leases ----------------------------------------------------------------------
+
+
+def test_host_locals_lease_is_read_from_its_store(tmp_path):
+    from labkit.probe.cni import leases
+
+    store = tmp_path / "lab-br0"
+    store.mkdir()
+    (store / "10.15.10.100").write_bytes(b"lab-ns\r\neth0")  # as host-local 1.1.1 writes it
+    (store / "10.15.10.7").write_bytes(b"old-id")  # the article's 0.8.1: the id alone
+    (store / "last_reserved_ip.0").write_text("10.15.10.100")
+    (store / "lock").write_text("")
+    assert leases(str(tmp_path)) == [
+        {"network": "lab-br0", "address": "10.15.10.100", "container": "lab-ns",
+         "ifname": "eth0"},
+        {"network": "lab-br0", "address": "10.15.10.7", "container": "old-id", "ifname": None}]
+    assert leases(str(tmp_path / "none")) == []  # no CNI used yet: no store
+
+
+def test_the_lease_is_in_the_model_the_diff_and_the_drawing():
+    from labkit.model.diff import diff
+
+    topo = from_raw(RAW)
+    assert [str(x) for x in topo.leases] == ["lease lab-br0 10.15.10.100 → lab-ns eth0"]
+    assert "lease lab-br0 10.15.10.100 → lab-ns eth0" in topo.summary()
+    assert from_json(topo.to_json()) == topo
+    before = from_raw({**RAW, "cni_leases": []})
+    assert "+ lease lab-br0 10.15.10.100 → lab-ns eth0" in diff(before, topo).lines()
+    dot = to_dot(topo, diff(before, topo))
+    note = next(line for line in dot.splitlines() if '"leases:lab-br0" [' in line)
+    assert "host-local: lab-br0\\n10.15.10.100 → lab-ns eth0" in note
+    assert '"if:lab:lab-br0" -> "leases:lab-br0"' in dot  # beside the bridge it numbers
+    assert 'style="filled,bold"' in note  # added by the cell: highlighted
+    gone = to_dot(before, diff(topo, before))
+    note = next(line for line in gone.splitlines() if '"leases:lab-br0" [' in line)
+    assert 'style="filled,dashed"' in note  # released by the cell (DEL): drawn faded

@@ -165,9 +165,9 @@ def test_the_recorded_scan_builds_the_snapshot_the_probe_printed():
     want = json.loads((SNAPSHOTS / "probe" / "raw_kinds.snapshot.json").read_text())
     got = from_raw(RAW).to_dict()
     got.pop("probe")
-    # Read since (issue 12), so absent from this scan: not known, not "ACCEPT" or "off".
-    assert (got.pop("forward_policy"), got.pop("bridge_nf"), got.pop("proxies")) == (
-        None, None, [])
+    # Read since (issues 12, 14), so absent from this scan: not known, not "ACCEPT" or "off".
+    assert (got.pop("forward_policy"), got.pop("bridge_nf"), got.pop("proxies"),
+            got.pop("leases")) == (None, None, [], [])
     assert got == want
 
 
