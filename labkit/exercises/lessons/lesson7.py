@@ -97,6 +97,11 @@ LEAK = (
 )
 
 
+def _short(cid: str) -> str:
+    """A container id as `docker ps` shortens it, for messages."""
+    return cid[:12] + "…" if len(cid) > 12 else cid
+
+
 def _in_range(ip: str) -> bool:
     low, high = (ipaddress.ip_address(a) for a in SMALL_RANGE)
     return low <= ipaddress.ip_address(ip) <= high
@@ -150,8 +155,8 @@ def check_leaked_leases(lab: Lab) -> list[str]:
                         f"/var/lib/cni/networks/{SMALL}/{ip}): the next ADD may give it away "
                         "again. Let the plugin set the address (ADD), not `ip addr add`")
     elif owner != web2_id:
-        problems.append(f"host-local's lease for {ip} names the container id {owner[:12]}…, "
-                        f"not {WEB2}'s ({web2_id[:12]}…): run the ADD with CNI_CONTAINERID set "
+        problems.append(f"host-local's lease for {ip} names the container id {_short(owner)}, "
+                        f"not {WEB2}'s ({_short(web2_id)}): run the ADD with CNI_CONTAINERID set "
                         f"to {WEB2}'s own id, or its DEL will never find it")
     if _page(lab, ip) != f"hello from {WEB2}":
         problems.append(f"the lab host gets no page from http://{ip}/ (`curl -s http://{ip}/`):"
@@ -184,13 +189,15 @@ def check_clean_del(lab: Lab) -> list[str]:
             "still there" if plugged else ": remove it"))
     for ip, cid in sorted(_lab.cni_leases(lab, BRIDGE).items()):
         owner = ids.get(cid)
-        problems.append(f"host-local still holds {ip} for container id {cid[:12]}… "
+        problems.append(f"host-local still holds {ip} for container id {_short(cid)} "
                         + (f"({owner})" if owner else "(no container has it any more)")
                         + f": /var/lib/cni/networks/{BRIDGE}/{ip}")
     for ip, chain in sorted(_lab.cni_masquerades(lab, BRIDGE).items()):
         problems.append(f"the nat table still masquerades {ip} through {chain} "
                         "(`iptables -t nat -S POSTROUTING`): the bridge plugin's DEL removes "
-                        "that only while the container's eth0 is there to tell it the address")
+                        "that only while the container's eth0 is there to tell it the address"
+                        + ("" if WEB3 in ids.values() else "; with the container gone, only "
+                           "iptables can, as in the lesson"))
     if ports:
         problems.append(f"{BRIDGE} still has {'a port' if len(ports) == 1 else 'ports'}, "
                         f"{_lab.names(ports)} (`ip link show master {BRIDGE}`)")
@@ -248,8 +255,8 @@ EXERCISES = [
         task=(f"`{WEB3}` is plugged into `{BRIDGE}` like lab-web was. Remove it so that nothing "
               f"of its network is left: no lease in /var/lib/cni/networks/{BRIDGE}, no "
               f"masquerading rule or CNI-... chain for its address, no veth on {BRIDGE}, and "
-              f"no container `{WEB3}`. Use the plugin, not `rm` and `iptables`: "
-              "do it as a runtime should."),
+              f"no container `{WEB3}`. Do it as a runtime should, with the plugin (should the "
+              "order go wrong, the lesson's `iptables` lines clean up what the plugin leaves)."),
         check=check_clean_del,
         hints=(
             "Which does the bridge plugin's DEL need to find the address it masqueraded: the "

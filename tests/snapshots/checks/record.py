@@ -26,6 +26,16 @@ HERE = Path(__file__).parent
 #: exercise id -> [(state, script run after the reset)]; "setup"/"solution" stand for the
 #: exercise's own scripts ("setup" is `start`: with a break-and-fix challenge's break). Wrong
 #: states are typical learner mistakes.
+# lesson 7: give back lab-br2's leaked leases; lab-web2's id and namespace for a DEL or ADD
+_FREE_LAB_BR2 = ("for f in /var/lib/cni/networks/lab-br2/10.15.30.*; do "
+                 "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL CNI_CONTAINERID=$id "
+                 "CNI_NETNS= CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge "
+                 "< /root/lab-br2.conf; done")
+_WEB2 = ("ID=$(docker inspect -f '{{.Id}}' lab-web2); "
+         "NETNS=$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' lab-web2); ")
+_WEB2_ENV = ("CNI_CONTAINERID=$ID CNI_NETNS=$NETNS CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin "
+             "/opt/cni/bin/bridge < /root/lab-br2.conf > /dev/null")
+
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
         ("fresh", []),
@@ -167,6 +177,28 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-taken-address", [
             "setup", "solution", "ip -n lab-ns2 addr flush dev eth0",
             "ip -n lab-ns2 addr add 10.15.10.3/24 dev eth0"]),
+    ],
+    "lesson7/leaked-leases": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-leases-freed-only", ["setup", _FREE_LAB_BR2]),
+        ("wrong-half-add-undone-only", ["setup", _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV]),
+        ("wrong-other-id", ["setup", _FREE_LAB_BR2, _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV,
+                            _WEB2 + "CNI_COMMAND=ADD " + _WEB2_ENV.replace("$ID", "lab-web2")]),
+    ],
+    "lesson7/clean-del": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-rm-first", ["setup", "docker rm -f lab-web3",
+                            "for i in $(seq 50); do [ -z \"$(ip link show master lab-br1)\" ] "
+                            "&& break; sleep 0.1; done"]),
+        ("wrong-del-after-rm", ["setup", "docker rm -f lab-web3",
+                                "f=$(ls /var/lib/cni/networks/lab-br1/10.15.20.*); "
+                                "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL "
+                                "CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 "
+                                "CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < /root/lab-br1.conf"]),
     ],
 }
 
