@@ -85,7 +85,7 @@ EOF
 #: fill the range), then lab-web2, whose ADD fails for want of an address, half-way: the
 #: bridge plugin has already made the veth, so lab-web2 keeps an eth0 without an address.
 LEAK = (
-    "# Break something on purpose: a small network whose containers were removed without a DEL.\n"
+    "# Break something on purpose: a small network, used for a while, and a new container.\n"
     + LAB_BR2
     + "for name in lab-old1 lab-old2; do\n"
     "  docker run --name $name --net=none -d busybox sleep 3600 > /dev/null\n"
