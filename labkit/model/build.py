@@ -61,6 +61,8 @@ def name_and_kind(e: Raw) -> tuple[str, str]:
     if e.get("sandboxes"):
         return f"docker:{e['sandboxes'][0]}", "docker"
     proc = e.get("process") or {}
+    if proc.get("containerd"):  # a containerd task (`ctr run`): its id, "lab/web" -> "web"
+        return proc["containerd"].split("/", 1)[-1], "process"
     return f"pid {proc.get('pid', '?')}", "process"
 
 

@@ -161,8 +161,9 @@ class Namespace:
 
     @property
     def label(self) -> str:
-        """What a learner calls it: the container name, `ip netns` name, or process."""
-        if self.kind == "process":
+        """What a learner calls it: the container name, `ip netns` name, or process (a
+        containerd task's process: the task's id, which stays the same from run to run)."""
+        if self.kind == "process" and self.name == f"pid {self.pid}":
             return f"{self.command or '?'} (pid {self.pid})"
         return self.name
 

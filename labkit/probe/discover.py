@@ -150,7 +150,33 @@ def _finish(e: Entry) -> Entry:
     e["sandboxes"] = sorted(set(e["sandboxes"]))
     pids = sorted(e.pop("pids"))
     e["process"] = {"pid": pids[0], "comm": comm(pids[0])} if pids else None
+    task = next(filter(None, (containerd_task(parent_argv(p)) for p in pids)), None)
+    if task:
+        e["process"]["containerd"] = task
     return e
+
+
+def parent_argv(pid: int) -> list[str]:
+    """The command line of `pid`'s parent ([] when either is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            ppid = next(line.split()[1] for line in f if line.startswith("PPid:"))
+        with open(f"/proc/{ppid}/cmdline", "rb") as f:
+            return [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
+    except (OSError, StopIteration, IndexError):
+        return []
+
+
+def containerd_task(argv: list[str]) -> str | None:
+    """For a containerd shim's command line (`containerd-shim-runc-v2 -namespace lab -id web
+    -address ...`), the task it runs: "lab/web". None for any other program, and for
+    dockerd's own tasks (namespace moby), which the lab knows as Docker containers."""
+    if not argv or not os.path.basename(argv[0]).startswith("containerd-shim"):
+        return None
+    pairs = zip(argv[1:-1], argv[2:], strict=True)
+    opts = {a.lstrip("-"): v for a, v in pairs if a.startswith("-")}
+    ns, task = opts.get("namespace"), opts.get("id")
+    return f"{ns}/{task}" if ns and task and ns != "moby" else None
 
 
 def comm(pid: int) -> str:

@@ -36,6 +36,20 @@ done
   timeout 20 docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
 done
 [ "$docker_ok" = 1 ] && timeout 20 docker volume prune -f >/dev/null 2>&1
+# 1b. Containers started with containerd's own client, ctr (lesson 7), in containerd namespaces
+#     of their own (dockerd's are in moby, removed above). An interrupted `ctr run` leaves its
+#     container behind, and the next `ctr run` with that id would fail.
+ctr_sock=/var/run/docker/containerd/containerd.sock
+if [ "$docker_ok" = 1 ] && [ -S "$ctr_sock" ] && command -v ctr >/dev/null; then
+  for ns in $(timeout 5 ctr -a "$ctr_sock" namespaces ls -q 2>/dev/null); do
+    [ "$ns" = moby ] && continue
+    for c in $(timeout 5 ctr -a "$ctr_sock" -n "$ns" containers ls -q 2>/dev/null); do
+      timeout 10 ctr -a "$ctr_sock" -n "$ns" task delete -f "$c" >/dev/null 2>&1
+      timeout 10 ctr -a "$ctr_sock" -n "$ns" containers delete "$c" >/dev/null 2>&1 \
+        && did "removed containerd container $c (namespace $ns)" || warn "could not remove containerd container $c (namespace $ns)"
+    done
+  done
+fi
 
 # 2a. Commands labkit started that are still running (an interrupted cell, another session):
 #     their process groups are in the job dir. Our own job is our parent (`timeout`).

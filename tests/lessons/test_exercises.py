@@ -126,6 +126,13 @@ PARTIAL = [
      "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth5\nip -n lab-ns2 link set veth5 up",
      ["is veth4 in the lab host, which is not attached: attach it to lab-br0",
       "veth4, the lab host's end of the pair, is down"]),
+    ("lesson7/leaked-leases", "", ["but no address in 10.15.30.0/24",
+                                   "for container ids no container has"]),
+    ("lesson7/leaked-leases",
+     "for f in /var/lib/cni/networks/lab-br2/10.15.30.*; do rm \"$f\"; done",
+     ["an ADD made the cable, then failed before an address was set"]),
+    ("lesson7/clean-del", "docker rm -f lab-web3",
+     ["no container has it any more", "only iptables can"]),
 ]
 
 

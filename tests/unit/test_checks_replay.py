@@ -159,6 +159,28 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson6/second-network", "wrong-by-hand"): [
         "host-local holds no lease for it", "no bridge lab-br1", "not cabled to lab-br1"],
     ("lesson6/second-network", "wrong-second-default"): ["lab-ns now has 2 default routes"],
+    ("lesson7/leaked-leases", "fresh"): ["lab-web2 is not running"],
+    ("lesson7/leaked-leases", "setup"): [
+        "lab-web2 has an eth0, down, but no address in 10.15.30.0/24",
+        "holds 10.15.30.2 and 10.15.30.3, of a range that is only 10.15.30.2-10.15.30.3, for "
+        "container ids no container has"],
+    ("lesson7/leaked-leases", "solved"): None,
+    ("lesson7/leaked-leases", "wrong-leases-freed-only"): [
+        "an ADD made the cable, then failed before an address was set"],
+    ("lesson7/leaked-leases", "wrong-half-add-undone-only"): [
+        "those containers went without a DEL"],
+    ("lesson7/leaked-leases", "wrong-other-id"): [
+        "names the container id lab-web2, not lab-web2's"],
+    ("lesson7/clean-del", "fresh"): ["there is no lab-br1"],
+    ("lesson7/clean-del", "setup"): [
+        "lab-web3 still exists (`docker ps -a`), plugged into lab-br1",
+        "host-local still holds 10.15.20.2 for container id",
+        "the nat table still masquerades 10.15.20.2 through CNI-",
+        "lab-br1 still has a port, veth"],
+    ("lesson7/clean-del", "solved"): None,
+    ("lesson7/clean-del", "wrong-rm-first"): [
+        "(no container has it any more)", "with the container gone, only iptables can"],
+    ("lesson7/clean-del", "wrong-del-after-rm"): ["with the container gone, only iptables can"],
 }
 
 

@@ -20,7 +20,7 @@ from lesson_samples import (
 
 from labkit.authoring import lint, textsource
 from labkit.authoring.lint.outputs import nbval_options
-from labkit.authoring.lint.state import simple_commands, uses_and_creations
+from labkit.authoring.lint.state import runs_cni_add, simple_commands, uses_and_creations
 from labkit.authoring.sanitize import read_sanitize_file
 
 PATTERNS = read_sanitize_file(SANITIZE)
@@ -258,17 +258,27 @@ def test_a_reset_forgets_what_was_made_before_it():
     assert p.cell == 6 and "busybox1" in p.message
 
 
-def test_a_bridge_a_cni_plugin_makes_counts_as_made():
-    conf = ('%%lab\ncat > n.conf <<"EOF"\n{"name": "n", "type": "bridge", "bridge": "cni9"}\n'
-            "EOF\n")
-    add = "CNI_COMMAND=ADD CNI_NETNS=/var/run/netns/x /opt/cni/bin/bridge < n.conf\n"
+def test_a_bridge_made_by_a_cni_add_counts_as_made():
     nb = good_lesson()
-    nb["cells"][4:4] = [code(conf), code("%%lab\nbrctl show cni9")]
-    [p] = problems(nb, "own-state")
-    assert "bridge cni9" in p.message  # a config alone makes nothing
-    nb = good_lesson()
-    nb["cells"][4:4] = [code(conf), code("%%lab\n" + add), code("%%lab\nbrctl show cni9")]
+    conf = 'cat > /root/n.conf <<"EOF"\n{"type": "bridge", "bridge": "lab-br1"}\nEOF\n'
+    nb["cells"][4:4] = [code("%%lab\n" + conf), code("%%lab\nip link show master lab-br1")]
+    [p] = problems(nb, "own-state")  # written, not yet added: the plugin has made nothing
+    assert p.cell == 6 and "bridge lab-br1" in p.message
+    nb["cells"].insert(5, code("%%lab\nCNI_COMMAND=ADD CNI_CONTAINERID=$ID CNI_NETNS=$NETNS "
+                               "CNI_IFNAME=eth0 /opt/cni/bin/bridge < /root/n.conf"))
     assert problems(nb, "own-state") == []
+
+
+@pytest.mark.parametrize(("script", "adds"), [
+    ("CNI_COMMAND=ADD CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < x.conf", True),
+    ("CNI_COMMAND=DEL CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < x.conf", False),
+    ("cnitool add lab-br1 /var/run/netns/x", True),
+    ("ctr -n lab run --cni --rm docker.io/library/busybox:latest web sh", True),
+    ("ctr -n lab run --rm docker.io/library/busybox:latest web sh", False),
+])
+def test_cni_adds_are_recognised(script, adds):
+    [words] = simple_commands(script)
+    assert runs_cni_add(words) is adds
 
 
 @pytest.mark.parametrize(("script", "expected"), [

@@ -332,3 +332,16 @@ def test_the_client_speaks_http_over_the_unix_socket(tmp_path):
     finally:
         t.join(5)
         srv.close()
+
+
+@pytest.mark.parametrize(("argv", "task"), [
+    (["/usr/bin/containerd-shim-runc-v2", "-namespace", "lab", "-id", "ctr-web", "-address",
+      "/var/run/docker/containerd/containerd.sock"], "lab/ctr-web"),
+    # dockerd's own tasks: the lab knows them as Docker containers, through dockerd's API
+    (["/usr/bin/containerd-shim-runc-v2", "-namespace", "moby", "-id", "aa52884a5980"], None),
+    (["/usr/bin/containerd-shim-runc-v2", "-namespace", "lab"], None),
+    (["sh", "-namespace", "lab", "-id", "x"], None),
+    ([], None),
+])
+def test_a_containerd_task_is_read_from_its_shims_command_line(argv, task):
+    assert D.containerd_task(argv) == task

@@ -105,6 +105,16 @@ def test_hand_made_netns_and_process_namespaces():
     assert str(proc.lab.interface("vhost0").peer) == f"{ns.name}:vproc0"
 
 
+def test_a_containerd_task_namespace_is_named_after_the_task_not_its_pid():
+    raw = json.loads((SNAPSHOTS / "process_netns.json").read_text())
+    held = next(e for e in raw["namespaces"] if e.get("process"))
+    held["process"]["containerd"] = "lab/ctr-web"
+    topo = from_raw(raw)
+    ns = next(n for n in topo.namespaces if n.kind == "process")
+    assert ns.name == ns.label == "ctr-web" and ns.pid == held["process"]["pid"]
+    assert str(topo.lab.interface("vhost0").peer) == "ctr-web:vproc0"
+
+
 def test_lost_peer_is_a_warning_not_a_failure():
     topo = load("lost_peer")
     vlost = topo.lab.interface("vlost")

@@ -210,36 +210,38 @@ Event = tuple[int, str, str, str]
 _MADE = {"container": "starts", "namespace": "makes", "bridge": "makes", "network": "creates"}
 
 
+#: the bridge a CNI network config names (`"bridge": "lab-br1"`): the bridge plugin makes it
+_CNI_BRIDGE = re.compile(r'"bridge"\s*:\s*"([\w.-]+)"')
+_ASSIGNMENT = re.compile(r"[A-Za-z_]\w*=.*")
+
+
+def runs_cni_add(words: list[str]) -> bool:
+    """Does this command run a CNI ADD: a plugin by hand (CNI_COMMAND=ADD ...), our cnitool,
+    or a runtime that calls the plugins itself (`ctr run --cni`)? (pure, heuristic)"""
+    n = next((i for i, w in enumerate(words) if not _ASSIGNMENT.fullmatch(w)), len(words))
+    rest = words[n:]
+    return ("CNI_COMMAND=ADD" in words[:n] or rest[:2] == ["cnitool", "add"]
+            or (rest[:1] == ["ctr"] and "run" in rest and "--cni" in rest))
+
+
 def lesson_events(lesson: Lesson) -> list[Event]:
-    """The resets, and what each code cell makes and uses, in cell order (pure)."""
+    """The resets, and what each code cell makes and uses, in cell order (pure). A CNI ADD
+    makes the bridges of the network configs the lesson wrote so far (which config it reads
+    is known only at run time)."""
     events: list[Event] = []
-    cni_bridges: set[str] = set()
+    cni_bridges: list[str] = []
     for index, cell in code_cells(lesson):
         if re.search(r"\blab\.reset\(", source(cell)) and not source(cell).startswith("%%"):
             events.append((index, "reset", "", ""))
         for script in lab_commands(cell):
-            cni_bridges.update(_CNI_BRIDGE.findall(script))
+            cni_bridges += [b for b in _CNI_BRIDGE.findall(script) if b not in cni_bridges]
             for words in simple_commands(script):
-                found = uses_and_creations(words)
-                if _cni_add(words):
-                    found += [("make", "bridge", b) for b in sorted(cni_bridges)]
-                for action, kind, name in found:
+                if runs_cni_add(words):
+                    events += [(index, "make", "bridge", b) for b in cni_bridges]
+                for action, kind, name in uses_and_creations(words):
                     if name and not name.startswith("$"):  # "$veth": known only at run time
                         events.append((index, action, kind, name))
     return events
-
-
-#: the bridge a CNI config names (`"bridge": "lab-br0"`), in a config a cell writes
-_CNI_BRIDGE = re.compile(r'"bridge"\s*:\s*"([^"]+)"')
-
-
-def _cni_add(words: list[str]) -> bool:
-    """A CNI ADD: a plugin run with CNI_COMMAND=ADD, or `cnitool add`. It makes the bridge
-    of the config it is given; which config is known only at run time, so every bridge a
-    config of the lesson named so far counts (a heuristic)."""
-    env = [w for w in words if re.fullmatch(r"[A-Za-z_]\w*=.*", w)]
-    rest = words[len(env):]
-    return "CNI_COMMAND=ADD" in env or rest[:2] == ["cnitool", "add"]
 
 
 def own_state(lesson: Lesson) -> list[Problem]:

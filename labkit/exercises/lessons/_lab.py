@@ -169,3 +169,34 @@ ip -n outside addr add 203.0.113.10/24 dev eth0
 ip -n outside link set eth0 up
 ip -n outside link set lo up
 """
+
+
+def container_ids(lab: Lab) -> dict[str, str]:
+    """{full container id: name} of every container, running or not (`docker ps -a`)."""
+    result = lab.run("docker ps -a --no-trunc --format '{{.ID}} {{.Names}}'")
+    pairs = (line.split(None, 1) for line in result.stdout.splitlines() if result.ok)
+    return {p[0]: p[1] for p in pairs if len(p) == 2}
+
+
+def cni_leases(lab: Lab, network: str) -> dict[str, str]:
+    """{address: container id} of host-local's leases for `network`: the files named after
+    an address in /var/lib/cni/networks/NETWORK/, whose first line is the container id
+    (host-local ends its lines with \\r\\n)."""
+    folder = f"/var/lib/cni/networks/{shlex.quote(network)}"
+    result = lab.run(f"cd {folder} 2>/dev/null && for f in *; do case $f in "
+                     "*[!0-9.:a-f]*) continue ;; esac; "
+                     "printf '%s %s\\n' \"$f\" \"$(head -n 1 \"$f\" | tr -d '\\r')\"; done")
+    pairs = (line.split(None, 1) for line in result.stdout.splitlines() if result.ok)
+    return {p[0]: p[1] for p in pairs if len(p) == 2}
+
+
+def cni_masquerades(lab: Lab, network: str) -> dict[str, str]:
+    """{source address: CNI-... chain} of the bridge plugin's masquerading for `network`:
+    POSTROUTING's jumps whose comment names the network (`name: "NETWORK" id: "..."`)."""
+    found = {}
+    for line in lab.run("iptables -t nat -S POSTROUTING").stdout.splitlines():
+        words = line.split()
+        if (f'\\"{network}\\"' in line and "-s" in words and "-j" in words
+                and words[words.index("-j") + 1].startswith("CNI-")):
+            found[words[words.index("-s") + 1].split("/")[0]] = words[words.index("-j") + 1]
+    return found

@@ -26,6 +26,16 @@ HERE = Path(__file__).parent
 #: exercise id -> [(state, script run after the reset)]; "setup"/"solution" stand for the
 #: exercise's own scripts ("setup" is `start`: with a break-and-fix challenge's break). Wrong
 #: states are typical learner mistakes.
+# lesson 7: give back lab-br2's leaked leases; lab-web2's id and namespace for a DEL or ADD
+_FREE_LAB_BR2 = ("for f in /var/lib/cni/networks/lab-br2/10.15.30.*; do "
+                 "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL CNI_CONTAINERID=$id "
+                 "CNI_NETNS= CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge "
+                 "< /root/lab-br2.conf; done")
+_WEB2 = ("ID=$(docker inspect -f '{{.Id}}' lab-web2); "
+         "NETNS=$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' lab-web2); ")
+_WEB2_ENV = ("CNI_CONTAINERID=$ID CNI_NETNS=$NETNS CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin "
+             "/opt/cni/bin/bridge < /root/lab-br2.conf > /dev/null")
+
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
         ("fresh", []),
@@ -188,12 +198,34 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-by-hand", ["setup", "ip link add veth9 type veth peer name eth1 netns lab-ns",
                            "ip -n lab-ns addr add 10.15.11.2/24 dev eth1",
                            "ip -n lab-ns link set eth1 up"]),
-        # the config copied with its default route: ADD fails, the route exists
+        # the config copied with its default route: ADD adds a second default route
         ("wrong-second-default", [
             "setup", "cd /root/test-cni/conf && sed 's/lab-br0/lab-br1/g; s/10\\.15\\.10\\./"
             "10.15.11./g; /range/d; s/10.15.11.99/10.15.11.1/' lab-br0.conf > lab-br1.conf && "
             "CNI_COMMAND=ADD CNI_CONTAINERID=lab-ns CNI_NETNS=/var/run/netns/lab-ns "
             "CNI_IFNAME=eth1 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < lab-br1.conf; true"]),
+    ],
+    "lesson7/leaked-leases": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-leases-freed-only", ["setup", _FREE_LAB_BR2]),
+        ("wrong-half-add-undone-only", ["setup", _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV]),
+        ("wrong-other-id", ["setup", _FREE_LAB_BR2, _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV,
+                            _WEB2 + "CNI_COMMAND=ADD " + _WEB2_ENV.replace("$ID", "lab-web2")]),
+    ],
+    "lesson7/clean-del": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-rm-first", ["setup", "docker rm -f lab-web3",
+                            "for i in $(seq 50); do [ -z \"$(ip link show master lab-br1)\" ] "
+                            "&& break; sleep 0.1; done"]),
+        ("wrong-del-after-rm", ["setup", "docker rm -f lab-web3",
+                                "f=$(ls /var/lib/cni/networks/lab-br1/10.15.20.*); "
+                                "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL "
+                                "CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 "
+                                "CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < /root/lab-br1.conf"]),
     ],
 }
 
