@@ -54,6 +54,13 @@ ctrl() { timeout 20 ctr --address "$ctr_sock" "$@"; }
       || warn "could not remove containerd container $c (namespace $ns)"
   done
 done
+# The link that lets a plain `ctr` find Docker's containerd (lessons 7 and 8 make it). The
+# rest of /run/containerd is ctr's and the shims' (fifo/, runc/NAMESPACE/): it stays.
+if [ -L /run/containerd/containerd.sock ]; then
+  rm -f /run/containerd/containerd.sock \
+    && did "removed the link /run/containerd/containerd.sock (to Docker's containerd)" \
+    || warn "could not remove the link /run/containerd/containerd.sock"
+fi
 
 # 2a. Commands labkit started that are still running (an interrupted cell, another session):
 #     their process groups are in the job dir. Our own job is our parent (`timeout`).

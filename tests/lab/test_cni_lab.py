@@ -205,6 +205,8 @@ def test_reset_removes_a_plugin_of_ones_own_its_log_and_ctr_containers(cni):
     write(lab, "/etc/cni/net.d/10-lab-log.conf",
           '{"cniVersion": "0.4.0", "name": "lab-log", "type": "logger"}\n')
     lab.sh(f"docker save busybox | {CTR} images import - >/dev/null")
+    lab.sh("mkdir -p /run/containerd && "
+           "ln -s /var/run/docker/containerd/containerd.sock /run/containerd/containerd.sock")
     # without its execute bit the plugin cannot run: ctr's ADD fails and c1 stays behind
     failed = lab.run(f"{CTR} run --rm --cni docker.io/library/busybox:latest c1 true")
     assert failed.exit_code != 0 and "permission denied" in failed.stderr, failed
@@ -221,9 +223,11 @@ def test_reset_removes_a_plugin_of_ones_own_its_log_and_ctr_containers(cni):
     for expected in ("removed containerd container c1 (namespace lab)",
                      "removed CNI plugin /opt/cni/bin/logger (no package installed it)",
                      "removed CNI plugin log /var/log/cni/logger.log",
-                     "removed CNI config /etc/cni/net.d/10-lab-log.conf"):
+                     "removed CNI config /etc/cni/net.d/10-lab-log.conf",
+                     "removed the link /run/containerd/containerd.sock"):
         assert expected in did, f"{expected!r} not in:\n{did}"
     assert lab.sh("ls /usr/lib/cni") == own  # Debian's plugins all stay
     assert lab.sh(f"{CTR} containers ls -q") == ""
+    assert lab.run("test -L /run/containerd/containerd.sock").exit_code != 0
     assert "docker.io/library/busybox:latest" in lab.sh(f"{CTR} images ls -q")
     assert lab.reset().actions == ()
