@@ -126,6 +126,16 @@ PARTIAL = [
      "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth5\nip -n lab-ns2 link set veth5 up",
      ["is veth4 in the lab host, which is not attached: attach it to lab-br0",
       "veth4, the lab host's end of the pair, is down"]),
+    ("lesson8/no-exec", "", ["permission denied", "shows -rw-r--r--"]),
+    ("lesson8/no-exec", "ctr --address /run/docker/containerd/containerd.sock -n lab run --rm "
+     "--cni docker.io/library/busybox:latest c1 true || true\nchmod +x /opt/cni/bin/logger",
+     ["containerd still holds c1 from a start that failed"]),
+    ("lesson8/real-veth", "ip netns add lab-c1\ncnitool add lab-veth-1 /var/run/netns/lab-c1",
+     ["lab-c1 has no eth0", "the runtime did call the plugin's ADD"]),
+    ("lesson8/real-veth", "ip netns add lab-c1\nip link add h1 type veth peer name eth0 netns "
+     "lab-c1\nip -n lab-c1 addr add 10.15.30.2/24 dev eth0",
+     ["lab-c1's eth0 is down", "h1, the lab host's end, does not have the config's hostAddress",
+      "has none for lab-c1"]),
 ]
 
 

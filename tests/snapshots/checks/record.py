@@ -20,6 +20,7 @@ from pathlib import Path
 
 from labkit import Lab
 from labkit.exercises import get
+from labkit.exercises.lessons import lesson8
 
 HERE = Path(__file__).parent
 
@@ -167,6 +168,32 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-taken-address", [
             "setup", "solution", "ip -n lab-ns2 addr flush dev eth0",
             "ip -n lab-ns2 addr add 10.15.10.3/24 dev eth0"]),
+    ],
+    "lesson8/no-exec": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the learner ran the failing start, then fixed the mode: c1 is still in containerd
+        ("wrong-left-behind", ["setup", f"{lesson8.CTR} run --rm --cni "
+                               "docker.io/library/busybox:latest c1 true || true",
+                               f"chmod +x {lesson8.PLUGIN}"]),
+        ("wrong-config-changed", ["setup", f"sed -i s/logger/bridge/ {lesson8.CONFIG}"]),
+    ],
+    "lesson8/real-veth": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-only-logs", ["setup", "ip netns add lab-c1",
+                             "cnitool add lab-veth-1 /var/run/netns/lab-c1"]),
+        ("wrong-empty-result", ["setup", "solution",
+                                "sed -i 's/^  cat <<JSON$/  echo {}; cat > \\/dev\\/null <<JSON/' "
+                                f"{lesson8.PLUGIN}",
+                                "cnitool del lab-veth-1 /var/run/netns/lab-c1",
+                                "cnitool add lab-veth-1 /var/run/netns/lab-c1"]),
+        ("wrong-del-keeps", ["setup", "solution",
+                             f"sed -i 's/^  ip link del .*/  :/' {lesson8.PLUGIN}",
+                             "cnitool add lab-veth-2 /var/run/netns/lab-c2",
+                             "cnitool del lab-veth-2 /var/run/netns/lab-c2"]),
     ],
 }
 
