@@ -36,7 +36,7 @@ log "Command: $CNI_COMMAND"
 log "Container Id: $CNI_CONTAINERID"
 log "Path to Network Namespace: $CNI_NETNS"
 log "Network Interface: $CNI_IFNAME"
-log "Arguments: $CNI_ARGS"
+log "Arguments: $CNI_ARGS"  # (not in the article)
 log "Path to CNI Plugins: $CNI_PATH"
 log "Network Configuration:"
 while IFS="" read -r line || [ -n "$line" ]
