@@ -1,7 +1,8 @@
 #!/bin/bash
 # Bring the lab back to the state baseline.sh recorded: no containers, no user networks or
 # volumes, no extra namespaces, links, addresses or routes, Docker's own iptables rules only, no
-# CNI configs or plugin state (/etc/cni/net.d, /var/lib/cni).
+# CNI configs, plugin state or plugins of the lessons' own (/etc/cni/net.d, /var/lib/cni,
+# /var/log/cni, /opt/cni/bin), no containers of containerd's own client (ctr).
 # Best effort and idempotent; prints "did: ..." for each change and "warn: ..." for what it
 # could not fix. Images (busybox) are kept.
 set -u
@@ -36,19 +37,28 @@ done
   timeout 20 docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
 done
 [ "$docker_ok" = 1 ] && timeout 20 docker volume prune -f >/dev/null 2>&1
-# 1b. Containers started with containerd's own client, ctr (lesson 7), in containerd namespaces
-#     of their own (dockerd's are in moby, removed above). An interrupted `ctr run` leaves its
-#     container behind, and the next `ctr run` with that id would fail.
-ctr_sock=/var/run/docker/containerd/containerd.sock
-if [ "$docker_ok" = 1 ] && [ -S "$ctr_sock" ] && command -v ctr >/dev/null; then
-  for ns in $(timeout 5 ctr -a "$ctr_sock" namespaces ls -q 2>/dev/null); do
-    [ "$ns" = moby ] && continue
-    for c in $(timeout 5 ctr -a "$ctr_sock" -n "$ns" containers ls -q 2>/dev/null); do
-      timeout 10 ctr -a "$ctr_sock" -n "$ns" task delete -f "$c" >/dev/null 2>&1
-      timeout 10 ctr -a "$ctr_sock" -n "$ns" containers delete "$c" >/dev/null 2>&1 \
-        && did "removed containerd container $c (namespace $ns)" || warn "could not remove containerd container $c (namespace $ns)"
-    done
+# 1b. Containers started with containerd's own client (`ctr run`, the CNI lessons): Docker's
+#     containerd holds them in namespaces of their own, beside Docker's `moby`, which step 1
+#     emptied. A start whose CNI ADD failed leaves one behind, its task CREATED, so that the next
+#     `ctr run` of that name fails ("snapshot ... already exists"). Images stay, as Docker's do.
+ctr_sock=/run/docker/containerd/containerd.sock
+ctrl() { timeout 20 ctr --address "$ctr_sock" "$@"; }
+[ "$docker_ok" = 1 ] && [ -S "$ctr_sock" ] && command -v ctr >/dev/null \
+  && for ns in $(ctrl namespaces ls -q 2>/dev/null); do
+  [ "$ns" = moby ] && continue
+  for c in $(ctrl -n "$ns" containers ls -q 2>/dev/null); do
+    ctrl -n "$ns" tasks rm -f "$c" >/dev/null 2>&1  # none, or one that is killed first
+    ctrl -n "$ns" containers rm "$c" >/dev/null 2>&1 \
+      && did "removed containerd container $c (namespace $ns)" \
+      || warn "could not remove containerd container $c (namespace $ns)"
   done
+done
+# The link that lets a plain `ctr` find Docker's containerd (lessons 7 and 8 make it). The
+# rest of /run/containerd is ctr's and the shims' (fifo/, runc/NAMESPACE/): it stays.
+if [ -L /run/containerd/containerd.sock ]; then
+  rm -f /run/containerd/containerd.sock \
+    && did "removed the link /run/containerd/containerd.sock (to Docker's containerd)" \
+    || warn "could not remove the link /run/containerd/containerd.sock"
 fi
 
 # 2a. Commands labkit started that are still running (an interrupted cell, another session):
@@ -234,12 +244,13 @@ ip neigh flush all 2>/dev/null
 
 # 7b. CNI's files: network configs lessons wrote in /etc/cni/net.d, and what plugins keep in
 #     /var/lib/cni (host-local's leases, networks/NAME/ one file per address; libcni's cache of
-#     results). What was there at the start stays. (Plugins' links went in steps 3 and 4: their
+#     results), and plugins' logs in /var/log/cni. What was there at the start stays. (Plugins' links went in steps 3 and 4: their
 #     bridge, lab-br0 or cni0, is a link the start did not have, a veth goes with its namespace.)
 start_cni=$([ -s "$B/state" ] && section cni < "$B/state")
 cni_file() {  # what a path under /etc/cni or /var/lib/cni is, in the report's words
   case $1 in
     /etc/cni/*) echo "CNI config $1" ;;
+    /var/log/cni/*) echo "CNI plugin log $1" ;;
     /var/lib/cni/networks/*)
       local held
       held=$(ls "$1" | grep -v -e '^lock$' -e '^last_reserved_ip' | tr '\n' ' ' | sed 's/ $//')
@@ -248,7 +259,7 @@ cni_file() {  # what a path under /etc/cni or /var/lib/cni is, in the report's w
     *) echo "$1" ;;
   esac
 }
-for f in /etc/cni/net.d/* /var/lib/cni/networks/* /var/lib/cni/*; do
+for f in /etc/cni/net.d/* /var/lib/cni/networks/* /var/lib/cni/* /var/log/cni/*; do
   [ -e "$f" ] || continue
   case $'\n'"$start_cni"$'\n' in *$'\n'"$f"$'\n'*) continue ;; esac
   # (an empty folder, networks/ once its networks went or results/ after a DEL, goes unsaid)
@@ -256,6 +267,20 @@ for f in /etc/cni/net.d/* /var/lib/cni/networks/* /var/lib/cni/*; do
   what=$(cni_file "$f")
   rm -rf -- "$f" 2>/dev/null && did "removed $what" || warn "could not remove $what"
 done
+
+# Plugins a lesson installed where runtimes look for them, /opt/cni/bin: in this lab a link to
+# /usr/lib/cni, Debian's containernetworking-plugins, so a plugin of ours is a file there that
+# the package does not own. (No package, or no dpkg: nothing is removed.)
+cni_bin=$(readlink -f /opt/cni/bin 2>/dev/null)
+if [ -n "$cni_bin" ] && [ -d "$cni_bin" ] \
+    && cni_own=$(dpkg-query -L containernetworking-plugins 2>/dev/null); then
+  for f in "$cni_bin"/*; do
+    [ -e "$f" ] || [ -L "$f" ] || continue
+    case $'\n'"$cni_own"$'\n' in *$'\n'"$f"$'\n'*) continue ;; esac
+    rm -rf -- "$f" 2>/dev/null && did "removed CNI plugin /opt/cni/bin/${f##*/} (no package installed it)" \
+      || warn "could not remove CNI plugin /opt/cni/bin/${f##*/}"
+  done
+fi
 
 # 8. The seal that keeps traffic in the lab (docs/containment.md): its routes came back in step
 #    5; the fence on the uplink is put back if a lesson changed it.

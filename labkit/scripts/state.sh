@@ -37,9 +37,9 @@ lab_state() {
   local links
   links=$(ip -o link show | awk -F': ' '{print $2}' | cut -d@ -f1 | tr '\n' '|')
   sysctl -a 2>/dev/null | grep -E "^net\.ipv4\.(ip_forward|ip_local_port_range|ping_group_range|conf\.(all|default|${links%|})\.)|^net\.ipv6\.conf\.(all|default)\.(disable_ipv6|forwarding) |^net\.bridge\." | sort
-  # CNI's files: network configs and the plugins' state (host-local's leases, libcni's cache).
-  # The section only when there are some, so a start recorded before it had one still agrees.
+  # CNI's files: network configs, the plugins' state (host-local's leases, libcni's cache) and
+  # logs. The section only when there are some, so a start recorded before it had one agrees.
   local cni
-  cni=$(find /etc/cni/net.d /var/lib/cni -mindepth 1 2>/dev/null | sort)
+  cni=$(find /etc/cni/net.d /var/lib/cni /var/log/cni -mindepth 1 2>/dev/null | sort)
   [ -z "$cni" ] || printf '@cni\n%s\n' "$cni"
 }

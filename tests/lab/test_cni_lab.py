@@ -184,3 +184,53 @@ def test_cnitool_add_check_del_and_the_reset_after(cni):
     links = lab.sh("ip -o link show")
     assert "lab-br0" not in links and "cni0" not in links and "veth" not in links
     assert lab.reset().actions == ()
+
+
+CTR = "ctr --address /run/docker/containerd/containerd.sock -n lab"
+# A plugin of one's own, as lesson 8 writes one: it logs to a file and prints an empty result.
+LOGGER = """#!/bin/bash
+exec 2>> /var/log/cni/logger.log
+echo "Command: $CNI_COMMAND" >&2
+[ "$CNI_COMMAND" = ADD ] && echo '{}'
+exit 0
+"""
+
+
+def test_reset_removes_a_plugin_of_ones_own_its_log_and_ctr_containers(cni):
+    """Lesson 8's leftovers: a plugin in /opt/cni/bin (Debian's /usr/lib/cni) that no package
+    installed, its log in /var/log/cni, and the container a `ctr run --cni` leaves in containerd
+    when the plugin fails (its task CREATED). The reset removes them and keeps Debian's own
+    plugins and the imported image."""
+    lab = cni
+    own = lab.sh("ls /usr/lib/cni")
+    lab.sh("mkdir -p /var/log/cni")
+    write(lab, "/opt/cni/bin/logger", LOGGER)
+    write(lab, "/etc/cni/net.d/10-lab-log.conf",
+          '{"cniVersion": "0.4.0", "name": "lab-log", "type": "logger"}\n')
+    lab.sh(f"docker save busybox | {CTR} images import - >/dev/null")
+    lab.sh("mkdir -p /run/containerd && "
+           "ln -s /var/run/docker/containerd/containerd.sock /run/containerd/containerd.sock")
+    # without its execute bit the plugin cannot run: ctr's ADD fails and c1 stays behind
+    failed = lab.run(f"{CTR} run --rm --cni docker.io/library/busybox:latest c1 true")
+    assert failed.exit_code != 0 and "permission denied" in failed.stderr, failed
+    assert lab.sh(f"{CTR} containers ls -q").split() == ["c1"]
+    lab.sh("chmod +x /opt/cni/bin/logger")
+    lab.sh(f"{CTR} run --rm --cni docker.io/library/busybox:latest c2 true")
+    assert lab.sh("cat /var/log/cni/logger.log").splitlines() == ["Command: ADD",
+                                                                "Command: DEL"]
+    assert lab.sh(f"{CTR} containers ls -q").split() == ["c1"]  # --rm removed c2 itself
+
+    report = lab.reset()
+    assert report.clean, report.warnings
+    did = "\n".join(report.actions)
+    for expected in ("removed containerd container c1 (namespace lab)",
+                     "removed CNI plugin /opt/cni/bin/logger (no package installed it)",
+                     "removed CNI plugin log /var/log/cni/logger.log",
+                     "removed CNI config /etc/cni/net.d/10-lab-log.conf",
+                     "removed the link /run/containerd/containerd.sock"):
+        assert expected in did, f"{expected!r} not in:\n{did}"
+    assert lab.sh("ls /usr/lib/cni") == own  # Debian's plugins all stay
+    assert lab.sh(f"{CTR} containers ls -q") == ""
+    assert lab.run("test -L /run/containerd/containerd.sock").exit_code != 0
+    assert "docker.io/library/busybox:latest" in lab.sh(f"{CTR} images ls -q")
+    assert lab.reset().actions == ()

@@ -133,6 +133,16 @@ PARTIAL = [
      ["an ADD made the cable, then failed before an address was set"]),
     ("lesson7/clean-del", "docker rm -f lab-web3",
      ["no container has it any more", "only iptables can"]),
+    ("lesson8/no-exec", "", ["permission denied", "shows -rw-r--r--"]),
+    ("lesson8/no-exec", "ctr --address /run/docker/containerd/containerd.sock -n lab run --rm "
+     "--cni docker.io/library/busybox:latest c1 true || true\nchmod +x /opt/cni/bin/logger",
+     ["containerd still holds c1 from a start that failed"]),
+    ("lesson8/real-veth", "ip netns add lab-c1\ncnitool add lab-veth-1 /var/run/netns/lab-c1",
+     ["lab-c1 has no eth0", "the runtime did call the plugin's ADD"]),
+    ("lesson8/real-veth", "ip netns add lab-c1\nip link add h1 type veth peer name eth0 netns "
+     "lab-c1\nip -n lab-c1 addr add 10.15.30.2/24 dev eth0",
+     ["lab-c1's eth0 is down", "h1, the lab host's end, does not have the config's hostAddress",
+      "has none for lab-c1"]),
 ]
 
 

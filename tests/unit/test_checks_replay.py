@@ -181,6 +181,22 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson7/clean-del", "wrong-rm-first"): [
         "(no container has it any more)", "with the container gone, only iptables can"],
     ("lesson7/clean-del", "wrong-del-after-rm"): ["with the container gone, only iptables can"],
+    ("lesson8/no-exec", "fresh"): ["there is no /etc/cni/net.d/10-lab-test-net-1.conflist"],
+    ("lesson8/no-exec", "setup"): [
+        "ctr stops with `fork/exec /opt/cni/bin/logger: permission denied`"],
+    ("lesson8/no-exec", "solved"): None,
+    ("lesson8/no-exec", "wrong-left-behind"): [
+        "containerd still holds c1 from a start that failed"],
+    ("lesson8/no-exec", "wrong-config-changed"): ["no longer names the plugin logger"],
+    ("lesson8/real-veth", "fresh"): ["the two networks lab-veth-1 and lab-veth-2 are not all"],
+    ("lesson8/real-veth", "setup"): ["there is no namespace lab-c1"],
+    ("lesson8/real-veth", "solved"): None,
+    ("lesson8/real-veth", "wrong-only-logs"): [
+        "lab-c1 has no eth0 (`ip -n lab-c1 link` shows: lo): the runtime did call"],
+    ("lesson8/real-veth", "wrong-empty-result"): [
+        "the result your plugin printed for lab-c1 names no address 10.15.30.2/24"],
+    ("lesson8/real-veth", "wrong-del-keeps"): [
+        "the runtime called DEL for lab-c2 and it succeeded, but the pair is still there"],
 }
 
 

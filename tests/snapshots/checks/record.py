@@ -20,6 +20,7 @@ from pathlib import Path
 
 from labkit import Lab
 from labkit.exercises import get
+from labkit.exercises.lessons import lesson8
 
 HERE = Path(__file__).parent
 
@@ -226,6 +227,32 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                                 "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL "
                                 "CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 "
                                 "CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < /root/lab-br1.conf"]),
+    ],
+    "lesson8/no-exec": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the learner ran the failing start, then fixed the mode: c1 is still in containerd
+        ("wrong-left-behind", ["setup", f"{lesson8.CTR} run --rm --cni "
+                               "docker.io/library/busybox:latest c1 true || true",
+                               f"chmod +x {lesson8.PLUGIN}"]),
+        ("wrong-config-changed", ["setup", f"sed -i s/logger/bridge/ {lesson8.CONFIG}"]),
+    ],
+    "lesson8/real-veth": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        ("wrong-only-logs", ["setup", "ip netns add lab-c1",
+                             "cnitool add lab-veth-1 /var/run/netns/lab-c1"]),
+        ("wrong-empty-result", ["setup", "solution",
+                                "sed -i 's/^  cat <<JSON$/  echo {}; cat > \\/dev\\/null <<JSON/' "
+                                f"{lesson8.PLUGIN}",
+                                "cnitool del lab-veth-1 /var/run/netns/lab-c1",
+                                "cnitool add lab-veth-1 /var/run/netns/lab-c1"]),
+        ("wrong-del-keeps", ["setup", "solution",
+                             f"sed -i 's/^  ip link del .*/  :/' {lesson8.PLUGIN}",
+                             "cnitool add lab-veth-2 /var/run/netns/lab-c2",
+                             "cnitool del lab-veth-2 /var/run/netns/lab-c2"]),
     ],
 }
 
