@@ -249,7 +249,7 @@ EXERCISES = [
             "EOF\n"
             f"cd {CONF_DIR.replace('/root', '~')}\n"
             + plugin("ADD", "lab-br1.conf", "eth1").split(" && ", 1)[1] + " > /dev/null\n"
-            f"ip netns exec {NS} ip -4 -br addr show eth1\n"
+            f"ip netns exec {NS} ip -4 addr show eth1 | grep inet\n"
             f"ip netns exec {NS} ping {SECOND['gateway']} -c 1\n"
         ),
         setup=SETUP,
