@@ -229,6 +229,13 @@ def stamp(nb: Any) -> bool:
     return changed
 
 
+def unchanged_since_sync(nb: dict) -> bool:
+    """Are the notebook's cells exactly those it was last synced or built with? (pure;
+    False without a stamp)"""
+    synced = nb.get("metadata", {}).get("labkit", {}).get(STAMP)
+    return synced is not None and list(synced) == [cell_digest(c) for c in nb.get("cells", [])]
+
+
 def would_lose(nb: dict, text: str, pairing: Pairing) -> list[int]:
     """Notebook cells (1 = first) that taking the text source would throw away: added or
     edited in the notebook since it was last synced, and not in the text (pure). Without a
@@ -306,8 +313,12 @@ def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
     if not differences:
         _stamp_file(nb, path)
         return "in sync"
-    from_text = prefer == "text" or (
-        prefer == "newer" and pairing.text.stat().st_mtime > path.stat().st_mtime)
+    # "newer": a notebook whose cells are all as last synced did not change, so the text did,
+    # whatever the files' times say (a git checkout or merge gives both new times). Only
+    # when the notebook changed too does the file written last win.
+    from_text = prefer == "text" or (prefer == "newer" and (
+        unchanged_since_sync(nb)
+        or pairing.text.stat().st_mtime > path.stat().st_mtime))
     if from_text and (differences != [FORMATTING_ONLY] or _meta_differs(nb, text, pairing)):
         lost = would_lose(nb, text, pairing)
         if lost and not force:

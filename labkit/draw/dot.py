@@ -58,6 +58,7 @@ from labkit.model.diff import Diff
 from labkit.model.nat import BASE_CHAINS, DNAT_CHAINS, Masquerade, PortMapping, Proxy
 from labkit.model.topology import (
     HOST_FACTS,
+    RANDOM_VETH,
     Interface,
     Lease,
     Namespace,
@@ -75,8 +76,6 @@ from labkit.model.topology import (
 # second one's cell turned the whole picture round (busybox1 moved by 62% of the width).
 RANKDIR = "LR"
 
-#: random veth names: Docker's (veth + 7 hex) and the CNI bridge plugin's (veth + 8 hex)
-_RANDOM_VETH = re.compile(r"^veth[0-9a-f]{7,8}$")
 
 # The routes labkit/scripts/contain.sh adds to seal the lab ("unreachable" ones of the worst
 # metric): part of the lab, not of a lesson, so not drawn (the uplink says "sealed").
@@ -389,7 +388,7 @@ def _itf_key(ns: str, itf: Interface) -> str:
     """A node id that survives random veth names (Docker's, a CNI plugin's) and br-<id>
     bridge names: Graphviz orders what it lays out by node id, so a random one could swap
     two rows from one run to the next."""
-    if itf.kind == "veth" and itf.peer is not None and _RANDOM_VETH.match(itf.name):
+    if itf.kind == "veth" and itf.peer is not None and RANDOM_VETH.match(itf.name):
         return f"if:{ns}:veth-to:{itf.peer.namespace}:{itf.peer.interface}"
     if itf.kind == "bridge" and itf.alias:
         return f"if:{ns}:net:{itf.alias}"
@@ -624,11 +623,18 @@ def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
                    f"{_status_attrs(status, 'filled,')}];")
     for network, leases, status in _lease_notes(topo, before):
         lines = [f"host-local: {network}"] + [
-            f"{x.address} → {' '.join(filter(None, (x.container, x.ifname)))}" for x in leases]
+            f"{x.address} → {' '.join(filter(None, (_short_id(x.container), x.ifname)))}"
+            for x in leases]
         out.append(f"{pad}{_q(_lease_id(network))} [shape=note, fillcolor=\"#ffffff\", "
                    f"color=\"{NOTE}\", fontsize=8, label={_q(chr(10).join(lines))}"
                    f"{_status_attrs(status, 'filled,')}];")
     return out
+
+
+def _short_id(container: str) -> str:
+    """A container id as `docker ps` shortens it (12 hex digits): a runtime's 64-digit id made
+    a lease note wider than the rest of the drawing."""
+    return container[:12] + "…" if re.fullmatch(r"[0-9a-f]{64}", container) else container
 
 
 def _lease_id(network: str) -> str:

@@ -270,14 +270,21 @@ class Topology:
         return "\n".join(lines)
 
 
+#: random veth names: Docker's (veth + 7 hex) and the CNI bridge plugin's (veth + 8 hex)
+RANDOM_VETH = re.compile(r"^veth[0-9a-f]{7,8}$")
+
+
 def interface_order(itf: Interface) -> tuple:
     """A stable order for a namespace's interfaces: by kind, then by what they lead to. Not
     by ifindex (a lab made afresh numbers its own uplink above the links lessons add) nor by
     Docker's random veth names."""
     rank = {"loopback": 0, "device": 1, "bridge": 2, "veth": 4}.get(itf.kind, 3)
     if itf.kind == "veth" and itf.peer is not None:
-        return (rank, natural_key(itf.peer.namespace), natural_key(itf.peer.interface),
-                natural_key(itf.name))
+        # The pair's chosen name first (eth0, eth1 inside a namespace), not a random one:
+        # two cables into one namespace swapped places from run to run.
+        names = ((itf.peer.interface, itf.name) if RANDOM_VETH.match(itf.name)
+                 else (itf.name, itf.peer.interface))
+        return (rank, natural_key(itf.peer.namespace), *map(natural_key, names))
     if itf.kind == "bridge":
         return (rank, natural_key(itf.alias or ""), natural_key(itf.name))
     return (rank, natural_key(itf.name))

@@ -113,3 +113,11 @@ def test_the_lease_is_in_the_model_the_diff_and_the_drawing():
     gone = to_dot(before, diff(topo, before))
     note = next(line for line in gone.splitlines() if '"leases:lab-br0" [' in line)
     assert 'style="filled,dashed"' in note  # released by the cell (DEL): drawn faded
+
+
+def test_a_runtimes_long_container_id_is_shortened_in_the_note():
+    docker_id = "2296af8b515dcda2683deb4e95935427ffbce9a5e13332e33c52230fadc1aec0"  # article 4
+    lease = {"network": "lab-br0", "address": "10.15.10.100", "container": docker_id,
+             "ifname": "eth0"}
+    dot = to_dot(from_raw({**RAW, "cni_leases": [lease]}))
+    assert "10.15.10.100 → 2296af8b515d… eth0" in dot and docker_id not in dot

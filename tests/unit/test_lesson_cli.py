@@ -61,6 +61,21 @@ def test_sync_takes_the_lessons_metadata_from_the_text_source(tmp_path, capsys):
     assert meta.get("synced_cells")
 
 
+def test_sync_takes_an_edited_text_even_when_the_notebook_looks_newer(tmp_path, capsys):
+    """After a git checkout or merge both files have new times: the notebook, unchanged since
+    its last sync, must not overwrite the text's edit."""
+    import os
+
+    path = in_repo(tmp_path, good_lesson())
+    assert main(["lesson", "sync", str(path)]) == 0  # stamped as synced
+    text = tmp_path / "lessons" / "00-welcome.md"
+    text.write_text(text.read_text().replace("ping -c 1", "ping -c 2"))
+    later = text.stat().st_mtime + 60
+    os.utime(path, (later, later))
+    assert main(["lesson", "sync", str(path)]) == 0
+    assert "ping -c 2" in path.read_text() and "ping -c 2" in text.read_text()
+
+
 def test_sync_makes_the_notebook_of_a_lesson_written_as_text_first(tmp_path, capsys):
     path = in_repo(tmp_path, good_lesson())
     text = tmp_path / "lessons" / "00-welcome.md"

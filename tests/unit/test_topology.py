@@ -232,3 +232,16 @@ def test_a_link_gone_with_its_namespace_is_no_rename():
     assert "- namespace busybox3" in d.lines()
     assert any(ln.startswith("+ namespace busybox4 (container: ") and "eth0 172.17.0.4/16" in ln
                for ln in d.lines()), d.lines()
+
+
+def test_two_cables_into_one_namespace_keep_their_order_whatever_the_random_names():
+    from labkit.model.topology import Endpoint, Interface, interface_order
+
+    def pair(inner: str, outer: str) -> tuple[Interface, Interface]:
+        return (Interface(inner, 3, "veth", "UP", True, peer=Endpoint("lab", outer)),
+                Interface(outer, 9, "veth", "UP", True, peer=Endpoint("lab-ns", inner)))
+
+    for a, b in (("veth09100304", "vethaeb552d3"), ("vethaeb552d3", "veth09100304")):
+        (eth0, out0), (eth1, out1) = pair("eth0", a), pair("eth1", b)
+        assert sorted([eth1, eth0], key=interface_order) == [eth0, eth1]  # inside lab-ns
+        assert sorted([out1, out0], key=interface_order) == [out0, out1]  # their lab ends
