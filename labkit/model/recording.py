@@ -22,9 +22,10 @@ from labkit.model.formats import RECORDING_FORMAT
 BANNER = "▶ recorded in a real lab"
 
 DOCKER_WORD = re.compile(r"(^|[\s;|&(`$])docker(\s|$)", re.M)
-#: a CNI plugin called (by path or through a CNI_* variable) or our cnitool
-CNI_WORD = re.compile(r"/opt/cni/bin|/usr/lib/cni|\bCNI_COMMAND=|(^|[\s;|&(`$])cnitool(\s|$)",
-                      re.M)
+#: a CNI plugin called (by path or through a CNI_* variable), our cnitool, or a runtime that
+#: calls the plugins itself (`ctr ... run --cni`)
+CNI_WORD = re.compile(r"/opt/cni/bin|/usr/lib/cni|\bCNI_COMMAND=|(^|[\s;|&(`$])cnitool(\s|$)"
+                      r"|(^|[\s;|&(`$])ctr\s[^\n]*\brun\s[^\n]*--cni\b", re.M)
 
 ALL_LIVE_MODES = ("docker", "rootless", "netns")
 

@@ -122,7 +122,7 @@ class Lease:
     network: str  # the CNI network's name (the config's "name")
     address: str
     container: str  # the CNI_CONTAINERID it went to
-    ifname: str | None = None  # CNI_IFNAME (host-local writes it since plugins 0.9)
+    ifname: str | None = None  # CNI_IFNAME, host-local's second line (None: no such line)
 
     def __str__(self) -> str:
         to = " ".join(filter(None, (self.container, self.ifname)))

@@ -2,8 +2,8 @@
 leases, one file per address handed out, in /var/lib/cni/networks/NETWORK/ADDRESS.
 
 Only reads, and only a directory listing plus one small file per lease, since it runs after
-every cell. The lease file holds the container id and, since plugins 0.9, the interface
-name on a second line (host-local writes "ID\\r\\nIFNAME").
+every cell. The lease file holds the container id and the interface name on a second line
+(host-local writes "ID\\r\\nIFNAME"); a file of the id alone is read too.
 """
 
 from __future__ import annotations

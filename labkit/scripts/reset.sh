@@ -37,21 +37,20 @@ done
   timeout 20 docker network rm "$n" >/dev/null 2>&1 && did "removed network $name" || warn "could not remove network $name"
 done
 [ "$docker_ok" = 1 ] && timeout 20 docker volume prune -f >/dev/null 2>&1
-# 1b. Containers started with containerd's own client (`ctr run`, the CNI lessons): Docker's
-#     containerd holds them in namespaces of their own, beside Docker's `moby`, which step 1
-#     emptied. A start whose CNI ADD failed leaves one behind, its task CREATED, so that the next
-#     `ctr run` of that name fails ("snapshot ... already exists"). Images stay, as Docker's do.
+# 1b. Containers started with containerd's own client (`ctr -n lab run`, the CNI lessons), in
+#     the lessons' own containerd namespace `lab` (Docker's are in moby and plugins.moby: never
+#     touched here). A start whose CNI ADD failed leaves one behind, its task CREATED, so that
+#     the next `ctr run` of that name fails ("snapshot ... already exists"). Images stay.
 ctr_sock=/run/docker/containerd/containerd.sock
-ctrl() { timeout 20 ctr --address "$ctr_sock" "$@"; }
+ctrl() { timeout 20 ctr --address "$ctr_sock" -n lab "$@"; }
 [ "$docker_ok" = 1 ] && [ -S "$ctr_sock" ] && command -v ctr >/dev/null \
-  && for ns in $(ctrl namespaces ls -q 2>/dev/null); do
-  [ "$ns" = moby ] && continue
-  for c in $(ctrl -n "$ns" containers ls -q 2>/dev/null); do
-    ctrl -n "$ns" tasks rm -f "$c" >/dev/null 2>&1  # none, or one that is killed first
-    ctrl -n "$ns" containers rm "$c" >/dev/null 2>&1 \
-      && did "removed containerd container $c (namespace $ns)" \
-      || warn "could not remove containerd container $c (namespace $ns)"
-  done
+  && for c in $(ctrl containers ls -q 2>/dev/null); do
+  ctrl tasks rm -f "$c" >/dev/null 2>&1  # none, or one that is killed first
+  if ctrl containers rm "$c" >/dev/null 2>&1; then
+    did "removed containerd container $c (namespace lab)"
+  elif ctrl containers ls -q 2>/dev/null | grep -qx "$c"; then
+    warn "could not remove containerd container $c (namespace lab)"
+  fi  # (else its own `ctr run --rm` removed it meanwhile)
 done
 # The link that lets a plain `ctr` find Docker's containerd (lessons 7 and 8 make it). The
 # rest of /run/containerd is ctr's and the shims' (fifo/, runc/NAMESPACE/): it stays.
@@ -268,17 +267,16 @@ for f in /etc/cni/net.d/* /var/lib/cni/networks/* /var/lib/cni/* /var/log/cni/*;
   rm -rf -- "$f" 2>/dev/null && did "removed $what" || warn "could not remove $what"
 done
 
-# Plugins a lesson installed where runtimes look for them, /opt/cni/bin: in this lab a link to
-# /usr/lib/cni, Debian's containernetworking-plugins, so a plugin of ours is a file there that
-# the package does not own. (No package, or no dpkg: nothing is removed.)
-cni_bin=$(readlink -f /opt/cni/bin 2>/dev/null)
-if [ -n "$cni_bin" ] && [ -d "$cni_bin" ] \
-    && cni_own=$(dpkg-query -L containernetworking-plugins 2>/dev/null); then
-  for f in "$cni_bin"/*; do
+# Plugins a lesson installed where runtimes look for them, /opt/cni/bin: what the start did
+# not have (Debian's plugins, the articles' or a node's own all were). A start recorded before
+# this listing existed has no @cni-bin: then nothing is removed.
+start_bin=$([ -s "$B/state" ] && section cni-bin < "$B/state")
+if [ -n "$start_bin" ]; then
+  for f in /opt/cni/bin/*; do
     [ -e "$f" ] || [ -L "$f" ] || continue
-    case $'\n'"$cni_own"$'\n' in *$'\n'"$f"$'\n'*) continue ;; esac
-    rm -rf -- "$f" 2>/dev/null && did "removed CNI plugin /opt/cni/bin/${f##*/} (no package installed it)" \
-      || warn "could not remove CNI plugin /opt/cni/bin/${f##*/}"
+    case $'\n'"$start_bin"$'\n' in *$'\n'"$f"$'\n'*) continue ;; esac
+    rm -rf -- "$f" 2>/dev/null && did "removed CNI plugin $f (a lesson's own)" \
+      || warn "could not remove CNI plugin $f"
   done
 fi
 
@@ -290,7 +288,11 @@ fi
 #    indexes aside: an engine started again made docker0 anew).
 if [ -s "$B/state" ]; then
   strip() { awk '/^@links/ { l = 1; print; next } /^@/ { l = 0 } l { $1 = "" } { print }'; }
-  diff <(strip < "$B/state") <(lab_state | strip) | awk '
+  # A section state.sh has listed only since (@cni-bin) is not compared with a start recorded
+  # before it: that start never saw it (a lab started before labkit was updated).
+  later=$(for s in @cni-bin; do grep -qx -- "$s" "$B/state" || printf '%s ' "$s"; done)
+  unseen() { awk -v drop=" $later" '/^@/ { off = index(drop, " " $1 " ") > 0 } !off'; }
+  diff <(strip < "$B/state") <(lab_state | unseen | strip) | awk '
     /^[0-9]/ { next }
     /^[<>]/ { side = ($1 == "<") ? "was at the start" : "is new"; sub(/^[<>] /, "")
               printf "warn: after the reset, this still differs from the start (%s): %s\n", side, $0 }' \

@@ -42,4 +42,9 @@ lab_state() {
   local cni
   cni=$(find /etc/cni/net.d /var/lib/cni /var/log/cni -mindepth 1 2>/dev/null | sort)
   [ -z "$cni" ] || printf '@cni\n%s\n' "$cni"
+  # The plugins where runtimes look for them (in the lab a link to Debian's /usr/lib/cni): a
+  # lesson's own plugin is one the start did not have.
+  local bin
+  bin=$(find /opt/cni/bin/ -mindepth 1 -maxdepth 1 2>/dev/null | sort)
+  [ -z "$bin" ] || printf '@cni-bin\n%s\n' "$bin"
 }

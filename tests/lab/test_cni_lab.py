@@ -224,7 +224,7 @@ def test_reset_removes_a_plugin_of_ones_own_its_log_and_ctr_containers(cni):
     assert report.clean, report.warnings
     did = "\n".join(report.actions)
     for expected in ("removed containerd container c1 (namespace lab)",
-                     "removed CNI plugin /opt/cni/bin/logger (no package installed it)",
+                     "removed CNI plugin /opt/cni/bin/logger (a lesson's own)",
                      "removed CNI plugin log /var/log/cni/logger.log",
                      "removed CNI config /etc/cni/net.d/10-lab-log.conf",
                      "removed the link /run/containerd/containerd.sock"):

@@ -95,10 +95,13 @@ def test_live_modes_follow_from_the_commands():
     assert by_hand.need is None and by_hand.live_modes == ("docker", "rootless", "netns")
     assert lesson("ip link; docker ps").live_modes == ("docker", "rootless")
     for cni in ("CNI_COMMAND=ADD CNI_NETNS=/var/run/netns/a /opt/cni/bin/bridge < c",
-                "cnitool add lab-br0 /var/run/netns/a", "docker ps; ls /opt/cni/bin"):
+                "cnitool add lab-br0 /var/run/netns/a", "docker ps; ls /opt/cni/bin",
+                "ctr -n lab run --rm --cni docker.io/library/busybox:latest c1 true"):
         assert lesson(cni).live_modes == ("docker",), cni
         assert "CNI plugins" in lesson(cni).need.what
     assert lesson("echo dockerd; echo cnitools").need is None  # words, not commands
+    plain_ctr = lesson("ctr -n lab run --rm docker.io/library/busybox:latest c1 true").need
+    assert plain_ctr is None or "CNI" not in plain_ctr.what  # ctr without --cni calls no plugin
     lessons = {p.name: recording(p).live_modes for p in LESSONS}
     assert "netns" in lessons["05-docker0-by-hand.ipynb"]
     assert "netns" not in lessons["01-docker0.ipynb"]

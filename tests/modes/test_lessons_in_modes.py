@@ -38,10 +38,17 @@ KERNEL_NEEDS = ("nbclient", "ipykernel", "graphviz", "pyroute2", "nbformat", "ip
 BY_HAND = "05-docker0-by-hand.ipynb"
 
 
+def recording(lesson: Path) -> Recording:
+    return Recording.from_json((NOTEBOOKS / "recordings" / f"{lesson.stem}.json").read_text())
+
+
 def claimed(lesson: Path) -> tuple[str, ...]:
     """The live modes a lesson claims: its recording's, which follow from its commands."""
-    rec = NOTEBOOKS / "recordings" / f"{lesson.stem}.json"
-    return Recording.from_json(rec.read_text()).live_modes
+    return recording(lesson).live_modes
+
+
+def need_of(lesson: Path):
+    return recording(lesson).need
 
 
 def replays_in(mode: str) -> list[Path]:
@@ -146,8 +153,8 @@ def test_only_the_by_hand_lesson_claims_mode3():
 def test_mode3_other_lessons_replay(learner, kernel_python, lessons_dir, lesson):
     nb, _ = run_lesson(learner, kernel_python, lessons_dir, lesson.name, "nomount")
     said = stderr_of(nb)
-    assert "live mode 3 of 4" in said and ("needs a Docker engine" in said
-                                           or "needs the CNI plugins" in said), said
+    assert f"live mode 3 of 4: namespace-only lab (user namespaces, no mount); {lesson.name} " \
+        f"needs {need_of(lesson).what}" in said, said
     assert_same_as_stored(read(lesson), nb, lesson.name)
 
 
@@ -180,7 +187,8 @@ def test_mode2_lesson_runs_live(learner, kernel_python, lessons_dir, rootless_to
 def test_mode2_cni_lessons_replay_and_say_why(learner, kernel_python, lessons_dir, lesson):
     nb, _ = run_lesson(learner, kernel_python, lessons_dir, lesson.name, None)
     said = stderr_of(nb)
-    assert "live mode 2 of 4" in said and "needs the CNI plugins" in said, said
+    assert f"{lesson.name} needs {need_of(lesson).what}" in said and "live mode 2 of 4" in said, \
+        said
     assert_same_as_stored(read(lesson), nb, lesson.name)
 
 

@@ -86,7 +86,7 @@ def test_host_locals_lease_is_read_from_its_store(tmp_path):
     store = tmp_path / "lab-br0"
     store.mkdir()
     (store / "10.15.10.100").write_bytes(b"lab-ns\r\neth0")  # as host-local 1.1.1 writes it
-    (store / "10.15.10.7").write_bytes(b"old-id")  # the article's 0.8.1: the id alone
+    (store / "10.15.10.7").write_bytes(b"old-id")  # a file of the id alone
     (store / "last_reserved_ip.0").write_text("10.15.10.100")
     (store / "lock").write_text("")
     assert leases(str(tmp_path)) == [

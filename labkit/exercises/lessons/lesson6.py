@@ -102,9 +102,14 @@ def check_drift(lab: Lab) -> list[str]:
         return [f"lab-ns's eth0 is not the one in {conf}'s prevResult (its MAC differs): eth0 "
                 "was made again by a later ADD. Make the CHECK config from that ADD's result "
                 "(the lesson's cell after the second ADD shows how), then CHECK again"]
+    if not checked.ok and not _lab.ping(lab, OUTSIDE, ns=NS):
+        # the symptom only: reading CHECK's message is the learner's step
+        return [f"{NS} gets no answer from {OUTSIDE}, and the plugin's CHECK with "
+                "lab-br0-check.conf does not pass: run it, and read what it misses"]
     if not checked.ok:
-        return [f"the plugin's CHECK still fails: \"{_error_message(checked.stdout)}\". Put "
-                "back what it names, as the plugin made it"]
+        return [f"{NS} reaches {OUTSIDE} again, but the plugin's CHECK still fails: "
+                f"\"{_error_message(checked.stdout)}\". Put back what it names, as the "
+                "plugin made it"]
     defaults = [r for r in _lab.routes(lab, ns=NS) if r.get("dst") == "default"]
     wrong = [r for r in defaults if r.get("gateway") != GATEWAY]
     if wrong:

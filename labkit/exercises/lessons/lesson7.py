@@ -129,17 +129,14 @@ def check_leaked_leases(lab: Lab) -> list[str]:
             problems.append(
                 f"{WEB2} has an eth0, {'up' if _lab.is_up(inner) else 'down'}, but no address "
                 f"in {SMALL_SUBNET} (`docker exec {WEB2} ip addr show eth0`): an ADD made the "
-                "cable, then failed before an address was set. Another ADD stops at this eth0 "
-                "(\"already exists\"): after a failed ADD a runtime calls DEL, with the same "
-                "id, namespace and interface, which takes back what the ADD made")
+                "cable, then failed before an address was set. What did the plugin say?")
         stale = sorted(ip for ip, cid in leases.items() if cid not in ids)
         if stale:
             problems.append(
                 f"host-local's store for {SMALL} (/var/lib/cni/networks/{SMALL}) holds "
                 f"{_lab.names(stale)}, of a range that is only {SMALL_RANGE[0]}-"
                 f"{SMALL_RANGE[1]}, for container ids no container has (compare the files' "
-                "first lines with `docker ps -aq --no-trunc`): those containers went without a "
-                "DEL, and their addresses were never given back")
+                "first lines with `docker ps -aq --no-trunc`)")
         elif inner is None:
             problems.append(f"{WEB2} has no eth0 (`docker exec {WEB2} ip addr show`): run the "
                             f"bridge plugin's ADD for it with /root/lab-br2.conf")
