@@ -8,7 +8,6 @@ import json
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
-from labkit.exercises.lessons import _lab
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
