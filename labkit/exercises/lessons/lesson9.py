@@ -1,6 +1,8 @@
 """Lesson 9 (a CNI plugin in Go, the series' article 6): the article's `simple-bridge` as the
-lesson leaves it (its two fixes for today's library made), and an exercise: make its DEL undo
-what ADD did. Needs the Go lab (`labkit up --go`): the checks say so on any other lab."""
+lesson leaves it (its two fixes for today's library made); a break and fix (the plugin rebuilt
+with a wrong call: a container cut off, found in the kernel and in the source), and an
+exercise: make its DEL undo what ADD did. Needs the Go lab (`labkit up --go`): the checks say
+so on any other lab."""
 
 from __future__ import annotations
 
@@ -8,6 +10,7 @@ import json
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
+from labkit.exercises.lessons import _lab
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -248,6 +251,9 @@ _TRIAL = (
     f"timeout 20 {PLUGIN} 2>&1 | tr -d '\\n'; echo \" rc=${{PIPESTATUS[1]}}\"; }}\n"
     "echo \"add $(run ADD)\"\n"
     f"ip -n {CHECK_NS} link show eth0 >/dev/null 2>&1 && echo 'eth0 after-add'\n"
+    f"i=$(ip netns exec {CHECK_NS} cat /sys/class/net/eth0/iflink 2>/dev/null)\n"
+    "peer=$(ip -o link | awk -F': ' -v n=\"$i\" '$1 == n {print $2}' | cut -d@ -f1)\n"
+    "[ -n \"$peer\" ] && echo \"master $(basename \"$(readlink /sys/class/net/$peer/master)\")\"\n"
     "echo \"del $(run DEL)\"\n"
     f"ip -n {CHECK_NS} link show eth0 >/dev/null 2>&1 && echo 'eth0 after-del'\n"
     "echo \"del2 $(run DEL)\"\n"
@@ -267,17 +273,27 @@ def _message(out: str) -> str:
 
 
 def _steps(text: str) -> tuple[dict[str, tuple[int, str]], set[str]]:
-    """The trial's answers: step -> (exit status, output), and the `eth0 after-*` marks."""
+    """The trial's answers: step -> (exit status, output), and its marks: `after-add` and
+    `after-del` (eth0 was there), `master BRIDGE` (the bridge of eth0's peer after ADD)."""
     steps: dict[str, tuple[int, str]] = {}
     marks = set()
     for line in text.splitlines():
         word, _, rest = line.partition(" ")
         if word == "eth0":
             marks.add(rest)
+        elif word == "master":
+            marks.add(f"master {rest or 'none'}")
         elif word in ("add", "del", "del2"):
             out, _, rc = rest.rpartition(" rc=")
             steps[word] = (int(rc) if rc.isdigit() else -1, out)
     return steps, marks
+
+
+def _trial(lab: Lab) -> tuple[dict[str, tuple[int, str]], set[str]]:
+    return _steps(lab.run(_TRIAL, timeout=90).stdout)
+
+
+TRIAL = f"the check ran your plugin on a namespace of its own, {CHECK_NS}"
 
 
 def plugin_problems(lab: Lab) -> list[str]:
@@ -298,8 +314,8 @@ def check_del(lab: Lab) -> list[str]:
     problems = plugin_problems(lab)
     if problems:
         return problems
-    steps, marks = _steps(lab.run(_TRIAL, timeout=90).stdout)
-    trial = f"the check ran your plugin on a namespace of its own, {CHECK_NS}"
+    steps, marks = _trial(lab)
+    trial = TRIAL
     rc, out = steps.get("add", (-1, ""))
     if rc != 0 or "after-add" not in marks:
         return [f"{trial}, and its ADD failed ({_message(out)}): ADD must keep working as in "
@@ -319,7 +335,105 @@ def check_del(lab: Lab) -> list[str]:
     return []
 
 
+SECOND = "cni-go2"
+SECOND_IP = "10.15.30.102/24"
+#: The break: the plugin rebuilt with a wrong call where it plugs the host's end into the
+#: bridge (it brings it up instead, which SetupVeth did already), then a second container
+#: plugged in with it.
+BREAKS = (
+    "# Break something on purpose: the plugin is rebuilt from a changed source, and plugs in\n"
+    "# a new container.\n"
+    f"cd {SRC_DIR}\n"
+    "sed -i 's/netlink.LinkSetMaster(hostVeth, br)/netlink.LinkSetUp(hostVeth)/' "
+    "simple-bridge.go\n"
+    "go build simple-bridge.go\n"
+    f"docker run -d --name {SECOND} --net=none busybox sleep 3600 > /dev/null\n"
+    f"jq '.ip = \"{SECOND_IP}\"' {CONF} > {SECOND}.conf\n"
+    f"CNI_COMMAND=ADD CNI_CONTAINERID=$(docker inspect -f '{{{{.Id}}}}' {SECOND}) "
+    f"CNI_NETNS=$(docker inspect -f '{{{{.NetworkSettings.SandboxKey}}}}' {SECOND}) "
+    f"CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin ./simple-bridge < {SECOND}.conf > /dev/null\n"
+)
+
+#: cni-go2's eth0 seen from the lab host: the name of its peer, and that peer's bridge.
+_SECOND_PEER = (
+    f"i=$(docker exec {SECOND} cat /sys/class/net/eth0/iflink) || exit 1\n"
+    "peer=$(ip -o link | awk -F': ' -v n=\"$i\" '$1 == n {print $2}' | cut -d@ -f1)\n"
+    "echo \"$peer $(basename \"$(readlink /sys/class/net/$peer/master)\")\"\n"
+)
+
+
+def check_lost_master(lab: Lab) -> list[str]:
+    problems = plugin_problems(lab)
+    if problems:
+        return problems
+    running = lab.run(f"docker inspect -f '{{{{.State.Running}}}}' {SECOND}")
+    if running.stdout.strip() != "true":
+        return [f"there is no running container {SECOND}: run the hidden cell above the "
+                "exercise again (it makes the break)"]
+    peer = lab.run(_SECOND_PEER)
+    name, _, master = peer.stdout.strip().partition(" ")
+    if not peer.ok or not name:
+        return [f"{SECOND} has no eth0 with a peer in the lab host: run the hidden cell above "
+                "the exercise again"]
+    problems = []
+    if master != BRIDGE:
+        problems.append(f"{SECOND}'s eth0 is cabled to {name} in the lab host, and {name} is "
+                        + (f"on {master}" if master else "on no bridge")
+                        + f", not on {BRIDGE}: plug it in for {SECOND}, as the plugin should "
+                        "have")
+    elif not _lab.ping(lab, "10.15.30.100", container=SECOND):
+        problems.append(f"{name} is on {BRIDGE}, but {SECOND} still gets no answer from "
+                        "10.15.30.100 (lab-ns): is lab-ns's eth0 there, and up?")
+    steps, marks = _trial(lab)
+    rc, out = steps.get("add", (-1, ""))
+    if rc != 0 or "after-add" not in marks:
+        problems.append(f"{TRIAL}, and its ADD failed ({_message(out)})")
+    elif f"master {BRIDGE}" not in marks:
+        problems.append(f"{TRIAL}: after its ADD, the host's end of the veth pair was on no "
+                        f"bridge, so the next container the plugin plugs in is cut off as "
+                        f"{SECOND} was. Find the line of simple-bridge.go that should plug it "
+                        "into the bridge, fix it and build again")
+    return problems
+
+
 EXERCISES = [
+    Exercise(
+        id="lesson9/lost-master",
+        title="The container that gets no answer",
+        lesson="09-cni-go.ipynb",
+        task=(f"The cell above broke something on purpose: it rebuilt the plugin from a "
+              f"changed simple-bridge.go and plugged in a new container, {SECOND}, with "
+              f"10.15.30.102. `docker exec {SECOND} ping -c 1 10.15.30.100` gets no answer. "
+              "Find in the kernel what the plugin did not do, put it right for "
+              f"{SECOND}, then find the line in simple-bridge.go that caused it, fix it and "
+              "build the plugin again, so the next container is plugged in right."),
+        check=check_lost_master,
+        hints=(
+            f"Follow {SECOND}'s cable, as in lesson 1: `docker exec {SECOND} cat "
+            "/sys/class/net/eth0/iflink` is the index of its peer in the lab host (`ip -o link` "
+            "lists the indexes). Which bridge is that peer on? Compare with `ls "
+            "/sys/class/net/lab-cni-mybr/brif`.",
+            "The peer is on no bridge: `ip link set PEER master lab-cni-mybr` plugs it in. In "
+            "the source, the lesson's notes say which call of setupVeth plugs the host's end "
+            "into the bridge: `grep -n hostVeth simple-bridge.go` shows what is there now.",
+            "setupVeth calls `netlink.LinkSetUp(hostVeth)` where it should call "
+            "`netlink.LinkSetMaster(hostVeth, br)`. Put it back with `sed -i 's/.../.../'`, "
+            "then `go build simple-bridge.go`.",
+        ),
+        solution=(
+            "cd ~/test-cni/simple-bridge\n"
+            "sed -i 's/netlink.LinkSetUp(hostVeth)/netlink.LinkSetMaster(hostVeth, br)/' "
+            "simple-bridge.go\n"
+            "go build simple-bridge.go\n"
+            f"i=$(docker exec {SECOND} cat /sys/class/net/eth0/iflink)\n"
+            "peer=$(ip -o link | awk -F': ' -v n=\"$i\" '$1 == n {print $2}' | cut -d@ -f1)\n"
+            "ip link set \"$peer\" master lab-cni-mybr\n"
+            "sleep 2\n"
+            f"docker exec {SECOND} ping -c 1 10.15.30.100\n"
+        ),
+        setup=SETUP,
+        breaks=BREAKS,
+    ),
     Exercise(
         id="lesson9/del",
         title="Make DEL undo ADD",

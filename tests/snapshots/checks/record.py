@@ -255,6 +255,19 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                              "cnitool del lab-veth-2 /var/run/netns/lab-c2"]),
     ],
     # lesson 9 needs the Go lab (labkit-lab-go): record with one of those
+    "lesson9/lost-master": [
+        ("fresh", ["rm -rf /root/test-cni/simple-bridge"]),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # cni-go2 plugged in by hand, the plugin left as the break made it
+        ("wrong-kernel-only", ["setup", "i=$(docker exec cni-go2 cat /sys/class/net/eth0/iflink)"
+                               "; p=$(ip -o link | awk -F': ' -v n=\"$i\" '$1 == n {print $2}'"
+                               " | cut -d@ -f1); ip link set \"$p\" master lab-cni-mybr"]),
+        # the plugin fixed and built, cni-go2 left cut off
+        ("wrong-code-only", ["setup", "cd /root/test-cni/simple-bridge && sed -i "
+                             "'s/netlink.LinkSetUp(hostVeth)/netlink.LinkSetMaster(hostVeth, br)/'"
+                             " simple-bridge.go && go build simple-bridge.go"]),
+    ],
     "lesson9/del": [
         ("fresh", ["rm -rf /root/test-cni/simple-bridge"]),
         ("setup", ["setup"]),
