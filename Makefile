@@ -17,7 +17,7 @@ lab: $(VENV)/.installed
 	$(BIN)/labkit up
 
 # The Go lab's image, FROM the lab's: lesson 9's tests start a throw-away lab from it. Quick
-# once built (Docker's cache); the first build downloads Debian's Go (about 30 s).
+# once built (Docker's cache); the first build downloads Debian's Go (30 to 40 s).
 lab-go-image:
 	docker build -q -f lab/Dockerfile.go -t labkit-lab-go:latest . >/dev/null
 

@@ -136,7 +136,7 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
         compose = Compose(compose.command, compose.project_dir, go=True)
         if build or not image_exists(client, GO_IMAGE):
             say(f"building the Go lab image {GO_IMAGE}: the lab plus Debian's Go 1.19 and the "
-                "CNI and netlink libraries (first run: about 30 s with a fast mirror, and "
+                "CNI and netlink libraries (first run: 30 to 40 s with a fast mirror, and "
                 "about 470 MB of disk)")
             if compose.run("build", LAB_SERVICE).returncode != 0:
                 raise LabError("building the Go lab image failed (compose's messages are "
