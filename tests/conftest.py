@@ -9,6 +9,10 @@
 * `throwaway_lab` (function): a factory for extra, short-lived lab containers (same image and
   capability set as docker-compose.nopriv.yml, label org.labkit.role=test-throwaway, never
   the course lab's label), removed with their volumes after the test.
+* `go_lab` (session): the Go lab (`labkit up --go`, image labkit-lab-go) for the lessons in
+  GO_NOTEBOOKS: the course lab when it is the Go lab, else one throw-away Go lab for the
+  session. Their exercise tests get it as `lab`, and nbval runs their notebooks with
+  LABKIT_LAB naming it, so the rest of the suite keeps the everyday lab.
 """
 
 from __future__ import annotations
@@ -22,6 +26,9 @@ import pytest
 LAB_DIR = Path(__file__).parent / "lab"
 THROWAWAY_LABEL = {"org.labkit.role": "test-throwaway"}
 LAB_IMAGE = "labkit-lab:latest"
+GO_IMAGE = os.environ.get("LABKIT_GO_IMAGE", "labkit-lab-go:latest")  # a test build: its tag
+#: lessons that need the Go lab (lab/Dockerfile.go): their notebooks and their exercises
+GO_NOTEBOOKS = {"09-cni-go.ipynb"}
 
 
 def in_ci() -> bool:
@@ -33,6 +40,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "slow: takes tens of seconds (deselect with -m 'not slow')")
     config.addinivalue_line(
         "markers", "docker: needs a Docker engine (builds or runs images), not the lab")
+    config.pluginmanager.register(GoNotebooks(), "labkit-go-notebooks")
 
 
 UNIT_DIR = Path(__file__).parent / "unit"
@@ -173,3 +181,109 @@ def throwaway_lab(docker_api):
         except docker.errors.NotFound:
             pass
 
+
+
+# --- the Go lab (lesson 9) ------------------------------------------------------------------
+
+_go_lab: dict[str, object] = {}  # "name": the Go lab's container name, "made": one we started
+
+
+def go_lab_name() -> str:
+    """The Go lab's container name: the course lab if it has Go, else a throw-away Go lab
+    started once per session (removed in pytest_sessionfinish). Fails when the Go image is
+    not built (`.ci/run` builds it; by hand: `labkit up --go`, or `docker build -f
+    lab/Dockerfile.go -t labkit-lab-go .` after the lab image)."""
+    if "name" in _go_lab:
+        return str(_go_lab["name"])
+    import docker.errors
+
+    from labkit import Lab, LabNotFound
+    from labkit.hosts.docker import docker_client, wait_until_ready
+    from labkit.hosts.locate import from_inspect
+
+    try:
+        course = Lab.connect(start=False)  # the course lab, or LABKIT_LAB's
+        if course.run("command -v go").ok:
+            _go_lab["name"] = course.name
+            return course.name
+    except LabNotFound:
+        pass
+    client = docker_client()
+    try:
+        client.images.get(GO_IMAGE)
+    except docker.errors.ImageNotFound:
+        reason = (f"{GO_IMAGE} is not built: `make lab-go-image` or `labkit up --go` builds "
+                  "it (lesson 9's tests need the Go lab)")
+        if in_ci():
+            pytest.fail(reason, pytrace=False)
+        pytest.skip(reason)
+    container = client.containers.run(
+        GO_IMAGE, detach=True, name=f"labkit-test-go-{secrets.token_hex(3)}",
+        hostname="lab", labels=THROWAWAY_LABEL, cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
+        security_opt=["seccomp=unconfined", "apparmor=unconfined"],
+        volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
+        network_mode="none")
+    _go_lab.update(name=container.name, made=container)
+    wait_until_ready(client, from_inspect(client.api.inspect_container(container.id)), 120)
+    return container.name
+
+
+@pytest.fixture(scope="session")
+def go_lab(docker_api):
+    """The Go lab, connected (see go_lab_name)."""
+    from labkit import Lab
+    from labkit import lab as labmod
+
+    before = labmod._current
+    live = Lab.connect(name=go_lab_name())
+    labmod._current = before  # the magics keep the course lab until a test activates this one
+    return live
+
+
+def needs_go(item: pytest.Item) -> bool:
+    """A test of a lesson in GO_NOTEBOOKS: its notebook (nbval), or one of its exercises."""
+    if Path(str(item.path)).name in GO_NOTEBOOKS:
+        return True
+    exercise = getattr(item, "callspec", None) and item.callspec.params.get("exercise")
+    return getattr(exercise, "lesson", None) in GO_NOTEBOOKS
+
+
+@pytest.fixture
+def go_lab_if_needed(request):
+    """The Go lab, activated for the magics, when this test needs it (needs_go); else None."""
+    if not needs_go(request.node):
+        return None
+    go = request.getfixturevalue("go_lab")
+    go._activate()
+    return go
+
+
+class GoNotebooks:
+    """nbval starts a notebook's kernel when its first cell's test is set up, right after
+    pytest_runtest_setup; the kernel takes LABKIT_LAB from this process. So this names the
+    Go lab for the Go lessons' notebooks, and what it was before for the others. A plugin,
+    not a hook of this file: a conftest's hooks see only the tests under its folder, and the
+    notebooks are in notebooks/."""
+
+    def __init__(self) -> None:
+        self.env_lab = os.environ.get("LABKIT_LAB")
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        if not str(item.path).endswith(".ipynb"):
+            return
+        if needs_go(item):
+            os.environ["LABKIT_LAB"] = go_lab_name()
+        elif self.env_lab is None:
+            os.environ.pop("LABKIT_LAB", None)
+        else:
+            os.environ["LABKIT_LAB"] = self.env_lab
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    made = _go_lab.get("made")
+    if made is not None:
+        try:
+            made.remove(force=True, v=True)  # type: ignore[attr-defined]
+        except Exception:  # noqa: BLE001 - already gone, or the engine stopped: nothing to do
+            pass

@@ -22,7 +22,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     services = ((compose.LAB_SERVICE, "docker-filter", "jupyter") if args.course
                 else (compose.LAB_SERVICE,))
-    compose.up(build=args.build, services=services, wait=args.wait)
+    compose.up(build=args.build, services=services, wait=args.wait, go=args.go)
     if args.course:
         print("JupyterLab: run `docker compose logs jupyter` for its URL with the token.")
     return 0
@@ -115,6 +115,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--build", action="store_true", help="rebuild the lab image first")
     p.add_argument("--course", action="store_true", help="also start JupyterLab")
     p.add_argument("--wait", type=float, default=180, help="seconds to wait for the lab")
+    p.add_argument("--go", action="store_true",
+                   help="the Go lab (lesson 9) in the lab's place; `labkit up` goes back")
     p = add(sub, "down", cmd_down)
     p.add_argument("--volumes", action="store_true",
                    help="also delete the lab's inner Docker storage (images are made again)")

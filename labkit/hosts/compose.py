@@ -21,6 +21,10 @@ from labkit.hosts.locate import LabContainer, find_lab
 LAB_SERVICE = "dind"
 LAB_IMAGE = "labkit-lab:latest"
 NOPRIV_FILE = "docker-compose.nopriv.yml"
+# The Go lab (lesson 9): the same service from lab/Dockerfile.go, FROM the lab image plus Go
+# and the CNI libraries. Started in the lab's place, so it is the course lab while it runs.
+GO_FILE = "docker-compose.go.yml"
+GO_IMAGE = "labkit-lab-go:latest"
 # What runc says when the host's capability bounding set cannot grant --privileged.
 REFUSALS = ("unable to apply caps", "operation not permitted")
 
@@ -30,11 +34,14 @@ class Compose:
     command: tuple[str, ...]  # ("docker", "compose") or ("docker-compose",)
     project_dir: Path
     nopriv: bool = False
+    go: bool = False
 
     def argv(self, *args: str) -> list[str]:
         files = ["-f", "docker-compose.yml"]
         if self.nopriv:
             files += ["-f", NOPRIV_FILE]
+        if self.go:
+            files += ["-f", GO_FILE]
         return [*self.command, *files, *args]
 
     def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
@@ -110,9 +117,12 @@ def say(message: str) -> None:
 
 
 def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
-       wait: float = 180.0) -> LabContainer:
+       wait: float = 180.0, go: bool = False) -> LabContainer:
     """Build the lab image if missing (or asked), start the services, wait until the lab is
-    ready. Returns the ready `LabContainer`. Progress goes to stderr."""
+    ready. Returns the ready `LabContainer`. Progress goes to stderr.
+
+    go: start the Go lab (lesson 9) in the lab's place; its image is built FROM the lab's, so
+    that one first. Without it, a Go lab that runs is replaced by the everyday one."""
     client = docker_client()
     compose = Compose(compose_command(), find_project_dir())
     if build or not image_exists(client):
@@ -122,12 +132,23 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
                            hint="a network that inspects TLS needs its CA in certs/ "
                            "(see certs/README.md); a missing base image on a host without a "
                            "registry is made by .ci/make-base-image.sh.")
+    if go:
+        compose = Compose(compose.command, compose.project_dir, go=True)
+        if build or not image_exists(client, GO_IMAGE):
+            say(f"building the Go lab image {GO_IMAGE}: the lab plus Debian's Go 1.19 and the "
+                "CNI and netlink libraries (first run: 30 to 40 s with a fast mirror, and "
+                "about 470 MB of disk)")
+            if compose.run("build", LAB_SERVICE).returncode != 0:
+                raise LabError("building the Go lab image failed (compose's messages are "
+                               "above).", hint="it needs Debian's package mirror once, as the "
+                               "lab image does; see certs/README.md for a network that "
+                               "inspects TLS.")
     refusal = privileged_refused(client)
     if refusal:
         say(f"this host refuses privileged containers ({refusal}); "
             "starting the lab with an explicit capability set "
             f"instead ({NOPRIV_FILE})")
-        compose = Compose(compose.command, compose.project_dir, nopriv=True)
+        compose = Compose(compose.command, compose.project_dir, nopriv=True, go=go)
     say(f"starting {', '.join(services)} with {' '.join(compose.command)}")
     if compose.run("up", "-d", *services).returncode != 0:
         raise LabError("compose could not start the lab (its messages are above).",

@@ -29,6 +29,14 @@ def by_id(items: list[Exercise]) -> list:
 # --- live: the checks against the real lab --------------------------------------------------
 
 
+@pytest.fixture
+def lab(request, lab, go_lab_if_needed):
+    """The course lab, or the Go lab for an exercise of a lesson that needs it (conftest's
+    GO_NOTEBOOKS); the autouse reset then resets that one."""
+    return go_lab_if_needed or lab
+
+
+
 @pytest.mark.lab
 @pytest.mark.parametrize("exercise", by_id(ALL))
 def test_check_explains_what_is_missing_on_the_starting_state(lab, exercise: Exercise):

@@ -198,6 +198,19 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
         "the result your plugin printed for lab-c1 names no address 10.15.30.2/24"],
     ("lesson8/real-veth", "wrong-del-keeps"): [
         "the runtime called DEL for lab-c2 and it succeeded, but the pair is still there"],
+    ("lesson9/lost-master", "fresh"): ["there is no plugin"],
+    ("lesson9/lost-master", "setup"): [
+        "is on no bridge, not on lab-cni-mybr: plug it in for cni-go2",
+        "after its ADD, the host's end of the veth pair was on no bridge"],
+    ("lesson9/lost-master", "solved"): None,
+    ("lesson9/lost-master", "wrong-kernel-only"): [
+        "after its ADD, the host's end of the veth pair was on no bridge"],
+    ("lesson9/lost-master", "wrong-code-only"): ["is on no bridge, not on lab-cni-mybr"],
+    ("lesson9/del", "fresh"): ["there is no plugin /root/test-cni/simple-bridge/simple-bridge"],
+    ("lesson9/del", "setup"): ["after ADD then DEL, lab9-check still had eth0"],
+    ("lesson9/del", "solved"): None,
+    ("lesson9/del", "wrong-second-del"): ["a second DEL failed (link not found)"],
+    ("lesson9/del", "wrong-not-built"): ["simple-bridge.go changed after the last build"],
 }
 
 

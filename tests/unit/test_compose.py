@@ -56,3 +56,16 @@ def test_compose_missing_is_a_lab_error():
     from labkit.errors import LabError
 
     assert issubclass(ComposeMissing, LabError)
+
+
+@pytest.mark.parametrize("nopriv", [False, True])
+def test_argv_go_lab(nopriv):
+    """`labkit up --go`: the Go lab's file last, so its image and build win."""
+    from labkit.hosts.compose import GO_FILE, GO_IMAGE, LAB_IMAGE
+
+    c = Compose(("docker-compose",), ROOT, nopriv=nopriv, go=True)
+    assert c.argv("up")[-3:] == ["-f", GO_FILE, "up"]
+    text = (ROOT / GO_FILE).read_text()
+    assert f"image: {GO_IMAGE}" in text and "dockerfile: lab/Dockerfile.go" in text
+    # the Go lab is built FROM the lab image labkit builds first
+    assert f"ARG LAB_IMAGE={LAB_IMAGE}" in (ROOT / "lab" / "Dockerfile.go").read_text()

@@ -254,6 +254,35 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                              "cnitool add lab-veth-2 /var/run/netns/lab-c2",
                              "cnitool del lab-veth-2 /var/run/netns/lab-c2"]),
     ],
+    # lesson 9 needs the Go lab (labkit-lab-go): record with one of those
+    "lesson9/lost-master": [
+        ("fresh", ["rm -rf /root/test-cni/simple-bridge"]),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # cni-go2 plugged in by hand, the plugin left as the break made it
+        ("wrong-kernel-only", ["setup", "i=$(docker exec cni-go2 cat /sys/class/net/eth0/iflink)"
+                               "; p=$(ip -o link | awk -F': ' -v n=\"$i\" '$1 == n {print $2}'"
+                               " | cut -d@ -f1); ip link set \"$p\" master lab-cni-mybr"]),
+        # the plugin fixed and built, cni-go2 left cut off
+        ("wrong-code-only", ["setup", "cd /root/test-cni/simple-bridge && sed -i "
+                             "'s/netlink.LinkSetUp(hostVeth)/netlink.LinkSetMaster(hostVeth, br)/'"
+                             " simple-bridge.go && go build simple-bridge.go"]),
+    ],
+    "lesson9/del": [
+        ("fresh", ["rm -rf /root/test-cni/simple-bridge"]),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # cmdDel deletes, but a second DEL fails: "not found" taken for an error
+        ("wrong-second-del", ["setup", "cd /root/test-cni/simple-bridge && "
+                              "sed -i '/^func cmdDel/,/^}/d' simple-bridge.go && "
+                              "printf '%s\\n' 'func cmdDel(args *skel.CmdArgs) error {' "
+                              "'return ns.WithNetNSPath(args.Netns, func(_ ns.NetNS) error {' "
+                              "'return ip.DelLinkByName(args.IfName)' '})' '}' "
+                              ">> simple-bridge.go && go build simple-bridge.go"]),
+        # the source fixed, the binary not built again
+        ("wrong-not-built", ["setup", "cd /root/test-cni/simple-bridge && sleep 1 && "
+                             "sed -i '/^func cmdDel/,/^}/d' simple-bridge.go"]),
+    ],
 }
 
 
