@@ -8,7 +8,11 @@
   automatically.
 * `throwaway_lab` (function): a factory for extra, short-lived lab containers (same image and
   capability set as docker-compose.nopriv.yml, label org.labkit.role=test-throwaway, never
-  the course lab's label), removed with their volumes after the test.
+  the course lab's label), removed with their volumes after the test; `image=` starts
+  another lab image (the Kubernetes lab, K8S_IMAGE).
+* `@pytest.mark.k8s` tests need the Kubernetes lab image (k8s/Dockerfile, minutes to build):
+  they run only when selected (`-m k8s`) and are skipped otherwise, so `make test` does not
+  pay for them.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import pytest
 LAB_DIR = Path(__file__).parent / "lab"
 THROWAWAY_LABEL = {"org.labkit.role": "test-throwaway"}
 LAB_IMAGE = "labkit-lab:latest"
+K8S_IMAGE = "labkit-k8s:latest"
 
 
 def in_ci() -> bool:
@@ -33,6 +38,9 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "slow: takes tens of seconds (deselect with -m 'not slow')")
     config.addinivalue_line(
         "markers", "docker: needs a Docker engine (builds or runs images), not the lab")
+    config.addinivalue_line(
+        "markers", f"k8s: needs the Kubernetes lab image {K8S_IMAGE} (k8s/Dockerfile); "
+        "runs only when selected with -m k8s")
 
 
 UNIT_DIR = Path(__file__).parent / "unit"
@@ -54,7 +62,12 @@ def _live(item: pytest.Item) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     live_in_unit = []
+    k8s_selected = "k8s" in (config.getoption("markexpr", "") or "")
     for item in items:
+        if item.get_closest_marker("k8s") is not None and not k8s_selected:
+            item.add_marker(pytest.mark.skip(
+                reason=f"a Kubernetes lab test: select it with -m k8s (needs {K8S_IMAGE}, "
+                       "built from k8s/Dockerfile)"))
         if LAB_DIR in Path(str(item.path)).parents and item.get_closest_marker("lab") is None:
             item.add_marker(pytest.mark.lab)
         if _in_unit(item) and (why := _live(item)):
@@ -143,13 +156,14 @@ def throwaway_lab(docker_api):
 
     made = []
 
-    def start(suffix: str = "lab"):
+    def start(suffix: str = "lab", image: str = LAB_IMAGE):
         try:
-            docker_api.images.get(LAB_IMAGE)
+            docker_api.images.get(image)
         except docker.errors.ImageNotFound:
-            pytest.fail(f"{LAB_IMAGE} is not built (run `labkit up`)")
+            how = "run `labkit up`" if image == LAB_IMAGE else "see k8s/Dockerfile"
+            pytest.fail(f"{image} is not built ({how})")
         container = docker_api.containers.create(
-            LAB_IMAGE,
+            image,
             name=f"labkit-test-{suffix}-{secrets.token_hex(3)}",
             labels=THROWAWAY_LABEL,
             cap_add=["ALL"],
