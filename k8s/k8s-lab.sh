@@ -92,6 +92,12 @@ up() {
     --initial-cluster "lab=http://$ADDR:2380"
   wait_for etcd 30 curl -sf "http://$ADDR:2379/health" || return 1
 
+  # The kubernetes Service's endpoints must be a node's address; loopback is refused ("may not
+  # be in the loopback range"), so on loopback the apiserver writes none.
+  local reconciler=
+  case $ADDR in 127.*) reconciler="--endpoint-reconciler-type none" ;; esac
+  # --kubelet-preferred-address-types InternalIP: a kubelet (logs, exec) is reached at its node
+  # address, never by looking its name up: the lab's resolver is outside the lab.
   # 1.20 refuses an insecure port other than 0: a secure port with a certificate it makes in
   # --cert-dir, the static token above, and a key to sign service-account tokens with.
   start kube-apiserver --etcd-servers "http://$ADDR:2379" \
@@ -101,7 +107,8 @@ up() {
     --service-account-signing-key-file "$DATA/pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC \
-    --allow-privileged=true
+    --allow-privileged=true --kubelet-preferred-address-types InternalIP \
+    $reconciler
   wait_for kube-apiserver 90 curl -sf --cacert "$DATA/pki/apiserver.crt" \
     -H "Authorization: Bearer $TOKEN" "https://$ADDR:6443/readyz" || return 1
   kubeconfig "$KUBECONFIG_PATH" "$TOKEN"
@@ -127,8 +134,8 @@ up() {
 
 down() {
   local c pid stopped=
-  # the reverse order: the clients first, etcd last
-  for c in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+  # the reverse order: the clients first, etcd last (a kubelet too, if one was started)
+  for c in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do
     running "$c" || { rm -f "$RUN/$c.pid"; continue; }
     pid=$(cat "$RUN/$c.pid")
     kill -TERM "$pid" 2>/dev/null
@@ -138,11 +145,20 @@ down() {
     stopped="$stopped $c"
   done
   # Anything of the cluster's still running (started by hand, or its pid file lost).
-  for c in $COMPONENTS; do
+  for c in $COMPONENTS kubelet; do
     pkill -KILL -x "${c:0:15}" 2>/dev/null && say "stopped a $c that had no pid file"
   done
+  # A kubelet's pods are the engine's k8s_* containers (pause and the pods' own).
+  local pods
+  pods=$(docker ps -aq --filter name=^k8s_ 2>/dev/null)
+  [ -z "$pods" ] || { docker rm -f $pods >/dev/null && say "removed $(echo "$pods" | wc -w) pod container(s)"; }
+  # What the kubelet trial made (its link, bridge, CNI state, volume mounts).
+  if [ -e /var/lib/kubelet ] || ip link show node-1 >/dev/null 2>&1; then
+    /usr/local/lib/k8s-lab/kubelet-trial.sh --clean | sed 's/^kubelet-trial/k8s-lab/'
+  fi
   rm -rf "$DATA"
-  rm -f "$KUBECONFIG_PATH"
+  rm -f "$KUBECONFIG_PATH"; rm -rf "$(dirname "$KUBECONFIG_PATH")/cache"  # kubectl's own cache
+  rmdir "$(dirname "$KUBECONFIG_PATH")" 2>/dev/null
   say "down:${stopped:- nothing was running}; removed $DATA (etcd's data, keys, tokens) and $KUBECONFIG_PATH"
 }
 
