@@ -26,7 +26,7 @@ import pytest
 LAB_DIR = Path(__file__).parent / "lab"
 THROWAWAY_LABEL = {"org.labkit.role": "test-throwaway"}
 LAB_IMAGE = "labkit-lab:latest"
-K8S_IMAGE = "labkit-k8s:latest"
+K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")  # k8s/Dockerfile
 
 
 def in_ci() -> bool:

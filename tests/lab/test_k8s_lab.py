@@ -11,6 +11,7 @@ build. Build it first: `docker build -f lab/Dockerfile -t labkit-lab:latest .` a
 from __future__ import annotations
 
 import json
+import os
 import re
 import time
 
@@ -18,7 +19,8 @@ import pytest
 
 from labkit import Lab
 
-K8S_IMAGE = "labkit-k8s:latest"  # tests/conftest.py's K8S_IMAGE (conftest is not importable)
+# tests/conftest.py's K8S_IMAGE (conftest is not importable)
+K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.lab(reset=False)]
 
 CLUSTER = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")
