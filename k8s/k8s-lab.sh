@@ -163,8 +163,9 @@ down() {
 }
 
 status() {
-  local c pid rc=0
-  for c in $COMPONENTS; do
+  local c pid rc=0 extra=
+  [ -f "$RUN/kubelet.pid" ] && extra=kubelet  # the kubelet trial's
+  for c in $COMPONENTS $extra; do
     if running "$c"; then
       pid=$(cat "$RUN/$c.pid")
       echo "$c: running, pid $pid, RSS $(awk '/^VmRSS:/{print $2, $3}' /proc/"$pid"/status)"
