@@ -73,6 +73,12 @@ start_engine() {
 
 start_engine || exit 1
 /opt/labkit/labkit/scripts/seed-busybox.sh || { echo "lab: could not seed the offline images"; exit 1; }
+# Images an image built on this one adds (the Kubernetes lab's k8s.gcr.io/pause:3.2, k8s/):
+# each seed.d script makes its image offline, before the starting state is recorded.
+for seed in /usr/local/lib/labkit/seed.d/*.sh; do
+  [ -x "$seed" ] || continue
+  "$seed" || { echo "lab: could not seed the offline images ($seed)"; exit 1; }
+done
 # A lab always starts clean: containers and networks of an earlier run are removed before the
 # starting state is recorded (lessons reset to that state).
 left=$(docker ps -aq)

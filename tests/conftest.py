@@ -8,11 +8,15 @@
   automatically.
 * `throwaway_lab` (function): a factory for extra, short-lived lab containers (same image and
   capability set as docker-compose.nopriv.yml, label org.labkit.role=test-throwaway, never
-  the course lab's label), removed with their volumes after the test.
+  the course lab's label), removed with their volumes after the test; `image=` starts
+  another lab image (the Kubernetes lab, K8S_IMAGE).
 * `go_lab` (session): the Go lab (`labkit up --go`, image labkit-lab-go) for the lessons in
   GO_NOTEBOOKS: the course lab when it is the Go lab, else one throw-away Go lab for the
   session. Their exercise tests get it as `lab`, and nbval runs their notebooks with
   LABKIT_LAB naming it, so the rest of the suite keeps the everyday lab.
+* `@pytest.mark.k8s` tests need the Kubernetes lab image (k8s/Dockerfile, minutes to build):
+  they run only when selected (`-m k8s`) and are skipped otherwise, so `make test` does not
+  pay for them.
 """
 
 from __future__ import annotations
@@ -29,6 +33,7 @@ LAB_IMAGE = "labkit-lab:latest"
 GO_IMAGE = os.environ.get("LABKIT_GO_IMAGE", "labkit-lab-go:latest")  # a test build: its tag
 #: lessons that need the Go lab (lab/Dockerfile.go): their notebooks and their exercises
 GO_NOTEBOOKS = {"09-cni-go.ipynb"}
+K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")  # k8s/Dockerfile
 
 
 def in_ci() -> bool:
@@ -41,6 +46,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "docker: needs a Docker engine (builds or runs images), not the lab")
     config.pluginmanager.register(GoNotebooks(), "labkit-go-notebooks")
+    config.addinivalue_line(
+        "markers", f"k8s: needs the Kubernetes lab image {K8S_IMAGE} (k8s/Dockerfile); "
+        "runs only when selected with -m k8s")
 
 
 UNIT_DIR = Path(__file__).parent / "unit"
@@ -62,7 +70,12 @@ def _live(item: pytest.Item) -> list[str]:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     live_in_unit = []
+    k8s_selected = "k8s" in (config.getoption("markexpr", "") or "")
     for item in items:
+        if item.get_closest_marker("k8s") is not None and not k8s_selected:
+            item.add_marker(pytest.mark.skip(
+                reason=f"a Kubernetes lab test: select it with -m k8s (needs {K8S_IMAGE}, "
+                       "built from k8s/Dockerfile)"))
         if LAB_DIR in Path(str(item.path)).parents and item.get_closest_marker("lab") is None:
             item.add_marker(pytest.mark.lab)
         if _in_unit(item) and (why := _live(item)):
@@ -151,13 +164,14 @@ def throwaway_lab(docker_api):
 
     made = []
 
-    def start(suffix: str = "lab"):
+    def start(suffix: str = "lab", image: str = LAB_IMAGE):
         try:
-            docker_api.images.get(LAB_IMAGE)
+            docker_api.images.get(image)
         except docker.errors.ImageNotFound:
-            pytest.fail(f"{LAB_IMAGE} is not built (run `labkit up`)")
+            how = "run `labkit up`" if image == LAB_IMAGE else "see k8s/Dockerfile"
+            pytest.fail(f"{image} is not built ({how})")
         container = docker_api.containers.create(
-            LAB_IMAGE,
+            image,
             name=f"labkit-test-{suffix}-{secrets.token_hex(3)}",
             labels=THROWAWAY_LABEL,
             cap_add=["ALL"],
