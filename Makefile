@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN     = $(VENV)/bin
 
-.PHONY: test lab lab-go-image lint bench clean
+.PHONY: test test-k8s lab lab-go-image lint bench clean
 
 # The unit tests first, with Docker unreachable: they are pure (recorded snapshots only), and
 # this proves it; then the lab and everything that uses it.
@@ -12,6 +12,13 @@ test: $(VENV)/.installed
 	DOCKER_HOST=unix:///nonexistent $(BIN)/python -m pytest -q tests/unit
 	$(MAKE) lab lab-go-image
 	$(BIN)/python -m pytest --ignore=tests/unit
+
+# The Kubernetes lab (k8s/Dockerfile, about 10 min to build the first time): its tests run only
+# when selected, so `make test` does not pay for them; CI runs both.
+test-k8s: $(VENV)/.installed
+	docker image inspect labkit-k8s:latest >/dev/null 2>&1 \
+	  || docker build -q -t labkit-k8s:latest k8s/ >/dev/null
+	$(BIN)/python -m pytest -q -m k8s tests/lab/test_k8s_lab.py
 
 lab: $(VENV)/.installed
 	$(BIN)/labkit up
