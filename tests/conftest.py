@@ -284,9 +284,9 @@ class GoNotebooks:
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
-        if not str(item.path).endswith(".ipynb"):
-            return
-        if needs_go(item):
+        # every test puts it back, not only notebooks: a test after a Go notebook (the
+        # browser test, run in that order) found the Go lab named and used it
+        if str(item.path).endswith(".ipynb") and needs_go(item):
             os.environ["LABKIT_LAB"] = go_lab_name()
         elif self.env_lab is None:
             os.environ.pop("LABKIT_LAB", None)
