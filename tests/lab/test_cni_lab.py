@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from labkit.exercises.lessons import lesson6
 from labkit.model.build import from_raw
 from labkit.model.nat import cni_chain_name
 from labkit.transport.probe_client import SERVE_ARGV, ProbeSession
@@ -23,27 +24,8 @@ pytestmark = pytest.mark.lab
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
-# Article 3's network (../shared/seed/series/2021-03-07-k8s-net-cni.md), with the trailing
-# comma after its "routes" entry removed: as printed there, the plugin refuses the JSON.
-LAB_BR0 = """{
-    "cniVersion": "0.4.0",
-    "name": "lab-br0",
-    "type": "bridge",
-    "bridge": "lab-br0",
-    "isGateway": true,
-    "ipMasq": true,
-    "ipam": {
-        "type": "host-local",
-        "subnet": "10.15.10.0/24",
-        "routes": [
-            { "dst": "0.0.0.0/0" }
-        ],
-        "rangeStart": "10.15.10.100",
-        "rangeEnd": "10.15.10.200",
-        "gateway": "10.15.10.99"
-    }
-}
-"""
+# Article 3's network, its trailing comma removed: the one lesson 6 ends up with.
+LAB_BR0 = lesson6.LAB_BR0
 # The same network for cnitool, with portmap after the bridge (a runtime's port mapping).
 LAB_PM = """{"cniVersion": "0.4.0", "name": "lab-pm", "plugins": [
   {"type": "bridge", "bridge": "cni0", "isGateway": true, "ipMasq": true,
