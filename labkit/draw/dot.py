@@ -59,6 +59,7 @@ from labkit.model.nat import BASE_CHAINS, DNAT_CHAINS, Masquerade, PortMapping, 
 from labkit.model.topology import (
     HOST_FACTS,
     RANDOM_VETH,
+    Endpoint,
     Interface,
     Lease,
     Namespace,
@@ -430,7 +431,7 @@ def _lab_cluster(sc: _Scene) -> list[str]:
            f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
            f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;']
     if sc.lab_drawn:
-        out += _itf_nodes(sc, sc.items.get(sc.lab_name, []), "    ")
+        out += _lab_nodes(sc, "    ")
         n_hidden = sc.hidden.get(sc.lab_name)
         if n_hidden:
             out.append(f'    "hidden:{_html(sc.lab_name)}" [shape=plaintext, style="", '
@@ -442,6 +443,28 @@ def _lab_cluster(sc: _Scene) -> list[str]:
             out += _ns_cluster(sc, ns, status, "    ")
     out.append("  }")
     return out
+
+
+def _lab_nodes(sc: _Scene, pad: str) -> list[str]:
+    """The lab's interfaces, each published port declared just before the bridge its arrow
+    leads to. Graphviz's first order of each rank comes from walking the nodes in the order
+    they were declared, from each one that no edge leads to: a port's arrow into the bridge
+    ends the walk's start at the bridge, and a port declared after the lab's interfaces
+    started it at the next such node, the veth to `outside`, which turned the stack upside
+    down (lesson 5's DNAT cell moved `outside` by 28% of the width). Declared where its
+    bridge is, the port starts the walk at the same point the bridge did."""
+    ports = {pid: line for pid, line in _port_nodes(sc.topology, sc.before, pad)}
+    before: dict[str, list[str]] = {}
+    for rules, _ in _ports(sc.topology, sc.before):
+        first = _port_entry(sc, rules)
+        if first is not None and first.startswith(f"if:{sc.lab_name}:"):
+            before.setdefault(first, []).append(ports.pop(_port_id(rules[0])))
+    out = []
+    for it, line in zip(sc.items.get(sc.lab_name, []),
+                        _itf_nodes(sc, sc.items.get(sc.lab_name, []), pad), strict=True):
+        out += before.pop(sc.ids[(it.ns, it.itf.name)], [])
+        out.append(line)
+    return out + [x for lines in before.values() for x in lines] + list(ports.values())
 
 
 def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str) -> list[str]:
@@ -599,15 +622,19 @@ def _itf_label(itf: Interface, was: str | None = None) -> str:
     return f"<{title}<br/><font point-size=\"8\">{small}</font>>" if small else f"<{title}>"
 
 
+def _port_nodes(topo: Topology, before: Topology | None, pad: str) -> list[tuple[str, str]]:
+    """Each published port's node (id, DOT line), inside the lab box (see `_lab_nodes`)."""
+    return [(_port_id(rules[0]),
+             f"{pad}{_q(_port_id(rules[0]))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
+             f"color=\"{PORT['line']}\", label={_port_label(rules)}"
+             f"{_status_attrs(status, 'filled,')}];") for rules, status in _ports(topo, before)]
+
+
 def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
-    """Published ports, the docker-proxy beside the port it holds open, and MASQUERADE rules:
-    nodes inside the lab box."""
+    """The docker-proxy beside the port it holds open, MASQUERADE rules and lease notes:
+    nodes inside the lab box (the ports are `_lab_nodes`')."""
     out = []
     ports = _ports(topo, before)
-    for rules, status in ports:
-        out.append(f"{pad}{_q(_port_id(rules[0]))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
-                   f"color=\"{PORT['line']}\", label={_port_label(rules)}"
-                   f"{_status_attrs(status, 'filled,')}];")
     for px, status in _proxies(topo, before):
         # dashed: a process, not a rule
         attrs = _status_attrs(status, "filled,") or ', style="filled,dashed"'
@@ -776,11 +803,34 @@ def _edges(sc: _Scene) -> tuple[list[str], dict[str, str]]:
         learned: dict[str, list[str]] = {}
         for f in ns.fdb if ns else ():
             learned.setdefault(f.port, []).append(f.mac)
+        anchors = _anchors(sc, items) if ns_name == sc.lab_name else {}
         for it in items:
             edges += _itf_edges(sc, it, learned, done_pairs, stubs)
+            if it.itf.name in anchors:
+                edges.append(f"  {_q(anchors[it.itf.name])} -> "
+                             f"{_q(sc.ids[(it.ns, it.itf.name)])} [style=invis, weight=0];")
     if sc.lab_name in {n.name for n, _ in sc.namespaces}:
         edges += _nat_edges(sc, stubs)
     return edges, stubs
+
+
+def _anchors(sc: _Scene, items: list[_Item]) -> dict[str, str]:
+    """The lab's veth ends on no bridge (the cable to `outside`), each with the bridge of the
+    nearest end before it in the drawing's order (else after it): an invisible edge from that
+    bridge, made where the end comes, so Graphviz's first walk meets the end among the
+    bridge's own ports, in slot order. Without it the walk took all of a bridge's ports first
+    and the end on no bridge after them: a namespace added below `outside` was drawn above
+    it (lesson 5's lab-ns2 moved `outside` by 13% of the width)."""
+    ends = [it for it in items if it.itf.kind == "veth" and it.itf.peer is not None
+            and it.itf.peer.namespace != sc.lab_name and it.status != "ghost"]
+    masters = [sc.ids.get((sc.lab_name, it.itf.master)) if it.itf.master else None
+               for it in ends]
+    out = {}
+    for i, it in enumerate(ends):
+        near = [m for m in masters[i::-1] if m] or [m for m in masters[i:] if m]
+        if masters[i] is None and near:
+            out[it.itf.name] = near[0]
+    return out
 
 
 def _itf_edges(sc: _Scene, it: _Item, learned: dict[str, list[str]],
@@ -869,7 +919,7 @@ def _port_path(sc: _Scene, rules: tuple[PortMapping, ...], status: str,
     constraint=false, so publishing a port does not move anything. Without a bridge on the
     way (a container's address on another kind of link) the arrow goes to the interface."""
     pm = rules[0]
-    t = sc.topology.owner_of(pm.to_ip) or (sc.before.owner_of(pm.to_ip) if sc.before else None)
+    t = _port_target(sc, pm)
     target = sc.ids.get((t.namespace, t.interface))
     if target is None:
         target = "stub:" + str(t)
@@ -890,6 +940,23 @@ def _port_path(sc: _Scene, rules: tuple[PortMapping, ...], status: str,
     out += [f"  {_q(a)} -> {_q(b)} [constraint=false, arrowsize=0.6, color=\"{on}\""
             f"{on_style}];" for a, b in zip(path, path[1:], strict=False)]
     return out
+
+
+def _port_target(sc: _Scene, pm: PortMapping) -> Endpoint | None:
+    """The interface a port's DNAT rule sends to (now, or as the diff's `before` had it)."""
+    return sc.topology.owner_of(pm.to_ip) or (sc.before.owner_of(pm.to_ip) if sc.before
+                                              else None)
+
+
+def _port_entry(sc: _Scene, rules: tuple[PortMapping, ...]) -> str | None:
+    """The node id a port's first arrow leads to (as `_port_path` draws it): the bridge on
+    the way, else the interface, None for a stub."""
+    t = _port_target(sc, rules[0])
+    target = sc.ids.get((t.namespace, t.interface)) if t is not None else None
+    if target is None:
+        return None
+    hops = _bridge_hops(sc, t.namespace, t.interface)
+    return hops[0] if hops else target
 
 
 def _bridge_hops(sc: _Scene, ns: str, ifname: str) -> list[str]:
