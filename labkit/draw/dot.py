@@ -429,7 +429,8 @@ def _lab_cluster(sc: _Scene) -> list[str]:
            f"    label=<<b>{_html(sc.lab_name)}</b> <font point-size=\"9\">(lab host)</font>"
            f"{_host_lines(sc)}{_route_lines(sc, sc.lab_name) if sc.lab_drawn else ''}>;",
            f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
-           f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;']
+           f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;',
+           *_grid_nodes(sc, "    ")]
     if sc.lab_drawn:
         out += _lab_nodes(sc, "    ")
         n_hidden = sc.hidden.get(sc.lab_name)
@@ -1171,20 +1172,25 @@ def _grid_id(g: Group) -> str:
     return f"grid:{g.bridge}:{g.image}"
 
 
+def _grid_nodes(sc: _Scene, pad: str) -> list[str]:
+    """Each grid: a box in the lab's cluster, declared before the lab's other nodes: then
+    Graphviz stacks it below the namespaces drawn in full (declared after them it went on
+    top, and the cell where lesson 1's 22 containers became a grid moved busybox1 and
+    busybox2 down by 21% of the width)."""
+    return [f'{pad}{_q(_grid_id(g))} [shape=box, style="rounded,filled", '
+            f'fillcolor="{NS["fill"]}", color="{NS["line"]}", margin="0.1,0.05", '
+            f"label=<{_grid_table(g)}>];" for g in sc.grids]
+
+
 def _grids(sc: _Scene) -> list[str]:
-    """Each grid: a box in the lab's cluster (a subgraph named again adds to it), one edge
-    from its bridge, labelled with how many veth pairs it stands for."""
+    """Each grid's one edge from its bridge, labelled with how many veth pairs it stands
+    for (its box: `_grid_nodes`)."""
     out = []
     for g in sc.grids:
-        gid = _q(_grid_id(g))
-        out += [f"  subgraph {_q('cluster_' + _ns_id(sc.lab_name))} {{",
-                f'    {gid} [shape=box, style="rounded,filled", fillcolor="{NS["fill"]}", '
-                f'color="{NS["line"]}", margin="0.1,0.05", label=<{_grid_table(g)}>];',
-                "  }"]
         bridge = sc.ids.get((sc.lab_name, g.bridge))
         if bridge is not None:
             pairs = f"{len(g.members)} veth pairs"
-            out.append(f"  {_q(bridge)} -> {gid} [dir=none, minlen=2, penwidth=4, "
+            out.append(f"  {_q(bridge)} -> {_q(_grid_id(g))} [dir=none, minlen=2, penwidth=4, "
                        f'color="{BRIDGE["line"]}", fontcolor="{BRIDGE["line"]}", '
                        f"label={_q(pairs)}];")
     return out
@@ -1204,7 +1210,8 @@ def _grid_table(g: Group) -> str:
     span = f'<tr><td colspan="{3 * cols - 1}" align="left">'
     head = (f"{span}<b>{_html(g.head)}</b></td></tr>"
             f'{span}<font point-size="8">{_html(g.tail)}<br align="left"/>'
-            f"each like {_html(', '.join(g.shown))}: one veth pair to {_html(g.bridge)}"
+            f"each like {_html(', '.join(g.shown))}:<br align=\"left\"/>"
+            f"one veth pair to {_html(g.bridge)}"
             '<br align="left"/></font></td></tr>')
     return ('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">' + head
             + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>")
