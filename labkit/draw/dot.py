@@ -199,7 +199,8 @@ def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
             hidden[ns.name] = hidden_veths
         if not visible:  # --network none: draw lo so the box is not empty
             visible = everything
-        items[ns.name] = sorted(visible, key=lambda it: _drawing_order(it.itf, slot))
+        served = _bridge_slots(everything, slot)
+        items[ns.name] = sorted(visible, key=lambda it: _drawing_order(it.itf, slot, served))
     lab = topology.lab or (before.lab if before else None)
     lab_name = lab.name if lab else "lab"
     uplinks = topology.uplinks() | (before.uplinks() if before else set())
@@ -251,14 +252,31 @@ def _ghost_links(items: dict[str, list[_Item]], ids: Ids) -> tuple[tuple[str, st
     return tuple(out)
 
 
-def _drawing_order(itf: Interface, slot: dict[str, int]) -> tuple:
+def _drawing_order(itf: Interface, slot: dict[str, int],
+                   served: dict[str, int] | None = None) -> tuple:
     """`interface_order`, but veths by the slot of the namespace they lead to, the last one
     first: Graphviz stacks what the lab's veths lead to in the order they come (rankdir=LR
     puts the first at the bottom), so the first namespace is drawn at the top and a new one
-    goes below the others, and nothing already on the page moves down."""
+    goes below the others, and nothing already on the page moves down. Bridges by the first
+    slot their ports lead to (`served`), the first first: declared by name, lesson 7's
+    lab-br1 came before lab-br2, and lab-web3, made later on lab-br1, was drawn above
+    lab-web2 (which moved by 20% of the width)."""
     key = interface_order(itf)
     to = itf.peer.namespace if itf.kind == "veth" and itf.peer is not None else None
+    if itf.kind == "bridge" and served and itf.name in served:
+        return (key[0], (0, served[itf.name]), *key[1:])
     return (key[0], (0, -slot[to]) if to in slot else (1, 0), *key[1:])
+
+
+def _bridge_slots(items: list[_Item], slot: dict[str, int]) -> dict[str, int]:
+    """Each bridge among `items` with the first slot a veth plugged into it leads to."""
+    out: dict[str, int] = {}
+    for it in items:
+        peer = it.itf.peer
+        if it.itf.master and peer is not None and peer.namespace in slot:
+            out[it.itf.master] = min(out.get(it.itf.master, slot[peer.namespace]),
+                                     slot[peer.namespace])
+    return out
 
 
 def _resolve_focus(topo: Topology, before: Topology | None,
