@@ -838,22 +838,32 @@ def _edges(sc: _Scene) -> tuple[list[str], dict[str, str]]:
 
 
 def _anchors(sc: _Scene, items: list[_Item]) -> dict[str, str]:
-    """The lab's veth ends on no bridge (the cable to `outside`), each with the bridge of the
-    nearest end before it in the drawing's order (else after it): an invisible edge from that
-    bridge, made where the end comes, so Graphviz's first walk meets the end among the
-    bridge's own ports, in slot order. Without it the walk took all of a bridge's ports first
-    and the end on no bridge after them: a namespace added below `outside` was drawn above
-    it (lesson 5's lab-ns2 moved `outside` by 13% of the width)."""
+    """The lab's veth ends on no bridge (the cable to `outside`), each with a bridge next to
+    it in the stack: an invisible edge from that bridge, made where the end comes, so
+    Graphviz's first walk meets the end among the bridge's own ports, in slot order. Without
+    it the walk took all of a bridge's ports first and the end on no bridge after them: a
+    namespace added below `outside` was drawn above it (lesson 5's lab-ns2 moved `outside`
+    by 13% of the width). The bridge: of the namespace above (`items` go bottom up), of its
+    last cable, the one nearest; else of the namespace below."""
     ends = [it for it in items if it.itf.kind == "veth" and it.itf.peer is not None
             and it.itf.peer.namespace != sc.lab_name and it.status != "ghost"]
-    masters = [sc.ids.get((sc.lab_name, it.itf.master)) if it.itf.master else None
-               for it in ends]
     out = {}
     for i, it in enumerate(ends):
-        near = [m for m in masters[i::-1] if m] or [m for m in masters[i:] if m]
-        if masters[i] is None and near:
-            out[it.itf.name] = near[0]
+        if it.itf.master:
+            continue
+        above = [e for e in ends[i + 1:] if e.itf.master]
+        if above:
+            bridge = [e for e in above if _leads_to(e) == _leads_to(above[0])][-1].itf.master
+        else:
+            bridge = next((e.itf.master for e in reversed(ends[:i]) if e.itf.master), None)
+        nid = sc.ids.get((sc.lab_name, bridge)) if bridge else None
+        if nid is not None:
+            out[it.itf.name] = nid
     return out
+
+
+def _leads_to(it: _Item) -> str | None:
+    return it.itf.peer.namespace if it.itf.peer is not None else None
 
 
 def _itf_edges(sc: _Scene, it: _Item, learned: dict[str, list[str]],
