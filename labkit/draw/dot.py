@@ -457,7 +457,9 @@ def _lab_cluster(sc: _Scene) -> list[str]:
                        f'fontsize=8, fontcolor="{MUTED}", label="+{n_hidden} veth(s) to '
                        'namespaces not in focus"];')
         out += _nat_nodes(sc.topology, sc.before, "    ")
-    for ns, status in sc.namespaces:
+    loose = _loose(sc)
+    # the loose ones first: see `_loose`
+    for ns, status in sorted(sc.namespaces, key=lambda x: x[0].name not in loose):
         if ns.kind != "lab":
             out += _ns_cluster(sc, ns, status, "    ")
     out.append("  }")
@@ -832,6 +834,7 @@ def _edges(sc: _Scene) -> tuple[list[str], dict[str, str]]:
             if it.itf.name in anchors:
                 edges.append(f"  {_q(anchors[it.itf.name])} -> "
                              f"{_q(sc.ids[(it.ns, it.itf.name)])} [style=invis, weight=0];")
+    edges += [f"  {_q(a)} -> {_q(b)} [style=invis, weight=0];" for a, b in _loose(sc).values()]
     if sc.lab_name in {n.name for n, _ in sc.namespaces}:
         edges += _nat_edges(sc, stubs)
     return edges, stubs
@@ -859,6 +862,33 @@ def _anchors(sc: _Scene, items: list[_Item]) -> dict[str, str]:
         nid = sc.ids.get((sc.lab_name, bridge)) if bridge else None
         if nid is not None:
             out[it.itf.name] = nid
+    return out
+
+
+def _loose(sc: _Scene) -> dict[str, tuple[str, str]]:
+    """The namespaces no cable from the lab leads to (a container run with --net=none)
+    below one that has (a loose one with none above is left alone), each with an invisible
+    edge from the lab's end of the cable into the nearest one above it to its first node,
+    which, with its box declared before the others, holds it in its slot: on its own
+    Graphviz put it on top (lesson 9's cni-go moved lab-ns down by 13% of the width, and
+    back up when its cable came)."""
+    if not sc.lab_drawn or sc.focus is not None:
+        return {}
+    lab = sc.items.get(sc.lab_name, [])
+    end_of: dict[str, str] = {}  # namespace -> the lab's end of its cable, the last drawn
+    for it in lab:
+        to = _leads_to(it)
+        if it.itf.kind == "veth" and to is not None and to != sc.lab_name:
+            end_of[to] = sc.ids[(it.ns, it.itf.name)]
+    stack = [ns.name for ns, _ in sc.namespaces if ns.kind != "lab"
+             and ns.name not in sc.ghosts and sc.items.get(ns.name)]
+    out = {}
+    for i, name in enumerate(stack):
+        if name in end_of:
+            continue
+        near = [end_of[n] for n in reversed(stack[:i]) if n in end_of]
+        if near:
+            out[name] = (near[0], sc.ids[(name, sc.items[name][0].itf.name)])
     return out
 
 
