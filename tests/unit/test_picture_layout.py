@@ -265,3 +265,17 @@ def test_lesson_1s_containers_becoming_a_grid_move_nothing(dot_program):
     for a, b in ((i - 1, i), (i, i + 1)):
         name, moved = largest_move(drawings[a][1], drawings[b][1], ignore=["lab"])
         assert moved <= BOUND, (a, b, name, moved)
+
+
+@pytest.mark.parametrize(("lesson", "needle"), [
+    # lab-web3 on lab-br1, made after lab-web2 on lab-br2 (bridges came by name: 20%)
+    ("07-cni-docker", "docker run --name lab-web3"),
+    # cni-go with no cable (--net=none): drawn on top, then back below when plugged in
+    ("09-cni-go", "docker run -d --name cni-go --net=none"),
+])
+def test_a_namespace_made_later_goes_below_the_others(lesson, needle, dot_program):
+    drawings = lesson_drawings(lesson)
+    i = next(i for i, (src, _) in enumerate(drawings) if needle in src)
+    for a, b in ((i - 1, i), (i, i + 1)):
+        name, moved = largest_move(drawings[a][1], drawings[b][1], ignore=["lab"])
+        assert moved <= BOUND, (a, b, name, moved)
