@@ -23,7 +23,7 @@
 # removes the sandboxes it did not make, so two kubelets on one engine kill each other's pods.
 set -u
 DATA=${K8S_LAB_DATA:-/var/lib/k8s-lab}   # keys, etcd's data, the nodes' files: removed by `down`
-RUN=${K8S_LAB_RUN:-/run/k8s-lab}         # pid files, the nodes' mount namespaces and /run
+RUN=${K8S_LAB_RUN:-/run/k8s-lab}         # pid files
 LOGS=${K8S_LAB_LOGS:-/var/log/k8s-lab}
 KUBECONFIG_PATH=${KUBECONFIG:-/root/.kube/config}
 BRIDGE=kube-br0
@@ -55,18 +55,23 @@ running() {  # node process -> true when its pid file names a live process of th
   [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "${2:0:15}" ]
 }
 
+node_mnt() {  # node -> its mount namespace: the one its dockerd holds (see node_engine)
+  running "$1" dockerd && echo "/proc/$(cat "$(pidfile "$1" dockerd)")/ns/mnt"
+}
+
 on_node() {  # node cmd... : in the node's network namespace (and its mount namespace, if made)
-  local node=$1; shift
-  if [ -e "$RUN/ns/$node" ] && mountpoint -q "$RUN/ns/$node" 2>/dev/null; then
-    nsenter --net=/run/netns/"$node" --mount="$RUN/ns/$node" "$@"
+  local node=$1 mnt; shift
+  if mnt=$(node_mnt "$node"); then
+    nsenter --net=/run/netns/"$node" --mount="$mnt" "$@"
   else
     nsenter --net=/run/netns/"$node" "$@"
   fi
 }
 
 start() {  # node process args... : on the node, in a session of its own, logging to a file
-  local node=$1 name=$2; shift 2
-  setsid nsenter --net=/run/netns/"$node" ${MNT:+--mount="$RUN/ns/$node"} "$name" "$@" \
+  local node=$1 name=$2 mnt=; shift 2
+  [ -z "${MNT:-}" ] || mnt=$(node_mnt "$node") || { say "$node has no dockerd"; return 1; }
+  setsid nsenter --net=/run/netns/"$node" ${mnt:+--mount="$mnt"} "$name" "$@" \
     >"$LOGS/$node.$name.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile "$node" "$name")"
 }
@@ -139,9 +144,9 @@ node_network() {  # the bridge, each node's namespace with eth0, and the routes 
   done
 }
 
-node_files() {  # node : its mount namespace, in which its own folders are the usual paths
+node_files() {  # node : its files, and the binds that make them the usual paths in its namespace
   local node=$1 d=$DATA/nodes/$1 kv f
-  mkdir -p "$d"/{run,docker,kubelet,dockershim,cni-conf,cni,log-pods,log-containers,sysctl} "$RUN/ns"
+  mkdir -p "$d"/{run,docker,kubelet,dockershim,cni-conf,cni,log-pods,log-containers,sysctl}
   # The node's CNI network, as kubeadm-dind-cluster wrote it on every node (the articles'
   # /etc/cni/net.d/cni.conf), its own pod CIDR in it.
   local cidr; cidr=$(pod_cidr "$node")
@@ -172,28 +177,30 @@ EOF
     f=${kv%%=*}; echo "${kv#*=}" > "$d/sysctl/${f//\//.}"
     binds="$binds mount --bind $d/sysctl/${f//\//.} /proc/sys/$f &&"
   done
-  # A persistent mount namespace (a bind of its nsfs file, which must sit on a private mount).
-  mountpoint -q "$RUN/ns" || mount --bind "$RUN/ns" "$RUN/ns"
-  mount --make-private "$RUN/ns"
-  touch "$RUN/ns/$node"
   # The binds' targets must exist in the lab's view: those made here are listed for `down`.
   local t
   for t in $BIND_TARGETS; do
     [ -d "$t" ] || { mkdir -p "$t" && echo "$t" >> "$RUN/made-dirs"; }
   done
-  unshare --mount="$RUN/ns/$node" --propagation private sh -c "$binds
+  echo "$binds
     mount --bind $d/run /run && mount --bind $d/docker /var/lib/docker &&
     mount --bind $d/kubelet /var/lib/kubelet && mount --bind $d/dockershim /var/lib/dockershim &&
     mount --bind $d/cni-conf /etc/cni/net.d && mount --bind $d/cni /var/lib/cni &&
-    mount --bind $d/log-pods /var/log/pods && mount --bind $d/log-containers /var/log/containers"
+    mount --bind $d/log-pods /var/log/pods && mount --bind $d/log-containers /var/log/containers" \
+    > "$d/binds.sh"
 }
 
 node_engine() {  # node : its own dockerd (and containerd), seeded from the lab's engine
   local node=$1
   # No bridge, NAT or iptables of its own: the pods' network is CNI's, made by the kubelet.
   # vfs: the node's /var/lib/docker is on the lab's overlay root (two small images only).
-  MNT=1 start "$node" dockerd --bridge=none --iptables=false --ip-masq=false \
-    --ip-forward=false --storage-driver vfs
+  # The node's mount namespace is made here and held by its dockerd (unshare and sh exec it):
+  # the kubelet and kube-proxy join it, and it goes when dockerd stops.
+  setsid nsenter --net=/run/netns/"$node" unshare --mount --propagation private \
+    sh -c ". $DATA/nodes/$node/binds.sh && exec dockerd --bridge=none --iptables=false \
+      --ip-masq=false --ip-forward=false --storage-driver vfs" \
+    >"$LOGS/$node.dockerd.log" 2>&1 < /dev/null &
+  echo $! > "$(pidfile "$node" dockerd)"
   wait_for "$node.dockerd" 60 on_node "$node" docker info || return 1
   # shellcheck disable=SC2086
   docker save $NODE_IMAGES | on_node "$node" docker load -q >/dev/null || return 1
@@ -321,13 +328,6 @@ down() {
       kill -KILL "$pid" 2>/dev/null && say "killed $(cat /proc/"$pid"/comm 2>/dev/null || echo "pid $pid") left in $node"
     done
   done
-  # The nodes' mount namespaces (their binds, the pods' volumes) go with their last holder.
-  for node in $WORKERS; do
-    if mountpoint -q "$RUN/ns/$node" 2>/dev/null; then
-      umount "$RUN/ns/$node" && removed="$removed $node's mount namespace,"
-    fi
-  done
-  mountpoint -q "$RUN/ns" 2>/dev/null && umount "$RUN/ns"
   for node in $MASTER $WORKERS; do
     ip netns delete "$node" 2>/dev/null && removed="$removed namespace $node,"
   done
