@@ -64,7 +64,7 @@ def stale(lesson: Path, rec: Recording) -> list[str]:
 def test_each_lab_cell_sends_a_recorded_command(lesson):
     rec = Recording.from_json((NOTEBOOKS / "recordings" / f"{lesson.stem}.json").read_text())
     stale_cells = stale(lesson, rec)
-    assert not stale_cells, (f"{len(stale)} cell(s) of {lesson.name} send a command its recording "
+    assert not stale_cells, (f"{len(stale_cells)} cell(s) of {lesson.name} send a command its recording "
                        "does not hold; run `labkit lesson build --record notebooks/`:\n"
                        + "\n".join(stale_cells))
 
