@@ -5,11 +5,11 @@ plugin."""
 from __future__ import annotations
 
 import json
-import shlex
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
 from labkit.exercises.lessons import _lab
+from labkit.model.cni import LEASES
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -20,7 +20,6 @@ GATEWAY = "10.15.10.99"
 SUBNET = "10.15.10.0/24"
 OUTSIDE = "203.0.113.10"
 SECOND = {"name": "lab-br1", "subnet": "10.15.11.0/24", "gateway": "10.15.11.1"}
-LEASES = "/var/lib/cni/networks"
 
 
 def plugin(command: str, conf: str, ifname: str = "eth0") -> str:
@@ -125,12 +124,6 @@ def check_drift(lab: Lab) -> list[str]:
     return []
 
 
-def _lease(lab: Lab, network: str, address: str) -> str | None:
-    """The first line of host-local's lease file for `address`, None when there is none."""
-    found = lab.run(f"head -n 1 {LEASES}/{shlex.quote(network)}/{address}")
-    return found.stdout.strip() if found.ok else None
-
-
 def check_second_network(lab: Lab) -> list[str]:
     missing = _no_lab_ns(lab)
     if missing:
@@ -159,7 +152,7 @@ def check_second_network(lab: Lab) -> list[str]:
                     f"an address in {SECOND['subnet']}")
         return problems + [f"{said}: ADD the network {net} with CNI_IFNAME=eth1"]
     address = eth1[0].split("/")[0]
-    owner = _lease(lab, net, address)
+    owner = _lab.cni_leases(lab, net).get(address)
     if owner is None:
         problems.append(f"eth1 has {eth1[0]}, but host-local holds no lease for it in "
                         f"{LEASES}/{net}/: the address must come from the plugin, with a "
