@@ -374,3 +374,33 @@ def cni_chain_name(network: str, container_id: str, prefix: str = "CNI-") -> str
 
 
 _CHAIN_NAME_MAX = 28
+
+
+_CNI_COMMENT = re.compile(r'^name: "([^"]*)" id: "([^"]*)"$')
+
+
+def cni_owner(rule: Rule) -> tuple[str, str] | None:
+    """(network, container id) of a rule a CNI plugin made: the bridge plugin labels its
+    POSTROUTING jump and its chain's rules `-m comment --comment 'name: "NET" id: "ID"'`."""
+    found = _CNI_COMMENT.match(rule.match("--comment") or "")
+    return (found[1], found[2]) if found else None
+
+
+def cni_masquerades(rules: list[Rule], network: str) -> dict[str, str]:
+    """{CNI-... chain: source address} of the bridge plugin's masquerading for `network`:
+    POSTROUTING's jumps to a CNI- chain labelled with the network (the nat table's rules).
+    By chain: a stale jump and a new container's can share one address."""
+    return {r.target: (r.match("-s") or "").split("/")[0] for r in rules
+            if r.chain == "POSTROUTING" and r.target and r.target.startswith("CNI-")
+            and (cni_owner(r) or ("",))[0] == network}
+
+
+def cni_chains(rules: list[Rule], network: str) -> dict[str, str]:
+    """{CNI-... chain: container id} of the chains the bridge plugin made for `network`, by
+    their rules' labels, whether or not a jump still leads to them."""
+    found: dict[str, str] = {}
+    for r in rules:
+        owner = cni_owner(r)
+        if r.chain.startswith("CNI-") and owner is not None and owner[0] == network:
+            found.setdefault(r.chain, owner[1])
+    return found

@@ -2,17 +2,18 @@
 leases, one file per address handed out, in /var/lib/cni/networks/NETWORK/ADDRESS.
 
 Only reads, and only a directory listing plus one small file per lease, since it runs after
-every cell. The lease file holds the container id and the interface name on a second line
-(host-local writes "ID\\r\\nIFNAME"); a file of the id alone is read too.
+every cell. The file's text is parsed by labkit.model.cni (the one parser of the store).
+`python3 -m labkit.probe.cni` prints the same leases as JSON: the exercise checks read the
+store through it, so the probe and the checks see it alike.
 """
 
 from __future__ import annotations
 
-import ipaddress
+import json
 import os
+import sys
 
-#: where host-local keeps its leases (its "dataDir" default)
-LEASES = "/var/lib/cni/networks"
+from labkit.model.cni import LEASES, is_lease, parse_lease
 
 
 def leases(root: str = LEASES) -> list[dict[str, str | None]]:
@@ -29,17 +30,18 @@ def leases(root: str = LEASES) -> list[dict[str, str | None]]:
         except OSError:
             continue
         for name in names:
-            try:
-                ipaddress.ip_address(name)
-            except ValueError:  # last_reserved_ip.0, lock
+            if not is_lease(name):  # last_reserved_ip.0, lock
                 continue
             try:
                 with open(os.path.join(folder, name), encoding="utf-8",
                           errors="replace") as f:
-                    lines = [line.strip() for line in f.read(4096).splitlines()]
+                    text = f.read(4096)
             except OSError:  # released between the listing and now
                 continue
-            found.append({"network": network, "address": name,
-                          "container": lines[0] if lines else "",
-                          "ifname": lines[1] if len(lines) > 1 and lines[1] else None})
+            found.append(parse_lease(network, name, text))
     return found
+
+
+if __name__ == "__main__":
+    json.dump(leases(*sys.argv[1:2]), sys.stdout)
+    sys.stdout.write("\n")

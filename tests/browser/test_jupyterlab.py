@@ -1,11 +1,13 @@
 """A learner's session, end to end, in a real browser: the course's JupyterLab (the `jupyter`
 service of docker-compose.yml, as `docker compose up` starts it), headless Chromium driven by
-Playwright, lesson 1 run with "Run All Cells".
+Playwright, a lesson run with "Run All Cells": lesson 1, and the CNI lessons 6-8 (the
+Docker lab) and 9 (the Go lab, tests/conftest.py's go_lab: its copy names that lab first).
 
-Asserted: the diagrams render as SVG in the page (an inline <svg> or an
-<img src="data:image/svg+xml...">, JupyterLab uses either), and the exercise's check widget
-says ✗ on the starting state and ✓ after the solution ran. Screenshots go to
-artifacts/browser/ (kept by CI as test artifacts).
+Asserted for each: every cell ran without a traceback, the diagrams render as SVG in the
+page (an inline <svg> or an <img src="data:image/svg+xml...">, JupyterLab uses either) and
+fit their output's width (1500 and 1000 px windows), and the lesson's last exercise's check
+widget says ✗ on the starting state and ✓ after the solution ran. Screenshots go to
+artifacts/browser/ (kept by CI as test artifacts), with the timings of each lesson.
 
 The browser runs a COPY of the lesson, uploaded through JupyterLab's contents API into a
 temporary folder of the course and removed afterwards: the lessons in notebooks/ are never
@@ -33,20 +35,31 @@ from pathlib import Path
 
 import pytest
 
+from labkit.exercises import get as get_exercise
 from labkit.hosts import compose
 
 pytestmark = [pytest.mark.lab, pytest.mark.slow]
 
 ROOT = Path(__file__).parents[2]
-LESSON = ROOT / "notebooks" / "01-docker0.ipynb"
-EXERCISE = "lesson1/find-the-peer"
+NOTEBOOKS = ROOT / "notebooks"
+#: lesson -> (the exercise whose widget is clicked, a word its ✗ must name, or ""): lesson 1's
+#: find-the-peer, and each CNI lesson's last exercise (after Run All its solution ran last, so
+#: the click must give ✓)
+LESSONS = {
+    "01-docker0.ipynb": ("lesson1/find-the-peer", "busybox3"),
+    "06-cni-by-hand.ipynb": ("lesson6/second-network", "lab-ns"),
+    "07-cni-docker.ipynb": ("lesson7/clean-del", "lab-web3"),
+    "08-cni-bash.ipynb": ("lesson8/real-veth", "lab-c1"),
+    "09-cni-go.ipynb": ("lesson9/del", ""),
+}
+GO_NOTEBOOKS = {"09-cni-go.ipynb"}  # run in the Go lab (tests/conftest.py's GO_NOTEBOOKS)
 ARTIFACTS = ROOT / "artifacts" / "browser"
 PORT = os.environ.get("LABKIT_BROWSER_PORT", "18899")  # not 8888 (a learner's) nor 18888
 CHROMIUM = "/usr/bin/chromium"
 # From docs/machine-facts: what lets Debian's chromium run headless here, and stay offline.
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run"]
-RUN_ALL_TIMEOUT = 420  # s; lesson 1 takes about a minute on a 2-core machine
+RUN_ALL_TIMEOUT = 420  # s; lesson 1 takes about a minute on a 2-core machine, 6-9 less
 
 
 def _need(what: str) -> None:
@@ -85,12 +98,28 @@ def _compose_for_browser(token: str) -> tuple[list[str], dict[str, str]]:
     argv = [*compose.compose_command(), "-f", "docker-compose.yml"]
     helper = os.environ.get("LABKIT_LAB")
     if helper:
+        # Behind the Docker filter a lab is found by its label or its full id: a helper
+        # lab's label is not the course's, so the kernel gets the id.
+        helper = _full_id(helper)
         override = Path(tempfile.mkdtemp(prefix="labkit-browser-")) / "helper-lab.yml"
-        override.write_text("services:\n  jupyter:\n    environment:\n"
+        # LABKIT_JUPYTER_IMAGE: a helper's own build of the image (its labkit)
+        image = os.environ.get("LABKIT_JUPYTER_IMAGE")
+        override.write_text("services:\n  jupyter:\n"
+                            + (f"    image: {json.dumps(image)}\n" if image else "")
+                            + "    environment:\n"
                             f"      LABKIT_LAB: {json.dumps(helper)}\n")
-        argv = [*argv, "-f", str(override), "-p", "labkit-browser"]
+        # (LABKIT_BROWSER_PROJECT: two helpers' runs on one machine)
+        project = os.environ.get("LABKIT_BROWSER_PROJECT", "labkit-browser")
+        argv = [*argv, "-f", str(override), "-p", project]
         env["LAB_SUBNET"] = os.environ.get("LABKIT_BROWSER_SUBNET", "10.216.45.0/24")
     return argv, env
+
+
+def _full_id(name: str) -> str:
+    """A container's full id (what the Docker filter lets the kernel inspect)."""
+    found = subprocess.run(["docker", "inspect", "-f", "{{.Id}}", name], capture_output=True,
+                           text=True, check=False)
+    return found.stdout.strip() or name
 
 
 @pytest.fixture(scope="module")
@@ -126,11 +155,13 @@ def course(lab):
                    capture_output=True, check=False)
 
 
-def lesson_copy() -> dict:
-    """Lesson 1 without its stored outputs (the page must show what this run drew), with the
-    check cell as the check widget unless the lesson has one already."""
-    nb = json.loads(LESSON.read_text())
-    nb = copy.deepcopy(nb)
+def lesson_copy(lesson: str, go_lab: str | None = None) -> dict:
+    """The lesson without its stored outputs (the page must show what this run drew), with the
+    check cell as the check widget unless the lesson has one already. `go_lab`: a first cell
+    names it (its full id) for the kernel, as nbval's run of a Go lesson does with LABKIT_LAB
+    (the kernel of this JupyterLab was started with the everyday lab's)."""
+    nb = copy.deepcopy(json.loads((NOTEBOOKS / lesson).read_text()))
+    exercise = LESSONS[lesson][0]
     has_widget = any("exercise_widget(" in "".join(c.get("source", "")) for c in nb["cells"])
     for cell in nb["cells"]:
         if cell["cell_type"] != "code":
@@ -139,20 +170,30 @@ def lesson_copy() -> dict:
         role = cell.get("metadata", {}).get("labkit", {}).get("role")
         if role == "check" and not has_widget:
             cell["source"] = ("from labkit.widgets import exercise_widget\n\n"
-                              f'exercise_widget("{EXERCISE}")')
+                              f'exercise_widget("{exercise}")')
     nb.get("metadata", {}).pop("widgets", None)
+    if go_lab:
+        name = json.dumps(_full_id(go_lab))
+        nb["cells"].insert(0, {"cell_type": "code", "metadata": {}, "outputs": [],
+                               "execution_count": None,
+                               "source": f"import os\nos.environ['LABKIT_LAB'] = {name}"})
     return nb
 
 
 @pytest.fixture
-def uploaded(course):
-    """The copy, in a temporary folder of the course (its own progress file lands there)."""
+def uploaded(course, request):
+    """The copy of the test's lesson, in a temporary folder of the course (its own progress
+    file lands there); a Go lesson's copy names the Go lab."""
     base, token, _ = course
+    lesson = request.node.callspec.params["lesson"]
+    go = request.getfixturevalue("go_lab").name if lesson in GO_NOTEBOOKS else None
+    if go:
+        request.getfixturevalue("go_lab").reset()  # the `lab` marker reset the everyday lab
     folder = f"browser-test-{secrets.token_hex(4)}"
     _request("PUT", f"{base}/api/contents/{folder}?token={token}", {"type": "directory"})
-    path = f"{folder}/{LESSON.name}"
+    path = f"{folder}/{lesson}"
     _request("PUT", f"{base}/api/contents/{path}?token={token}",
-             {"type": "notebook", "format": "json", "content": lesson_copy()})
+             {"type": "notebook", "format": "json", "content": lesson_copy(lesson, go)})
     yield path
     # Not the contents API's DELETE: JupyterLab moves deleted files to notebooks/.Trash-UID.
     # The course folder is notebooks/ on this machine (a bind mount), so remove the folder
@@ -210,8 +251,12 @@ DIAGRAMS_OUTSIDE_THEIR_AREA = f"""() => {_DIAGRAMS}.map((e, i) => {{
 }}).filter(x => x)"""
 
 
-def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
+@pytest.mark.parametrize("lesson", list(LESSONS))
+def test_lesson_runs_in_the_browser(playwright_api, course, uploaded, lesson):
     base, token, startup = course
+    exercise, named = LESSONS[lesson]
+    hints = len(get_exercise(exercise).hints)
+    stem = lesson.split("-")[0]  # screenshots: 01-first-diagram.png, 06-first-diagram.png
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     browser = playwright_api.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
     timings = {"jupyterlab start": startup}
@@ -252,9 +297,9 @@ def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
             overflow = page.evaluate(DIAGRAMS_OUTSIDE_THEIR_AREA)
             assert not overflow, f"at {width} px, diagrams wider than their output: {overflow}"
         svg.first.scroll_into_view_if_needed()
-        svg.first.screenshot(path=str(ARTIFACTS / "01-first-diagram.png"))
+        svg.first.screenshot(path=str(ARTIFACTS / f"{stem}-first-diagram.png"))
 
-        widget = page.locator(".labkit-exercise", has_text=EXERCISE).first  # lesson 1 has two
+        widget = page.locator(".labkit-exercise", has_text=exercise).first  # a lesson has two
         widget.wait_for(timeout=30_000)
         result = widget.locator(".labkit-result")
         widget.scroll_into_view_if_needed()
@@ -262,8 +307,8 @@ def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
                                timeout=30_000)  # the view fills in after the model arrives
         # Displayed before the solution cell ran: the starting state, so ✗ and why.
         assert result.inner_text().lstrip().startswith("✗"), result.inner_text()
-        assert "busybox3" in result.inner_text()
-        widget.screenshot(path=str(ARTIFACTS / "02-check-before.png"))
+        assert named in result.inner_text()
+        widget.screenshot(path=str(ARTIFACTS / f"{stem}-check-before.png"))
 
         t0 = time.monotonic()
         widget.get_by_role("button", name="Check").click()
@@ -271,11 +316,22 @@ def test_lesson_1_runs_in_the_browser(playwright_api, course, uploaded):
             "el => el.innerText.trim().startsWith('✓')", arg=result.element_handle(),
             timeout=60_000)
         timings["check click → ✓"] = time.monotonic() - t0
-        widget.get_by_role("button", name="Hint 1 of 3").click()
+        widget.get_by_role("button", name=f"Hint 1 of {hints}").click()
         widget.locator("ol li").first.wait_for(timeout=10_000)
-        widget.screenshot(path=str(ARTIFACTS / "03-check-after-solution.png"))
-        page.screenshot(path=str(ARTIFACTS / "04-page.png"))
+        widget.screenshot(path=str(ARTIFACTS / f"{stem}-check-after-solution.png"))
+        page.screenshot(path=str(ARTIFACTS / f"{stem}-page.png"))
     finally:
         browser.close()
-        (ARTIFACTS / "timings.json").write_text(json.dumps(
-            {k: round(v, 1) for k, v in timings.items()}, indent=1) + "\n")
+        _record_timings(lesson, timings)
+
+
+def _record_timings(lesson: str, timings: dict[str, float]) -> None:
+    """artifacts/browser/timings.json: {lesson: {step: seconds}}, this run's lessons."""
+    path = ARTIFACTS / "timings.json"
+    try:
+        known = json.loads(path.read_text())
+    except (OSError, ValueError):
+        known = {}
+    known = {k: v for k, v in known.items() if k in LESSONS}  # the old flat format goes
+    known[lesson] = {k: round(v, 1) for k, v in timings.items()}
+    path.write_text(json.dumps(known, indent=1) + "\n")

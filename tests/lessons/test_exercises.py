@@ -17,6 +17,7 @@ from labkit import exercises as ex_mod
 from labkit.authoring.build import exercise_cell_problems, merge_streams
 from labkit.errors import UsageError
 from labkit.exercises import CheckResult, Exercise, Progress, exercises
+from labkit.exercises.lessons import lesson7
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 ALL = exercises()
@@ -134,10 +135,10 @@ PARTIAL = [
      "ip -n lab-ns2 addr add 10.15.10.4/24 dev veth5\nip -n lab-ns2 link set veth5 up",
      ["is veth4 in the lab host, which is not attached: attach it to lab-br0",
       "veth4, the lab host's end of the pair, is down"]),
-    ("lesson7/leaked-leases", "", ["but no address in 10.15.30.0/24",
+    ("lesson7/leaked-leases", "", ["but no address in 10.15.21.0/24",
                                    "for container ids no container has"]),
     ("lesson7/leaked-leases",
-     "for f in /var/lib/cni/networks/lab-br2/10.15.30.*; do rm \"$f\"; done",
+     "for f in /var/lib/cni/networks/lab-br2/10.15.21.*; do rm \"$f\"; done",
      ["an ADD made the cable, then failed before an address was set"]),
     ("lesson7/clean-del", "docker rm -f lab-web3",
      ["no container has it any more", "only iptables can"]),
@@ -148,7 +149,7 @@ PARTIAL = [
     ("lesson8/real-veth", "ip netns add lab-c1\ncnitool add lab-veth-1 /var/run/netns/lab-c1",
      ["lab-c1 has no eth0", "the runtime did call the plugin's ADD"]),
     ("lesson8/real-veth", "ip netns add lab-c1\nip link add h1 type veth peer name eth0 netns "
-     "lab-c1\nip -n lab-c1 addr add 10.15.30.2/24 dev eth0",
+     "lab-c1\nip -n lab-c1 addr add 10.15.40.2/24 dev eth0",
      ["lab-c1's eth0 is down", "h1, the lab host's end, does not have the config's hostAddress",
       "has none for lab-c1"]),
 ]
@@ -166,6 +167,25 @@ def test_check_names_what_is_still_missing(lab, exercise_id, commands, expected)
     text = exercise.run_check(lab).text()
     for words in expected:
         assert words in text
+
+
+#: lesson 7 up to its last exercise without the cell before it (lab-web3's): the lesson's
+#: lab-web plugged into lab-br1 and taken off again cleanly, so lab-br1 holds nothing
+LESSON7_WITHOUT_WEB3 = (
+    lesson7.LAB_BR1 + lesson7.web_run("lab-web") + " > /dev/null\n"
+    + lesson7.add("lab-web", "/root/lab-br1.conf") + " > /dev/null\n"
+    + lesson7.add("lab-web", "/root/lab-br1.conf").replace("ADD", "DEL") + "\n"
+    + "docker rm -f lab-web > /dev/null\n")
+
+
+@pytest.mark.lab
+def test_lesson7_clean_del_fails_when_the_cell_before_it_was_skipped(lab):
+    """Nothing of lab-web3 left is also what a lab where it never was looks like: the check
+    must say the cell was skipped, not pass."""
+    lab.run(LESSON7_WITHOUT_WEB3, check=True)
+    result = ex_mod.get("lesson7/clean-del").run_check(lab)
+    assert not result.passed
+    assert "nothing shows that lab-web3 was ever plugged into lab-br1" in result.text()
 
 
 # --- pure: the exercise data, hints, solutions, notebooks ------------------------------------

@@ -121,3 +121,49 @@ def test_a_runtimes_long_container_id_is_shortened_in_the_note():
              "ifname": "eth0"}
     dot = to_dot(from_raw({**RAW, "cni_leases": [lease]}))
     assert "10.15.10.100 → 2296af8b515d… eth0" in dot and docker_id not in dot
+
+
+# --- one parser for the checks: the plugin's labels, and the store as the probe reads it -------
+
+
+def test_the_plugins_rules_say_their_network_and_container():
+    from labkit.model.nat import cni_chains, cni_masquerades, cni_owner
+
+    rules = parse_iptables_save(RAW["nat"])
+    owners = {(r.chain, cni_owner(r)) for r in rules}
+    assert ("POSTROUTING", ("lab-br0", "lab-ns")) in owners
+    assert (CHAIN, ("lab-br0", "lab-ns")) in owners
+    assert ("POSTROUTING", None) in owners  # docker's own MASQUERADE has no such label
+    assert cni_masquerades(rules, "lab-br0") == {CHAIN: "10.15.10.100"}
+    assert cni_masquerades(rules, "lab-br1") == {}
+    assert cni_chains(rules, "lab-br0") == {CHAIN: "lab-ns"}
+    # the chain stays known by its labels once its jump went (`iptables -D POSTROUTING ...`)
+    left = [r for r in rules if not (r.chain == "POSTROUTING" and r.target == CHAIN)]
+    assert cni_masquerades(left, "lab-br0") == {} and cni_chains(left, "lab-br0") == {
+        CHAIN: "lab-ns"}
+
+
+def test_a_lease_files_text_is_parsed_once_for_probe_and_checks():
+    from labkit.model.cni import is_lease, leases_of, parse_lease
+
+    assert [n for n in ("10.15.10.100", "fd00::2", "lock", "last_reserved_ip.0")
+            if is_lease(n)] == ["10.15.10.100", "fd00::2"]
+    lease = parse_lease("lab-br0", "10.15.10.100", "lab-ns\r\neth0")
+    assert lease == RAW["cni_leases"][0]  # the probe's raw form, as recorded in the lab
+    assert parse_lease("n", "10.0.0.2", "")["container"] == ""
+    assert leases_of([lease, parse_lease("lab-br1", "10.15.11.2", "x")], "lab-br0") == {
+        "10.15.10.100": "lab-ns"}
+
+
+def test_the_checks_read_the_store_through_the_probes_reader(tmp_path):
+    import subprocess
+    import sys
+
+    store = tmp_path / "lab-br0"
+    store.mkdir()
+    (store / "10.15.10.100").write_bytes(b"lab-ns\r\neth0")
+    (store / "lock").write_text("")
+    out = subprocess.run([sys.executable, "-m", "labkit.probe.cni", str(tmp_path)],
+                         capture_output=True, text=True, check=True).stdout
+    assert json.loads(out) == [{"network": "lab-br0", "address": "10.15.10.100",
+                                "container": "lab-ns", "ifname": "eth0"}]

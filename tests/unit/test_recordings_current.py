@@ -64,9 +64,9 @@ def stale(lesson: Path, rec: Recording) -> list[str]:
 def test_each_lab_cell_sends_a_recorded_command(lesson):
     rec = Recording.from_json((NOTEBOOKS / "recordings" / f"{lesson.stem}.json").read_text())
     stale_cells = stale(lesson, rec)
-    assert not stale_cells, (f"{len(stale)} cell(s) of {lesson.name} send a command its recording "
-                       "does not hold; run `labkit lesson build --record notebooks/`:\n"
-                       + "\n".join(stale_cells))
+    assert not stale_cells, (f"{len(stale_cells)} cell(s) of {lesson.name} send a command "
+                             "its recording does not hold; run `labkit lesson build --record "
+                             "notebooks/`:\n" + "\n".join(stale_cells))
 
 
 def test_a_python_cells_command_is_checked_too(tmp_path):

@@ -12,6 +12,8 @@ import json
 import shlex
 from typing import TYPE_CHECKING, Any
 
+from labkit.model import cni, nat
+
 if TYPE_CHECKING:
     from labkit.lab import Lab
 
@@ -178,25 +180,27 @@ def container_ids(lab: Lab) -> dict[str, str]:
     return {p[0]: p[1] for p in pairs if len(p) == 2}
 
 
-def cni_leases(lab: Lab, network: str) -> dict[str, str]:
-    """{address: container id} of host-local's leases for `network`: the files named after
-    an address in /var/lib/cni/networks/NETWORK/, whose first line is the container id
-    (host-local ends its lines with \\r\\n)."""
-    folder = f"/var/lib/cni/networks/{shlex.quote(network)}"
-    result = lab.run(f"cd {folder} 2>/dev/null && for f in *; do case $f in "
-                     "*[!0-9.:a-f]*) continue ;; esac; "
-                     "printf '%s %s\\n' \"$f\" \"$(head -n 1 \"$f\" | tr -d '\\r')\"; done")
-    pairs = (line.split(None, 1) for line in result.stdout.splitlines() if result.ok)
-    return {p[0]: p[1] for p in pairs if len(p) == 2}
-
-
-def cni_masquerades(lab: Lab, network: str) -> dict[str, str]:
-    """{source address: CNI-... chain} of the bridge plugin's masquerading for `network`:
-    POSTROUTING's jumps whose comment names the network (`name: "NETWORK" id: "..."`)."""
-    found = {}
-    for line in lab.run("iptables -t nat -S POSTROUTING").stdout.splitlines():
-        words = line.split()
-        if (f'\\"{network}\\"' in line and "-s" in words and "-j" in words
-                and words[words.index("-j") + 1].startswith("CNI-")):
-            found[words[words.index("-s") + 1].split("/")[0]] = words[words.index("-j") + 1]
+def cni_store(lab: Lab) -> list[dict[str, str | None]]:
+    """host-local's leases, every network's, as the probe reads them (labkit.probe.cni, run in
+    the lab: one reader of the store, one parser, labkit.model.cni)."""
+    result = lab.run("python3 -m labkit.probe.cni")
+    try:
+        found = json.loads(result.stdout) if result.ok else None
+    except json.JSONDecodeError:
+        found = None
+    if not isinstance(found, list):  # never "no leases" when the reader did not answer
+        raise RuntimeError("the lab did not list host-local's leases (`python3 -m "
+                           f"labkit.probe.cni`: {(result.stderr or result.stdout)[-300:]!r}): "
+                           "is its image older than this labkit? `labkit up --build`")
     return found
+
+
+def cni_leases(lab: Lab, network: str) -> dict[str, str]:
+    """{address: container id} of host-local's leases for `network` (cni_store)."""
+    return cni.leases_of(cni_store(lab), network)
+
+
+def nat_rules(lab: Lab) -> list[nat.Rule]:
+    """The lab's nat table (`iptables-save -t nat`), parsed by labkit.model.nat."""
+    return nat.parse_iptables_save(lab.run("iptables-save -t nat").stdout)
+

@@ -5,11 +5,11 @@ plugin."""
 from __future__ import annotations
 
 import json
-import shlex
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
 from labkit.exercises.lessons import _lab
+from labkit.model.cni import LEASES
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -19,8 +19,7 @@ CONF_DIR = "/root/test-cni/conf"
 GATEWAY = "10.15.10.99"
 SUBNET = "10.15.10.0/24"
 OUTSIDE = "203.0.113.10"
-SECOND = {"name": "lab-br1", "subnet": "10.15.11.0/24", "gateway": "10.15.11.1"}
-LEASES = "/var/lib/cni/networks"
+SECOND = {"name": "lab-br-eth1", "subnet": "10.15.11.0/24", "gateway": "10.15.11.1"}
 
 
 def plugin(command: str, conf: str, ifname: str = "eth0") -> str:
@@ -125,12 +124,6 @@ def check_drift(lab: Lab) -> list[str]:
     return []
 
 
-def _lease(lab: Lab, network: str, address: str) -> str | None:
-    """The first line of host-local's lease file for `address`, None when there is none."""
-    found = lab.run(f"head -n 1 {LEASES}/{shlex.quote(network)}/{address}")
-    return found.stdout.strip() if found.ok else None
-
-
 def check_second_network(lab: Lab) -> list[str]:
     missing = _no_lab_ns(lab)
     if missing:
@@ -159,7 +152,7 @@ def check_second_network(lab: Lab) -> list[str]:
                     f"an address in {SECOND['subnet']}")
         return problems + [f"{said}: ADD the network {net} with CNI_IFNAME=eth1"]
     address = eth1[0].split("/")[0]
-    owner = _lease(lab, net, address)
+    owner = _lab.cni_leases(lab, net).get(address)
     if owner is None:
         problems.append(f"eth1 has {eth1[0]}, but host-local holds no lease for it in "
                         f"{LEASES}/{net}/: the address must come from the plugin, with a "
@@ -229,21 +222,21 @@ EXERCISES = [
               f"`ip netns exec {NS} ping {SECOND['gateway']} -c 1` get an answer."),
         check=check_second_network,
         hints=(
-            "Copy lab-br0.conf to lab-br1.conf and change what names and numbers the network: "
+            "Copy lab-br0.conf to lab-br-eth1.conf and change what names and numbers the network: "
             "name, bridge, subnet, gateway. Then the lesson's ADD with that file.",
             "Two things must differ in the ADD besides the file: the interface is eth1 "
             "(CNI_IFNAME=eth1), and the container id stays lab-ns (it is the same container).",
-            "lab-ns already has a default route, through eth0: a `0.0.0.0/0` in lab-br1's "
+            "lab-ns already has a default route, through eth0: a `0.0.0.0/0` in lab-br-eth1's "
             "routes would add a second one, through eth1. Leave `routes` out, and `ipMasq` "
-            "too: nothing needs to leave through lab-br1.",
+            "too: nothing needs to leave through lab-br-eth1.",
         ),
         solution=(
-            'cat > ~/test-cni/conf/lab-br1.conf <<"EOF"\n'
+            'cat > ~/test-cni/conf/lab-br-eth1.conf <<"EOF"\n'
             "{\n"
             '    "cniVersion": "0.4.0",\n'
-            '    "name": "lab-br1",\n'
+            '    "name": "lab-br-eth1",\n'
             '    "type": "bridge",\n'
-            '    "bridge": "lab-br1",\n'
+            '    "bridge": "lab-br-eth1",\n'
             '    "isGateway": true,\n'
             '    "ipam": {\n'
             '        "type": "host-local",\n'
@@ -253,7 +246,7 @@ EXERCISES = [
             "}\n"
             "EOF\n"
             f"cd {CONF_DIR.replace('/root', '~')}\n"
-            + plugin("ADD", "lab-br1.conf", "eth1").split(" && ", 1)[1] + " > /dev/null\n"
+            + plugin("ADD", "lab-br-eth1.conf", "eth1").split(" && ", 1)[1] + " > /dev/null\n"
             f"ip netns exec {NS} ip -4 addr show eth1 | grep inet\n"
             f"ip netns exec {NS} ping {SECOND['gateway']} -c 1\n"
         ),

@@ -5,10 +5,12 @@ that failed half-way); take a container off lab-br1 leaving nothing behind."""
 from __future__ import annotations
 
 import ipaddress
+import json
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
 from labkit.exercises.lessons import _lab
+from labkit.model import nat
 
 if TYPE_CHECKING:
     from labkit.lab import Lab
@@ -55,8 +57,8 @@ def add(name: str, conf: str) -> str:
 # --- break and fix: the leases of a small network leaked ------------------------------------
 
 SMALL = "lab-br2"
-SMALL_SUBNET = "10.15.30.0/24"
-SMALL_RANGE = ("10.15.30.2", "10.15.30.3")
+SMALL_SUBNET = "10.15.21.0/24"
+SMALL_RANGE = ("10.15.21.2", "10.15.21.3")
 WEB2 = "lab-web2"
 
 LAB_BR2 = f"""\
@@ -158,7 +160,23 @@ def check_leaked_leases(lab: Lab) -> list[str]:
     if _page(lab, ip) != f"hello from {WEB2}":
         problems.append(f"the lab host gets no page from http://{ip}/ (`curl -s http://{ip}/`):"
                         f" is {WEB2}'s eth0 up, and its cable a port of {SMALL}?")
-    return problems
+    return problems + _stale_chains(lab, SMALL, {*ids, *leases.values()})
+
+
+def _stale_chains(lab: Lab, network: str, live: set[str]) -> list[str]:
+    """One problem per CNI-... chain of `network` whose container id is not `live` (no
+    container has it, no lease names it): what a DEL without a namespace leaves (the bridge
+    plugin finds no eth0 to learn the address from)."""
+    rules = _lab.nat_rules(lab)
+    jumps = nat.cni_masquerades(rules, network)
+    return [f"the nat table still has {chain}, the masquerading chain of container id "
+            f"{_short(cid)}, which no container has any more"
+            + (f", and POSTROUTING still sends {jumps[chain]} to it: that address is free "
+               "again, so a stale rule now matches the next container to get it"
+               if chain in jumps else "")
+            + ". Its DEL, with no namespace, gave the address back and left the chain: "
+            "remove it with iptables, as the lesson did for lab-web"
+            for chain, cid in sorted(nat.cni_chains(rules, network).items()) if cid not in live]
 
 
 # --- the exercise: off lab-br1 with nothing left ---------------------------------------------
@@ -166,9 +184,24 @@ def check_leaked_leases(lab: Lab) -> list[str]:
 BRIDGE = "lab-br1"
 WEB3 = "lab-web3"
 
-#: lab-br1's config, and lab-web3 plugged into it with the lesson's ADD (in the notebook, the
-#: cell before the exercise).
-PLUGGED = LAB_BR1 + web_run(WEB3) + " > /dev/null\n" + add(WEB3, "/root/lab-br1.conf") + "; echo\n"
+#: where the cell before the exercise keeps lab-web3's ADD result, as a runtime keeps one
+#: (libcni: /var/lib/cni/results); the check's proof that the cell ran (lab.reset() removes it)
+RESULT = "/var/lib/cni/lab-web3.json"
+
+#: lab-br1's config, and lab-web3 plugged into it with the lesson's ADD, its result kept (in
+#: the notebook, the cell before the exercise).
+PLUGGED = (LAB_BR1 + web_run(WEB3) + " > /dev/null\n" + add(WEB3, "/root/lab-br1.conf")
+           + f" | tee {RESULT}; echo\n")
+
+
+def _kept_address(lab: Lab) -> str | None:
+    """lab-web3's address in the ADD result the cell kept; None when there is none."""
+    found = lab.run(f"cat {RESULT}")
+    try:
+        ips = json.loads(found.stdout).get("ips") if found.ok else None
+        return str(ips[0]["address"]).split("/")[0] if ips else None
+    except (ValueError, AttributeError, KeyError, IndexError, TypeError):
+        return None
 
 
 def check_clean_del(lab: Lab) -> list[str]:
@@ -176,6 +209,12 @@ def check_clean_del(lab: Lab) -> list[str]:
     if _lab.link(lab, BRIDGE) is None:
         return [f"there is no {BRIDGE}: run the cell before the exercise, which plugs {WEB3} "
                 "into it, first"]
+    address = _kept_address(lab)
+    if address is None and WEB3 not in ids.values():
+        # with no trace of lab-web3 at all, "nothing left" would pass untouched
+        return [f"nothing shows that {WEB3} was ever plugged into {BRIDGE}: there is no "
+                f"container {WEB3}, and no {RESULT}, the ADD result the cell before the "
+                f"exercise keeps. Run that cell first: it starts {WEB3} and plugs it in"]
     problems = []
     ports = [i["ifname"] for i in _lab.links(lab) if i.get("master") == BRIDGE]
     if WEB3 in ids.values():
@@ -189,12 +228,18 @@ def check_clean_del(lab: Lab) -> list[str]:
         problems.append(f"host-local still holds {ip} for container id {_short(cid)} "
                         + (f"({owner})" if owner else "(no container has it any more)")
                         + f": /var/lib/cni/networks/{BRIDGE}/{ip}")
-    for ip, chain in sorted(_lab.cni_masquerades(lab, BRIDGE).items()):
+    rules = _lab.nat_rules(lab)
+    jumped = nat.cni_masquerades(rules, BRIDGE)
+    for chain, ip in sorted(jumped.items(), key=lambda x: (x[1], x[0])):
         problems.append(f"the nat table still masquerades {ip} through {chain} "
                         "(`iptables -t nat -S POSTROUTING`): the bridge plugin's DEL removes "
                         "that only while the container's eth0 is there to tell it the address"
                         + ("" if WEB3 in ids.values() else "; with the container gone, only "
                            "iptables can, as in the lesson"))
+    for chain in sorted(set(nat.cni_chains(rules, BRIDGE)) - set(jumped)):
+        problems.append(f"the nat table still has the chain {chain} (`iptables -t nat -S "
+                        f"{chain}`): nothing jumps to it any more, but it is there until "
+                        f"`iptables -t nat -F {chain}` and `-X {chain}`")
     if ports:
         problems.append(f"{BRIDGE} still has {'a port' if len(ports) == 1 else 'ports'}, "
                         f"{_lab.names(ports)} (`ip link show master {BRIDGE}`)")
@@ -211,7 +256,8 @@ EXERCISES = [
               f"plugged lab-web into lab-br1; it printed an error. Find out what went wrong, "
               f"without changing /root/lab-br2.conf, and plug `{WEB2}` into `{SMALL}` so that "
               f"the lab host gets its page: `curl -s http://ADDRESS/` answers "
-              f"\"hello from {WEB2}\"."),
+              f"\"hello from {WEB2}\". Leave nothing of the containers that are gone: no "
+              "lease, no masquerading."),
         check=check_leaked_leases,
         hints=(
             f"Read the error, then look where host-local keeps its leases: "
@@ -219,18 +265,26 @@ EXERCISES = [
             "line is a container id (`docker ps -aq --no-trunc` lists the ones that exist).",
             "Their containers were removed without a DEL. A DEL with a lease's id and an empty "
             "CNI_NETNS gives its address back: `CNI_COMMAND=DEL CNI_CONTAINERID=ID CNI_NETNS= "
-            f"CNI_IFNAME=eth0 {PLUGIN} < /root/lab-br2.conf`.",
+            f"CNI_IFNAME=eth0 {PLUGIN} < /root/lab-br2.conf`. Their masquerading it cannot "
+            "remove (as for lab-web): the chain is CNI- and the first 24 hex digits of "
+            f"sha512(\"{SMALL}\" + id), `printf %s \"{SMALL}$ID\" | sha512sum | cut -c 1-24`.",
             f"The failed ADD left {WEB2} an eth0 without an address, and a second ADD stops "
             f"there. A DEL for {WEB2} itself (its own id and SandboxKey) removes it; then "
             "run the ADD again.",
         ),
         solution=(
-            f"# give back the addresses of containers that are gone\n"
-            f"for f in /var/lib/cni/networks/{SMALL}/10.15.30.*; do\n"
+            f"# give back the addresses of containers that are gone, and remove the\n"
+            "# masquerading their DEL cannot (no namespace): the chain named after the id\n"
+            f"for f in /var/lib/cni/networks/{SMALL}/10.15.21.*; do\n"
             "  id=$(head -n 1 \"$f\" | tr -d '\\r')\n"
             "  docker inspect \"$id\" > /dev/null 2>&1 && continue\n"
             f"  CNI_COMMAND=DEL CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 {PLUGIN} "
             "< /root/lab-br2.conf\n"
+            f"  CHAIN=CNI-$(printf %s \"{SMALL}$id\" | sha512sum | cut -c 1-24)\n"
+            "  eval \"iptables -t nat $(iptables -t nat -S POSTROUTING | grep -- \"-j $CHAIN\" "
+            "| sed 's/^-A/-D/')\"\n"
+            "  iptables -t nat -F $CHAIN\n"
+            "  iptables -t nat -X $CHAIN\n"
             "done\n"
             f"# undo the failed ADD of {WEB2}, then ADD it again\n"
             f"ID=$(docker inspect -f '{{{{.Id}}}}' {WEB2})\n"
@@ -240,7 +294,7 @@ EXERCISES = [
             f"CNI_COMMAND=ADD CNI_CONTAINERID=$ID CNI_NETNS=$NETNS CNI_IFNAME=eth0 {PLUGIN} "
             "< /root/lab-br2.conf > /dev/null\n"
             f"docker exec {WEB2} ip addr show eth0 | grep 'inet '\n"
-            "curl -s http://10.15.30.2/\n"
+            "curl -s http://10.15.21.2/\n"
         ),
         setup=LAB_BR1,
         breaks=LEAK,
@@ -253,7 +307,8 @@ EXERCISES = [
               f"of its network is left: no lease in /var/lib/cni/networks/{BRIDGE}, no "
               f"masquerading rule or CNI-... chain for its address, no veth on {BRIDGE}, and "
               f"no container `{WEB3}`. Do it as a runtime should, with the plugin (should the "
-              "order go wrong, the lesson's `iptables` lines clean up what the plugin leaves)."),
+              "order go wrong, the lesson's `iptables` lines clean up what the plugin leaves). "
+              f"Keep {RESULT}, the ADD's result: the check reads it."),
         check=check_clean_del,
         hints=(
             "Which does the bridge plugin's DEL need to find the address it masqueraded: the "

@@ -72,8 +72,8 @@ SETUP = (
 )
 
 #: network name -> (the container end's address, the lab host's end): the exercise's configs.
-NETS = {"lab-veth-1": ("10.15.30.2/24", "10.15.30.1/24"),
-        "lab-veth-2": ("10.15.31.2/24", "10.15.31.1/24")}
+NETS = {"lab-veth-1": ("10.15.40.2/24", "10.15.40.1/24"),
+        "lab-veth-2": ("10.15.41.2/24", "10.15.41.1/24")}
 
 
 def _netconf(name: str, n: int) -> str:
@@ -216,7 +216,7 @@ def check_real_veth(lab: Lab) -> list[str]:
     if problems:
         return problems
     if not _lab.ping(lab, NETS["lab-veth-1"][0].split("/")[0]):
-        return ["the lab host gets no answer from lab-c1 (`ping -c 1 10.15.30.2`)"]
+        return ["the lab host gets no answer from lab-c1 (`ping -c 1 10.15.40.2`)"]
     if "lab-c2" not in spaces:
         return ["lab-c1 works; now the DEL: there is no namespace lab-c2 yet (`ip netns add "
                 "lab-c2`, `cnitool add lab-veth-2 /var/run/netns/lab-c2`, then the same with "
@@ -261,7 +261,7 @@ log "Network Configuration:"
 config=$(cat)
 log "$config"
 
-# a field of the config, from libcni's one-line JSON: "address": "10.15.30.2/24"
+# a field of the config, from libcni's one-line JSON: "address": "10.15.40.2/24"
 field () { printf '%s' "$config" | grep -o "\"$1\": *\"[^\"]*\"" | cut -d'"' -f4; }
 # the lab host's end: a name of its own for each container and interface, found again on DEL
 host=veth$(printf '%s' "$CNI_CONTAINERID/$CNI_IFNAME" | sha256sum | cut -c1-8)
@@ -334,7 +334,7 @@ EXERCISES = [
               "other end in the lab host, with the config's `hostAddress`, up; and prints a "
               "result naming both ends and the address. DEL removes the pair. Then do what a "
               "runtime does for two pods: `ip netns add lab-c1` and `cnitool add lab-veth-1 "
-              "/var/run/netns/lab-c1` (the lab host's `ping -c 1 10.15.30.2` must be "
+              "/var/run/netns/lab-c1` (the lab host's `ping -c 1 10.15.40.2` must be "
               "answered); `ip netns add lab-c2`, `cnitool add lab-veth-2 "
               "/var/run/netns/lab-c2`, then `cnitool del lab-veth-2 /var/run/netns/lab-c2`."),
         check=check_real_veth,
@@ -355,7 +355,7 @@ EXERCISES = [
             f": > {LOG}\n"
             "ip netns add lab-c1\n"
             "cnitool add lab-veth-1 /var/run/netns/lab-c1; echo\n"
-            "ping -c 1 10.15.30.2\n"
+            "ping -c 1 10.15.40.2\n"
             "ip netns add lab-c2\n"
             "cnitool add lab-veth-2 /var/run/netns/lab-c2 > /dev/null\n"
             "cnitool del lab-veth-2 /var/run/netns/lab-c2\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from labkit import Lab
 from labkit.exercises import get
-from labkit.exercises.lessons import lesson8
+from labkit.exercises.lessons import lesson7, lesson8
 
 HERE = Path(__file__).parent
 
@@ -28,7 +28,7 @@ HERE = Path(__file__).parent
 #: exercise's own scripts ("setup" is `start`: with a break-and-fix challenge's break). Wrong
 #: states are typical learner mistakes.
 # lesson 7: give back lab-br2's leaked leases; lab-web2's id and namespace for a DEL or ADD
-_FREE_LAB_BR2 = ("for f in /var/lib/cni/networks/lab-br2/10.15.30.*; do "
+_FREE_LAB_BR2 = ("for f in /var/lib/cni/networks/lab-br2/10.15.21.*; do "
                  "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL CNI_CONTAINERID=$id "
                  "CNI_NETNS= CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge "
                  "< /root/lab-br2.conf; done")
@@ -36,6 +36,18 @@ _WEB2 = ("ID=$(docker inspect -f '{{.Id}}' lab-web2); "
          "NETNS=$(docker inspect -f '{{.NetworkSettings.SandboxKey}}' lab-web2); ")
 _WEB2_ENV = ("CNI_CONTAINERID=$ID CNI_NETNS=$NETNS CNI_IFNAME=eth0 CNI_PATH=/opt/cni/bin "
              "/opt/cni/bin/bridge < /root/lab-br2.conf > /dev/null")
+
+# lesson 7 without the cell before its last exercise: lab-web on lab-br1 and off it cleanly
+_WITHOUT_WEB3 = (lesson7.LAB_BR1 + lesson7.web_run("lab-web") + " > /dev/null\n"
+                 + lesson7.add("lab-web", "/root/lab-br1.conf") + " > /dev/null\n"
+                 + lesson7.add("lab-web", "/root/lab-br1.conf").replace("ADD", "DEL") + "\n"
+                 + "docker rm -f lab-web > /dev/null\n")
+_WAIT_NO_PORT = ("for i in $(seq 50); do [ -z \"$(ip link show master lab-br1)\" ] "
+                 "&& break; sleep 0.1; done")
+_DEL_FROM_LEASE = ("f=$(ls /var/lib/cni/networks/lab-br1/10.15.20.*); "
+                   "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL "
+                   "CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 "
+                   "CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < /root/lab-br1.conf")
 
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
@@ -201,10 +213,10 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                            "ip -n lab-ns link set eth1 up"]),
         # the config copied with its default route: ADD adds a second default route
         ("wrong-second-default", [
-            "setup", "cd /root/test-cni/conf && sed 's/lab-br0/lab-br1/g; s/10\\.15\\.10\\./"
-            "10.15.11./g; /range/d; s/10.15.11.99/10.15.11.1/' lab-br0.conf > lab-br1.conf && "
+            "setup", "cd /root/test-cni/conf && sed 's/lab-br0/lab-br-eth1/g; s/10\\.15\\.10\\./"
+            "10.15.11./g; /range/d; s/10.15.11.99/10.15.11.1/' lab-br0.conf > lab-br-eth1.conf && "
             "CNI_COMMAND=ADD CNI_CONTAINERID=lab-ns CNI_NETNS=/var/run/netns/lab-ns "
-            "CNI_IFNAME=eth1 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < lab-br1.conf; true"]),
+            "CNI_IFNAME=eth1 CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < lab-br-eth1.conf; true"]),
     ],
     "lesson7/leaked-leases": [
         ("fresh", []),
@@ -214,19 +226,22 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-half-add-undone-only", ["setup", _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV]),
         ("wrong-other-id", ["setup", _FREE_LAB_BR2, _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV,
                             _WEB2 + "CNI_COMMAND=ADD " + _WEB2_ENV.replace("$ID", "lab-web2")]),
+        # lab-web2 works, but the old containers' chains stayed (their DEL had no namespace)
+        ("wrong-chains-left", ["setup", _FREE_LAB_BR2, _WEB2 + "CNI_COMMAND=DEL " + _WEB2_ENV,
+                               _WEB2 + "CNI_COMMAND=ADD " + _WEB2_ENV]),
     ],
     "lesson7/clean-del": [
         ("fresh", []),
         ("setup", ["setup"]),
         ("solved", ["setup", "solution"]),
-        ("wrong-rm-first", ["setup", "docker rm -f lab-web3",
-                            "for i in $(seq 50); do [ -z \"$(ip link show master lab-br1)\" ] "
-                            "&& break; sleep 0.1; done"]),
-        ("wrong-del-after-rm", ["setup", "docker rm -f lab-web3",
-                                "f=$(ls /var/lib/cni/networks/lab-br1/10.15.20.*); "
-                                "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL "
-                                "CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 "
-                                "CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < /root/lab-br1.conf"]),
+        ("wrong-rm-first", ["setup", "docker rm -f lab-web3", _WAIT_NO_PORT]),
+        ("wrong-del-after-rm", ["setup", "docker rm -f lab-web3", _DEL_FROM_LEASE]),
+        # the jump removed by hand, the chain itself not
+        ("wrong-chain-left", ["setup", "docker rm -f lab-web3", _WAIT_NO_PORT, _DEL_FROM_LEASE,
+                              "eval \"iptables -t nat $(iptables -t nat -S POSTROUTING | grep "
+                              "10.15.20 | sed 's/^-A/-D/')\""]),
+        # the cell before the exercise skipped: nothing of lab-web3 anywhere
+        ("wrong-cell-skipped", [_WITHOUT_WEB3]),
     ],
     "lesson8/no-exec": [
         ("fresh", []),
