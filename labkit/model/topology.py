@@ -224,6 +224,9 @@ class Topology:
     def namespace(self, name: str) -> Namespace | None:
         return next((n for n in self.namespaces if n.name == name), None)
 
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
+
     @property
     def lab(self) -> Namespace | None:
         return next((n for n in self.namespaces if n.kind == "lab"), None)
