@@ -1153,8 +1153,14 @@ def _ghost_lines(sc: _Scene) -> list[str]:
         return []
     lab = _q("cluster_" + _ns_id(sc.lab_name))
     out = [f"  subgraph {lab} {{"]
-    out += [f"    subgraph {_q('cluster_' + _ns_id(name))} {{ style=invis; }}"
-            for name in sc.ghosts]
+    # A pod's box is inside its node's: named again there (a subgraph is found by its name
+    # under its parent), or a new empty box would be hidden instead.
+    node_of = {p.name: node for node, ps in _pods_by_node(sc).items() for p, _ in ps}
+    for name in sc.ghosts:
+        box = f"subgraph {_q('cluster_' + _ns_id(name))} {{ style=invis; }}"
+        node = node_of.get(name)
+        out.append(f"    subgraph {_q('cluster_' + _ns_id(node))} {{ {box} }}" if node
+                   else f"    {box}")
     out.append("  }")
     out += [f"  {_q(sc.ids[(it.ns, it.itf.name)])} [style=invis];"
             for lst in sc.items.values() for it in lst if it.status == "ghost"]
