@@ -184,11 +184,11 @@ def test_the_drawing_is_deterministic_and_equals_the_golden_file(topo):
 
 def test_three_nodes_with_four_pods_each_fit_a_notebook(topo, dot_program):
     """1500 pt wide before the node boxes (text at 5 px in a notebook 1000 px wide); now
-    about 1090 pt, the text at 7-9 px (tests/lab/test_k8s_picture.py renders it live)."""
+    about 1000 pt, the text at 8-10 px (tests/lab/test_k8s_picture.py renders it live)."""
     svg = to_svg(to_dot(topo))
     width, height = map(float, re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+) ([\d.]+)"',
                                          svg).groups())
-    assert width < 1200 and height < 1200
+    assert width < 1100 and height < 1200
 
 
 # --- the probe's pure helpers ----------------------------------------------------------------
