@@ -229,3 +229,18 @@ def test_engine_socket_from_the_command_line(monkeypatch, tmp_path):
     assert engine_socket(3) is None
     assert raw_nodes({"kube-master": [("etcd", 9)]}) == [
         {"name": "kube-master", "programs": ["etcd"], "engine": None}]
+
+
+def test_a_trace_can_start_in_a_pod_and_enter_it_through_its_node(topo):
+    """labkit.model.trace: pods are places (a ping from busybox-1-1 to busybox-2-1 was
+    traced live across kube-br0 with this prefix), entered through their pause container's
+    process, which their node's own engine knows."""
+    from labkit.model.trace import in_namespace, places, sources
+
+    assert {"busybox-1-1", "busybox-2-4", "kube-node-1"} <= set(sources(topo))
+    assert ("busybox-2-1", "10.244.3.2") in {(p.namespace, p.address) for p in places(topo)}
+    pod = topo.namespace("busybox-1-1")
+    assert in_namespace(pod) == (
+        "nsenter -t \"$(k8s-lab exec kube-node-1 docker inspect -f '{{.State.Pid}}' "
+        f"{pod.pod.pause})\" -n ")
+    assert in_namespace(topo.namespace("kube-node-2")) == "ip netns exec kube-node-2 "
