@@ -2,7 +2,7 @@
 Kubernetes image, `k8s-lab up`, two busybox pods pinned to each worker with nodeName, then
 one snapshot: the probe finds the three nodes by what runs in them, lists each worker
 engine's pods, and the drawing puts each pod in its node's box with the address kubectl
-reports for it.
+reports for it; a ping from a pod on one worker to a pod on the other is traced over kube-br0.
 
 Runs only when selected (`pytest -m k8s tests/lab/test_k8s_picture.py`), like
 tests/lab/test_k8s_lab.py, on LABKIT_K8S_IMAGE (default labkit-k8s:latest) built FROM the
@@ -20,6 +20,7 @@ import pytest
 from labkit import Lab
 from labkit.draw.dot import to_dot
 from labkit.draw.svg import to_svg
+from labkit.notebook.widgets.tracer import trace_packet
 
 K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")
 pytestmark = [pytest.mark.k8s, pytest.mark.slow, pytest.mark.lab(reset=False)]
@@ -84,6 +85,12 @@ def test_each_pod_is_drawn_in_its_nodes_box(throwaway_lab):
     svg = to_svg(dot)
     width = float(re.search(r'viewBox="[-\d.]+ [-\d.]+ ([\d.]+)', svg).group(1))
     print(f"2 workers x 2 pods: DOT {len(dot)} bytes, SVG {len(svg)} bytes, {width:.0f} pt wide")
+
+    # A ping from a pod on kube-node-1 to one on kube-node-2, traced: over kube-br0.
+    trace = trace_packet("pic-1-1", "pic-2-1", lab=lab)
+    text = trace.text()
+    assert "delivered" in text.splitlines()[0], text
+    assert "kube-br0 switches the frame from ve-kube-node-1 to ve-kube-node-2" in text, text
 
     down = lab.run("k8s-lab down", timeout=90)
     assert down.exit_code == 0, down.output
