@@ -271,6 +271,8 @@ def _resolve_focus(topo: Topology, before: Topology | None,
     wanted = {focus} if isinstance(focus, str) else set(focus)
     known = list(topo.namespaces) + list(before.namespaces if before else ())
     names = {ns.name for ns in known if _aliases(ns) & wanted}
+    # A Kubernetes node's box holds its pods: focusing on the node shows them too.
+    names |= {ns.name for ns in known if ns.node in names and ns.node != ns.name}
     missing = wanted - {a for ns in known if ns.name in names for a in _aliases(ns)}
     if missing:
         allowed = sorted({ns.name for ns in known})
@@ -474,7 +476,8 @@ def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str,
     # A node's and a pod's routes are listed under the interface they leave by: in a box's
     # label they widened the gaps between the columns (the left-to-right drawing makes room
     # for a label there), 150 pt in the 3-node picture.
-    routes = _route_lines(sc, ns.name, lambda r: ns.node is None or r.dev is None)
+    under = _route_devs(sc, ns.name)
+    routes = _route_lines(sc, ns.name, lambda r: r.dev not in under)
     out = [f"{pad}subgraph {_q('cluster_' + _ns_id(ns.name))} {{", f"{pad}  labelloc=t;",
            f"{pad}  label=<<b>{_html(ns.label)}</b>{_ns_sub(sc, ns)}{routes}>;"]
     fill, line = (NODE["fill"], NODE["line"]) if is_node else (NS["fill"], NS["line"])
@@ -491,6 +494,15 @@ def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str,
         out += _ns_cluster(sc, pod, pod_status, pad + "  ")
     out.append(f"{pad}}}")
     return out
+
+
+def _route_devs(sc: _Scene, name: str) -> set[str]:
+    """The interfaces of a Kubernetes node or pod that list the routes leaving by them: its
+    drawn veths (the others' routes stay in the box's label)."""
+    ns = sc.namespace(name)
+    if ns is None or ns.node is None:
+        return set()
+    return {it.itf.name for it in sc.items.get(name, []) if it.itf.kind == "veth"}
 
 
 def _ns_sub(sc: _Scene, ns: Namespace) -> str:
@@ -607,9 +619,8 @@ def _label_for(sc: _Scene, it: _Item) -> str:
         after = (peer.interface if peer is not None and peer.namespace == it.ns
                  else sc.peer_index(it.itf, it.status == "removed"))
         if _in_cluster(sc, it):
-            here = sc.namespace(it.ns)
             routes = (_route_lines(sc, it.ns, dev=it.itf.name)
-                      if here is not None and here.node is not None else "")
+                      if it.itf.name in _route_devs(sc, it.ns) else "")
             return _veth_label(it.itf, after, was_text, digits=_K8S_DIGITS, mac=False,
                                more=routes)
         return _veth_label(it.itf, after, was_text)

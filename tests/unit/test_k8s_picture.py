@@ -244,3 +244,15 @@ def test_a_trace_can_start_in_a_pod_and_enter_it_through_its_node(topo):
         "nsenter -t \"$(k8s-lab exec kube-node-1 docker inspect -f '{{.State.Pid}}' "
         f"{pod.pod.pause})\" -n ")
     assert in_namespace(topo.namespace("kube-node-2")) == "ip netns exec kube-node-2 "
+
+
+def test_a_focus_on_a_node_shows_its_pods_and_keeps_its_routes(topo):
+    """The namespace explorer draws one namespace: a node's box holds its pods, and with its
+    eth0 left out (its other end is the lab's) its routes go back into the box's label."""
+    dot = to_dot(topo, focus=["kube-node-1"])
+    where = clusters(dot)
+    assert {n for n, box in where.items() if box == "kube-node-1"} == {
+        "busybox-1-1", "busybox-1-2", "busybox-1-3", "busybox-1-4"}
+    assert "kube-node-2" not in where
+    label = next(ln for ln in dot.splitlines() if "label=<<b>kube-node-1</b>" in ln)
+    assert "10.244.3.0/24 via 10.192.0.4 dev eth0" in label
