@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 
 from labkit.draw.group import Group, groups
@@ -41,7 +41,9 @@ from labkit.draw.style import (
     LAB,
     LEGEND,
     LEGEND_DIFF,
+    LEGEND_K8S,
     MUTED,
+    NODE,
     NOTE,
     NS,
     NS_KIND_WORDS,
@@ -163,13 +165,14 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     edges, stubs = _edges(sc)
     # The legend is the graph's own label, under the drawing: never beside it, where it
     # made the drawing wider (and was the first thing cut off). With a title on top, a node.
-    below = _legend_table(diff is not None) if legend and not title else None
+    k8s = bool(_pods_by_node(sc))
+    below = _legend_table(diff is not None, k8s) if legend and not title else None
     out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
-           *_grids(sc), *_warnings(sc), *_ghost_lines(sc), *_columns(sc)]
+           *_node_edges(sc), *_grids(sc), *_warnings(sc), *_ghost_lines(sc), *_columns(sc)]
     if highlight is not None:
         out += _highlight(sc, highlight)
     if legend and title:
-        out.append(_legend(diff is not None))
+        out.append(_legend(diff is not None, k8s))
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -287,6 +290,8 @@ def _resolve_focus(topo: Topology, before: Topology | None,
     wanted = {focus} if isinstance(focus, str) else set(focus)
     known = list(topo.namespaces) + list(before.namespaces if before else ())
     names = {ns.name for ns in known if _aliases(ns) & wanted}
+    # A Kubernetes node's box holds its pods: focusing on the node shows them too.
+    names |= {ns.name for ns in known if ns.node in names and ns.node != ns.name}
     missing = wanted - {a for ns in known if ns.name in names for a in _aliases(ns)}
     if missing:
         allowed = sorted({ns.name for ns in known})
@@ -424,13 +429,21 @@ def _masq_id(m: Masquerade) -> str:
 
 # --- pass: the graph's defaults -------------------------------------------------------------
 
+def _ranksep(sc: _Scene) -> str:
+    """The gap between columns, in inches: narrower with Kubernetes nodes, whose pods sit
+    six columns from the lab's bridge (the picture of 3 nodes was then 1090 pt wide, its
+    text at 7 px in a notebook; 0.3 takes 80 pt off and the cables still read)."""
+    return "0.3" if _pods_by_node(sc) else "0.5"
+
+
 def _header(sc: _Scene, title: str | None, legend: str | None) -> list[str]:
     label = (f", label={_q(title)}, labelloc=t" if title else
              f", label=<{legend}>, labelloc=b, labeljust=l" if legend else "")
     return [
         "digraph labkit {",
         f'  graph [rankdir={RANKDIR}, fontname="{FONT}", fontsize=11, compound=true, '
-        'nodesep=0.25, ranksep=0.5, newrank=true, outputorder=edgesfirst' + label + "];",
+        f'nodesep=0.25, ranksep={_ranksep(sc)}, newrank=true, outputorder=edgesfirst'
+        + label + "];",
         f'  node [fontname="{FONT}", fontsize=10, style=filled, penwidth=1.2];',
         f'  edge [fontname="{FONT}", fontsize=8, penwidth=1.2];',
     ]
@@ -458,10 +471,12 @@ def _lab_cluster(sc: _Scene) -> list[str]:
                        'namespaces not in focus"];')
         out += _nat_nodes(sc.topology, sc.before, "    ")
     loose = _loose(sc)
-    # the loose ones first: see `_loose`
+    inside = _pods_by_node(sc)
+    in_nodes = {p.name for pods in inside.values() for p, _ in pods}
+    # the loose ones first: see `_loose`; a Kubernetes node's pods inside its box
     for ns, status in sorted(sc.namespaces, key=lambda x: x[0].name not in loose):
-        if ns.kind != "lab":
-            out += _ns_cluster(sc, ns, status, "    ")
+        if ns.kind != "lab" and ns.name not in in_nodes:
+            out += _ns_cluster(sc, ns, status, "    ", inside.get(ns.name, []))
     out.append("  }")
     return out
 
@@ -488,25 +503,74 @@ def _lab_nodes(sc: _Scene, pad: str) -> list[str]:
     return out + [x for lines in before.values() for x in lines] + list(ports.values())
 
 
-def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str) -> list[str]:
+def _pods_by_node(sc: _Scene) -> dict[str, list[tuple[Namespace, str]]]:
+    """The namespaces drawn inside each drawn Kubernetes node's box (its pods), by node; a
+    pod whose node is not drawn (a focus) is drawn on its own."""
+    nodes = {ns.name for ns, _ in sc.namespaces if ns.node is not None and ns.node == ns.name}
+    out: dict[str, list[tuple[Namespace, str]]] = {}
+    for ns, status in sc.namespaces:
+        if ns.node in nodes and ns.node != ns.name:
+            out.setdefault(ns.node, []).append((ns, status))
+    return out
+
+
+def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str,
+                inner: Sequence[tuple[Namespace, str]] = ()) -> list[str]:
+    """A namespace's box with its interfaces; a Kubernetes node's holds its pods' boxes."""
+    is_node = ns.node is not None and ns.node == ns.name
+    # A node's and a pod's routes are listed under the interface they leave by: in a box's
+    # label they widened the gaps between the columns (the left-to-right drawing makes room
+    # for a label there), 150 pt in the 3-node picture.
+    under = _route_devs(sc, ns.name)
+    routes = _route_lines(sc, ns.name, lambda r: r.dev not in under)
+    out = [f"{pad}subgraph {_q('cluster_' + _ns_id(ns.name))} {{", f"{pad}  labelloc=t;",
+           f"{pad}  label=<<b>{_html(ns.label)}</b>{_ns_sub(sc, ns)}{routes}>;"]
+    fill, line = (NODE["fill"], NODE["line"]) if is_node else (NS["fill"], NS["line"])
+    width = "; penwidth=2" if is_node else ""
+    if status == "removed":
+        out.append(f'{pad}  style="rounded,dashed"; color="{REMOVED}"; fontcolor="{REMOVED}";')
+    elif status == "added":
+        out.append(f'{pad}  style="rounded,filled,bold"; fillcolor="{fill}"; '
+                   f'color="{ADDED}"; penwidth=3;')
+    else:
+        out.append(f'{pad}  style="rounded,filled"; fillcolor="{fill}"; color="{line}"{width};')
+    out += _itf_nodes(sc, sc.items.get(ns.name, []), pad + "  ")
+    for pod, pod_status in inner:
+        out += _ns_cluster(sc, pod, pod_status, pad + "  ")
+    out.append(f"{pad}}}")
+    return out
+
+
+def _route_devs(sc: _Scene, name: str) -> set[str]:
+    """The interfaces of a Kubernetes node or pod that list the routes leaving by them: its
+    drawn veths (the others' routes stay in the box's label)."""
+    ns = sc.namespace(name)
+    if ns is None or ns.node is None:
+        return set()
+    return {it.itf.name for it in sc.items.get(name, []) if it.itf.kind == "veth"}
+
+
+def _ns_sub(sc: _Scene, ns: Namespace) -> str:
+    """The small lines under a namespace's name: its kind and other names; for a Kubernetes
+    node what runs on it, for a pod its pause container and the containers sharing it."""
+    small = '<br/><font point-size="8">{}</font>'
+    if ns.pod is not None:  # the pause container's namespace, which the others share
+        return small.format(_html("pod: " + " + ".join(("pause", *ns.pod.containers))))
+    node = sc.topology.node(ns.name) if ns.node == ns.name else None
+    if node is not None:
+        # A few programs a line: in a left-to-right drawing a box's label widens the gaps
+        # between the columns (kube-master's one line of four made the picture 150 pt wider).
+        progs = [", ".join(node.programs[i:i + 2]) for i in range(0, len(node.programs), 2)]
+        return small.format(_html(f"k8s node ({node.role})")) + "".join(
+            small.format(_html(("runs " if i == 0 else "") + line))
+            for i, line in enumerate(progs))
     kind = NS_KIND_WORDS.get(ns.kind, ns.kind)
     extra = [c.name for c in ns.containers if c.name != ns.name]
     extra += [f"netns {n}" for n in ns.netns if n != ns.name]
     sub = kind + ("; also " + ", ".join(extra) if extra else "")
-    out = [f"{pad}subgraph {_q('cluster_' + _ns_id(ns.name))} {{", f"{pad}  labelloc=t;",
-           f"{pad}  label=<<b>{_html(ns.label)}</b><br/><font point-size=\"8\">"
-           f"{_html(sub)}</font>{_route_lines(sc, ns.name)}>;"]
-    if status == "removed":
-        out.append(f'{pad}  style="rounded,dashed"; color="{REMOVED}"; fontcolor="{REMOVED}";')
-    elif status == "added":
-        out.append(f'{pad}  style="rounded,filled,bold"; fillcolor="{NS["fill"]}"; '
-                   f'color="{ADDED}"; penwidth=3;')
-    else:
-        out.append(f'{pad}  style="rounded,filled"; fillcolor="{NS["fill"]}"; '
-                   f'color="{NS["line"]}";')
-    out += _itf_nodes(sc, sc.items.get(ns.name, []), pad + "  ")
-    out.append(f"{pad}}}")
-    return out
+    if ns.node is not None:
+        sub += f"; on {ns.node}"
+    return small.format(_html(sub))
 
 
 def _host_lines(sc: _Scene) -> str:
@@ -529,13 +593,17 @@ def _host_lines(sc: _Scene) -> str:
     return "".join(lines)
 
 
-def _route_lines(sc: _Scene, ns_name: str) -> str:
+def _route_lines(sc: _Scene, ns_name: str, which: Callable[[Route], bool] = lambda r: True,
+                 dev: str | None = None) -> str:
     """The namespace's routes as `ip route` prints them, under its name in the box's label
     (compact, and no node that would move the layout): the ones a cell added highlighted,
-    the ones it removed struck through and faded."""
+    the ones it removed struck through and faded. `dev`: only those leaving by it, written
+    without it (under the interface's name)."""
     lines = []
     for r, status in sc.routes.get(ns_name, ()):
-        text = _html(str(r))
+        if not which(r) or (dev is not None and r.dev != dev):
+            continue
+        text = _html(str(replace(r, dev=None)) if dev is not None else str(r))
         if status == "added":
             text = f'<font color="{ADDED}"><b>+ {text}</b></font>'
         elif status == "removed":
@@ -564,11 +632,16 @@ def _itf_nodes(sc: _Scene, items: list[_Item], pad: str) -> list[str]:
         itf = it.itf
         if itf.kind == "bridge":
             shape, col, base = "box", BRIDGE, "filled,rounded,"
+        elif _in_cluster(sc, it):  # a rounded box: an ellipse took half as much again
+            shape, col, base = "box", IFACE, "filled,rounded,"
         else:
             shape, col, base = "ellipse", IFACE, "filled,"
         extra = _status_attrs(it.status, base)
         if not extra and (not itf.up or itf.state == "DOWN"):
             extra = f', style="{base}dashed"'
+        elif not extra and shape == "box" and col is IFACE:
+            # room on both sides: a browser's Courier may be a little wider than Graphviz's
+            extra = f', style="{base.rstrip(",")}", margin="0.12,0.03"'
         out.append(f"{pad}{_q(sc.ids[(it.ns, itf.name)])} [shape={shape}, "
                    f'fillcolor="{col["fill"]}", color="{col["line"]}", '
                    f"label={_label_for(sc, it)}{extra}];")
@@ -590,15 +663,48 @@ def _label_for(sc: _Scene, it: _Item) -> str:
         peer = it.itf.peer
         after = (peer.interface if peer is not None and peer.namespace == it.ns
                  else sc.peer_index(it.itf, it.status == "removed"))
+        if _in_cluster(sc, it):
+            routes = (_route_lines(sc, it.ns, dev=it.itf.name)
+                      if it.itf.name in _route_devs(sc, it.ns) else "")
+            return _veth_label(it.itf, after, was_text, digits=_K8S_DIGITS, mac=False,
+                               more=routes)
         return _veth_label(it.itf, after, was_text)
+    if it.itf.kind == "bridge" and it.ns == sc.lab_name and _node_network(sc, it.itf.name):
+        return _itf_label(it.itf, was_text, note="k8s node network")
     return _itf_label(it.itf, was_text)
 
 
-def _ip_link_name(itf: Interface, peer: int | str | None) -> tuple[str, str]:
+def _node_network(sc: _Scene, bridge: str) -> bool:
+    """Is this bridge of the lab the Kubernetes nodes' network (its ports lead to nodes)?"""
+    lab = sc.namespace(sc.lab_name)
+    ends = [i for i in (lab.interfaces if lab else ()) if i.master == bridge and i.peer]
+    nodes = {n.name for n in sc.topology.nodes}
+    return bool(ends) and all(i.peer.namespace in nodes for i in ends if i.peer)
+
+
+# Inside a Kubernetes node the ifindexes are the node's own and stay small: two digits of
+# room (four made every cable 24 pt wider, the 3-node picture 1500 pt wide).
+_K8S_DIGITS = 2
+
+
+def _in_cluster(sc: _Scene, it: _Item) -> bool:
+    """An interface of a Kubernetes node or pod, or the lab's end of a node's cable: drawn
+    compact (a rounded box, no MAC), so that nodes side by side with their pods stay
+    readable in a notebook."""
+    here = sc.namespace(it.ns)
+    if here is not None and here.node is not None:
+        return True
+    peer = it.itf.peer
+    there = sc.namespace(peer.namespace) if peer is not None and it.ns == sc.lab_name else None
+    return there is not None and there.node is not None
+
+
+def _ip_link_name(itf: Interface, peer: int | str | None,
+                  digits: int = _INDEX_DIGITS) -> tuple[str, str]:
     """A veth as `ip link` names it ("6: veth1a2b@if5", "3: veth1@veth0" when both ends
     are in one namespace), and the same with every number at its full width (the shape)."""
     def wide(n: int) -> str:
-        return "9" * max(_INDEX_DIGITS, len(str(n)))
+        return "9" * max(digits, len(str(n)))
 
     head, shape = f"{itf.index}: {itf.name}", f"{wide(itf.index)}: {itf.name}"
     if peer is None:  # a lost peer: its number is unknown here
@@ -608,12 +714,16 @@ def _ip_link_name(itf: Interface, peer: int | str | None) -> tuple[str, str]:
     return head + f"@if{peer}", shape + f"@if{wide(peer)}"
 
 
-def _veth_label(itf: Interface, peer: int | str | None, was: str | None) -> str:
+def _veth_label(itf: Interface, peer: int | str | None, was: str | None,
+                digits: int = _INDEX_DIGITS, mac: bool = True, more: str = "") -> str:
     """The `ip link` line in a cell of fixed width, left-aligned, so the drawing's geometry
-    does not depend on how many digits the ifindexes have; the details below it."""
-    head, shape = _ip_link_name(itf, peer)
+    does not depend on how many digits the ifindexes have; the details below it (`more`:
+    the routes leaving by it, as _route_lines writes them)."""
+    head, shape = _ip_link_name(itf, peer, digits)
     width = round(_CHAR_PT * len(shape) + 2)
-    small = _details(itf, was)
+    small = _details(itf if mac else replace(itf, mac=None), was)
+    if more:
+        small += more if small else more.removeprefix("<br/>")
     rows = [f'<tr><td align="left" fixedsize="true" width="{width}" height="13">'
             f"{_html(head)}</td></tr>"]
     if small:
@@ -635,11 +745,11 @@ def _details(itf: Interface, was: str | None) -> str:
     return "<br/>".join(_html(x) for x in lines)
 
 
-def _itf_label(itf: Interface, was: str | None = None) -> str:
+def _itf_label(itf: Interface, was: str | None = None, note: str | None = None) -> str:
     title = _html(itf.name)
     if itf.kind == "bridge" and itf.alias and itf.alias not in (itf.name, "bridge"):
         title = f"{_html(itf.name)} <font point-size=\"8\">({_html(itf.alias)})</font>"
-    small = _details(itf, was)
+    small = "<br/>".join(filter(None, (_html(note) if note else "", _details(itf, was))))
     return f"<{title}<br/><font point-size=\"8\">{small}</font>>" if small else f"<{title}>"
 
 
@@ -880,7 +990,8 @@ def _loose(sc: _Scene) -> dict[str, tuple[str, str]]:
         to = _leads_to(it)
         if it.itf.kind == "veth" and to is not None and to != sc.lab_name:
             end_of[to] = sc.ids[(it.ns, it.itf.name)]
-    stack = [ns.name for ns, _ in sc.namespaces if ns.kind != "lab"
+    # a Kubernetes node's pods hang off its own bridge, inside its box: never loose
+    stack = [ns.name for ns, _ in sc.namespaces if ns.kind != "lab" and ns.node is None
              and ns.name not in sc.ghosts and sc.items.get(ns.name)]
     out = {}
     for i, name in enumerate(stack):
@@ -904,7 +1015,8 @@ def _itf_edges(sc: _Scene, it: _Item, learned: dict[str, list[str]],
     out = []
     # Bridge port: the bridge above its port.
     if itf.master and (it.ns, itf.master) in sc.ids:
-        macs = sorted(learned.get(itf.name, []))
+        # Not on a Kubernetes node's ports: the label took a column of its own, 120 pt
+        macs = sorted(learned.get(itf.name, [])) if not _in_cluster(sc, it) else []
         lab = f", label={_q(chr(10).join(macs))}, fontcolor=\"{BRIDGE['line']}\"" if macs else ""
         out.append(f"  {_q(sc.ids[(it.ns, itf.master)])} -> {_q(me)} "
                    f"[dir=none, color=\"{_edge_color(faded, hot, BRIDGE['line'])}\""
@@ -1106,6 +1218,32 @@ def _stub_nodes(stubs: dict[str, str]) -> list[str]:
             f"fontsize=9, label={_q(label)}];" for sid, label in sorted(stubs.items())]
 
 
+# --- pass: inside a Kubernetes node -----------------------------------------------------------
+
+def _node_edges(sc: _Scene) -> list[str]:
+    """In each node's box, an invisible edge from its link to the node network (eth0) to each
+    of its bridges (dind0): routed, not bridged, so no edge joins them, and without one the
+    pod bridge floated to the node's left, its pods' cables crossing the node."""
+    out = []
+    for ns, _ in sc.namespaces:
+        if ns.node is None or ns.node != ns.name:
+            continue
+        items = sc.items.get(ns.name, [])
+        uplink = _node_uplink(sc, ns.name)
+        for it in items:
+            if it.itf.kind == "bridge" and uplink is not None:
+                out.append(f"  {_q(uplink)} -> {_q(sc.ids[(ns.name, it.itf.name)])} "
+                           "[style=invis];")
+    return out
+
+
+def _node_uplink(sc: _Scene, name: str) -> str | None:
+    """The node id of a node's veth into the lab (its eth0 on the node network)."""
+    return next((sc.ids[(name, it.itf.name)] for it in sc.items.get(name, [])
+                 if it.itf.kind == "veth" and it.itf.peer is not None
+                 and it.itf.peer.namespace == sc.lab_name), None)
+
+
 # --- pass: columns --------------------------------------------------------------------------
 
 #: the drawing's columns, left to right: published ports, bridges, the lab's ends of the veths
@@ -1116,6 +1254,10 @@ COLUMNS = ("ports", "bridges", "veth ends", "namespaces")
 # the columns before the namespaces. Not the ports': most drawings have none, and it would
 # make every one of them wider (the text smaller) for one cell's sake.
 _COLUMN_IN = {"ports": 0, "bridges": 1.7, "veth ends": 2.9, "namespaces": 0}
+
+
+# With Kubernetes nodes the lab's veth ends are compact boxes (`_in_cluster`): their width.
+_K8S_COLUMN_IN = {"veth ends": 2.1}
 
 
 def _columns(sc: _Scene) -> list[str]:
@@ -1134,10 +1276,16 @@ def _columns(sc: _Scene) -> list[str]:
             members["veth ends"].append(sc.ids[(sc.lab_name, itf.name)])
     if sc.lab_drawn:
         members["ports"] = [_port_id(rules[0]) for rules, _ in _ports(sc.topology, sc.before)]
-    members["namespaces"] = [sc.ids[(ns.name, sc.items[ns.name][0].itf.name)]
+    pods = {p.name for ps in _pods_by_node(sc).values() for p, _ in ps}
+    # A node's column member is its eth0 (its pods are further right, inside it).
+    members["namespaces"] = [_node_uplink(sc, ns.name) if ns.node == ns.name
+                             and _node_uplink(sc, ns.name) else
+                             sc.ids[(ns.name, sc.items[ns.name][0].itf.name)]
                              for ns, _ in sc.namespaces
-                             if ns.kind != "lab" and sc.items.get(ns.name)]
-    out = [f'  "column:{c}" [shape=box, style=invis, fixedsize=true, width={_COLUMN_IN[c]}, '
+                             if ns.kind != "lab" and sc.items.get(ns.name)
+                             and ns.name not in pods]
+    widths = dict(_COLUMN_IN, **(_K8S_COLUMN_IN if _pods_by_node(sc) else {}))
+    out = [f'  "column:{c}" [shape=box, style=invis, fixedsize=true, width={widths[c]}, '
            'height=0.01, label=""];' for c in COLUMNS]
     out.append("  " + " -> ".join(f'"column:{c}"' for c in COLUMNS) + " [style=invis];")
     out += [f'  {{rank=same; "column:{c}"; ' + "; ".join(_q(m) for m in ids) + "}"
@@ -1156,8 +1304,14 @@ def _ghost_lines(sc: _Scene) -> list[str]:
         return []
     lab = _q("cluster_" + _ns_id(sc.lab_name))
     out = [f"  subgraph {lab} {{"]
-    out += [f"    subgraph {_q('cluster_' + _ns_id(name))} {{ style=invis; }}"
-            for name in sc.ghosts]
+    # A pod's box is inside its node's: named again there (a subgraph is found by its name
+    # under its parent), or a new empty box would be hidden instead.
+    node_of = {p.name: node for node, ps in _pods_by_node(sc).items() for p, _ in ps}
+    for name in sc.ghosts:
+        box = f"subgraph {_q('cluster_' + _ns_id(name))} {{ style=invis; }}"
+        node = node_of.get(name)
+        out.append(f"    subgraph {_q('cluster_' + _ns_id(node))} {{ {box} }}" if node
+                   else f"    {box}")
     out.append("  }")
     out += [f"  {_q(sc.ids[(it.ns, it.itf.name)])} [style=invis];"
             for lst in sc.items.values() for it in lst if it.status == "ghost"]
@@ -1196,16 +1350,18 @@ def _highlight(sc: _Scene, hl: Highlight) -> list[str]:
     return out
 
 
-def _legend_table(with_diff: bool) -> str:
+def _legend_table(with_diff: bool, k8s: bool = False) -> str:
     cells = [f"<td bgcolor=\"{fill}\" color=\"{line}\" border=\"1\" >"
              f"<font point-size=\"8\">{text}</font></td>"
-             for text, fill, line in LEGEND + (LEGEND_DIFF if with_diff else ())]
+             for text, fill, line in LEGEND + (LEGEND_K8S if k8s else ())
+             + (LEGEND_DIFF if with_diff else ())]
     return ("<table border=\"0\" cellspacing=\"2\" cellpadding=\"3\"><tr>" + "".join(cells)
             + "</tr></table>")
 
 
-def _legend(with_diff: bool) -> str:
-    return f"  \"legend\" [shape=plaintext, style=\"\", label=<{_legend_table(with_diff)}>];"
+def _legend(with_diff: bool, k8s: bool = False) -> str:
+    return (f"  \"legend\" [shape=plaintext, style=\"\", "
+            f"label=<{_legend_table(with_diff, k8s)}>];")
 
 
 # --- pass: alike containers as grids (labkit.draw.group) ------------------------------------

@@ -12,6 +12,9 @@ NS = {"fill": "#fde8d4", "line": "#dd6b20"}
 BRIDGE = {"fill": "#c9efd3", "line": "#2f855a"}
 IFACE = {"fill": "#fff4b3", "line": "#b7950b"}
 PORT = {"fill": "#e9d8fd", "line": "#6b46c1"}
+# A Kubernetes node (its own network namespace, holding its pods' boxes): a machine of the
+# cluster, so drawn apart from the namespaces inside it.
+NODE = {"fill": "#edf2f7", "line": "#4a5568"}
 ADDED = "#d5006d"
 REMOVED = "#a0a0a0"
 REMOVED_FILL = "#f4f4f4"
@@ -33,7 +36,7 @@ GRID_WIDTH_PT = 300
 
 # The second line of a namespace's box: what kind of namespace it is.
 NS_KIND_WORDS = {"container": "container", "netns": "ip netns", "docker": "docker sandbox",
-                 "process": "held by a process"}
+                 "process": "held by a process", "pod": "pod"}
 
 # The legend, left to right: (words, fill, line).
 LEGEND = (("lab host", LAB["fill"], LAB["line"]),
@@ -42,6 +45,8 @@ LEGEND = (("lab host", LAB["fill"], LAB["line"]),
           ("interface", IFACE["fill"], IFACE["line"]),
           ("published port", PORT["fill"], PORT["line"]),
           ("↔ veth pair", "#ffffff", VETH))
+# Added to the legend when Kubernetes nodes are drawn.
+LEGEND_K8S = (("k8s node", NODE["fill"], NODE["line"]),)
 # Added to the legend when a diff is drawn.
 LEGEND_DIFF = ((f"<font color=\"{ADDED}\">added/changed</font>", "#ffffff", ADDED),
                (f"<font color=\"{REMOVED}\">removed</font>", REMOVED_FILL, REMOVED))

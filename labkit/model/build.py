@@ -8,6 +8,7 @@ and NAT rules. Nothing here fails on odd data: what cannot be linked becomes a P
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from labkit.model import kinds
@@ -25,6 +26,8 @@ from labkit.model.topology import (
     Interface,
     Lease,
     Namespace,
+    Node,
+    Pod,
     ProbeWarning,
     Route,
     Topology,
@@ -51,6 +54,9 @@ def name_and_kind(e: Raw) -> tuple[str, str]:
     if e.get("lab"):
         return "lab", "lab"
     containers = e.get("containers") or []
+    pod = _pod(containers)
+    if pod is not None:  # a Kubernetes pod: known by its name, as kubectl shows it
+        return (pod.name if pod.namespace == "default" else str(pod)), "pod"
     if containers:
         # The container that owns the sandbox, not one that joined it (--network container:).
         owners = [c for c in containers
@@ -66,6 +72,27 @@ def name_and_kind(e: Raw) -> tuple[str, str]:
     return f"pid {proc.get('pid', '?')}", "process"
 
 
+def _pod(containers: list[Raw]) -> Pod | None:
+    """The pod whose pause container owns this namespace (dockershim's labels), if any."""
+    sandbox = next((c for c in containers
+                    if (c.get("pod") or {}).get("type") == "podsandbox"), None)
+    if sandbox is None:
+        return None
+    p = sandbox["pod"]
+    return Pod(name=p["name"], namespace=p["namespace"], pause=sandbox["name"],
+               containers=tuple(sorted(c["pod"]["container"] for c in containers
+                                       if (c.get("pod") or {}).get("type") == "container"
+                                       and c["pod"]["name"] == p["name"])))
+
+
+def _node_of(e: Raw, nodes: set[str]) -> str | None:
+    """The node a namespace is on: its engine's, or, for a node's own, its `ip netns` name."""
+    on = {c["node"] for c in e.get("containers") or [] if c.get("node")}
+    if on:
+        return sorted(on)[0]
+    return next((n for n in e.get("netns") or [] if n in nodes), None)
+
+
 def from_raw(raw: Raw) -> Topology:
     """Link a raw scan into a Topology: names, veth peers across namespaces, masters, NAT."""
     warnings = [ProbeWarning(w["message"], w.get("namespace"), w.get("interface"),
@@ -75,12 +102,19 @@ def from_raw(raw: Raw) -> Topology:
     by_index = {e["inode"]: {lk["index"]: lk for lk in e.get("links", [])} for e in entries}
     bridge_alias = {n["bridge"]: n["name"] for n in raw.get("docker_networks", [])
                     if n.get("bridge")}
+    nodes = tuple(Node(n["name"], tuple(n.get("programs", ())), n.get("engine") is not None)
+                  for n in sorted(raw.get("nodes", ()), key=lambda n: n["name"]))
+    node_names = {n.name for n in nodes}
     namespaces = []
     for e in entries:
         scope = kinds.Scope(e, names, by_index, frozenset(_uplinks(e)))
         kind = ns_kinds[e["inode"]]
         interfaces = _interfaces(scope, bridge_alias if kind == "lab" else {}, warnings)
-        namespaces.append(_namespace(e, scope.name, kind, interfaces, scope.links))
+        ns = _namespace(e, scope.name, kind, interfaces, scope.links)
+        node = _node_of(e, node_names)
+        if node is not None:
+            ns = replace(ns, node=node, pod=_pod(e.get("containers") or []))
+        namespaces.append(ns)
     namespaces.sort(key=namespace_order)
 
     rules = parse_iptables_save(raw["nat"]) if raw.get("nat") else []
@@ -93,6 +127,7 @@ def from_raw(raw: Raw) -> Topology:
         bridge_nf=_bridge_nf(raw),
         proxies=tuple(sorted({p for p in proxies if p is not None}, key=str)),
         leases=tuple(sorted(Lease(**lease) for lease in raw.get("cni_leases", ()))),
+        nodes=nodes,
         warnings=tuple(sorted(set(warnings), key=lambda w: (
             w.level, w.namespace or "", w.interface or "", w.message))),
         probe=tuple(sorted((k, freeze(v)) for k, v in (raw.get("probe") or {}).items())),

@@ -21,8 +21,8 @@ from labkit.model.formats import SNAPSHOT_FORMAT
 from labkit.model.nat import Masquerade, PortMapping, Proxy
 
 __all__ = [
-    "Address", "Container", "Endpoint", "FdbEntry", "Interface", "Namespace", "ProbeWarning",
-    "Proxy", "Route", "Topology", "from_json",
+    "Address", "Container", "Endpoint", "FdbEntry", "Interface", "Namespace", "Node", "Pod",
+    "ProbeWarning", "Proxy", "Route", "Topology", "from_json",
 ]
 
 # br_netfilter's state (Topology.bridge_nf) in a learner's words.
@@ -33,7 +33,7 @@ BRIDGE_NF_WORDS = {"on": "bridged traffic goes through iptables",
 HOST_FACTS = ("forward_policy", "bridge_nf")
 
 # Namespace kinds, in the order they are listed and drawn.
-NAMESPACE_KINDS = ("lab", "container", "netns", "docker", "process")
+NAMESPACE_KINDS = ("lab", "container", "netns", "pod", "docker", "process")
 
 
 @dataclass(frozen=True)
@@ -115,6 +115,34 @@ class Container:
     image: str = ""  # as it was started ("busybox"); "" in snapshots recorded before it
 
 
+@dataclass(frozen=True)
+class Pod:
+    """A Kubernetes pod: its namespace is its pause container's (k8s_POD_...), which the
+    pod's containers join (`--network container:`)."""
+
+    name: str
+    namespace: str = "default"  # the Kubernetes namespace (not a network namespace)
+    containers: tuple[str, ...] = ()  # its containers' names in the pod, the pause one left out
+    pause: str = ""  # the pause container's Docker name
+
+    def __str__(self) -> str:
+        return f"{self.namespace}/{self.name}"
+
+
+@dataclass(frozen=True)
+class Node:
+    """A Kubernetes node of the lab (k8s/k8s-lab.sh): an `ip netns` namespace (and a mount
+    namespace) in which its programs run; a worker has an engine of its own."""
+
+    name: str  # its `ip netns` name, which is also its Kubernetes node name
+    programs: tuple[str, ...] = ()  # kubelet, kube-proxy, dockerd; etcd, kube-apiserver, ...
+    engine: bool = False  # a dockerd of its own runs its pods
+
+    @property
+    def role(self) -> str:
+        return "worker" if self.engine or "kubelet" in self.programs else "control plane"
+
+
 @dataclass(frozen=True, order=True)
 class Lease:
     """An address the CNI host-local plugin handed out (a file in /var/lib/cni/networks)."""
@@ -155,6 +183,10 @@ class Namespace:
     interfaces: tuple[Interface, ...] = ()
     routes: tuple[Route, ...] = ()
     fdb: tuple[FdbEntry, ...] = ()
+    # Kubernetes (absent from the JSON when None): the node it is on (for a node's own
+    # namespace, its own name), and for kind "pod" the pod.
+    node: str | None = None
+    pod: Pod | None = None
 
     def interface(self, name: str) -> Interface | None:
         return next((i for i in self.interfaces if i.name == name), None)
@@ -184,11 +216,16 @@ class Topology:
     proxies: tuple[Proxy, ...] = ()
     # host-local's leases (the CNI lessons), sorted.
     leases: tuple[Lease, ...] = ()
+    # Kubernetes nodes, by name (absent from the JSON when none).
+    nodes: tuple[Node, ...] = ()
     # How the probe ran (time taken, pyroute2 version): not part of the state.
     probe: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
     def namespace(self, name: str) -> Namespace | None:
         return next((n for n in self.namespaces if n.name == name), None)
+
+    def node(self, name: str) -> Node | None:
+        return next((n for n in self.nodes if n.name == name), None)
 
     @property
     def lab(self) -> Namespace | None:
@@ -251,9 +288,13 @@ class Topology:
                           key=interface_order)
             desc = ", ".join(f"{i.name} (uplink)" if (ns.name, i.name) in uplinks
                              else interface_short(i) for i in itfs) or "only lo"
-            also = [c.name for c in ns.containers if c.name != ns.name]
+            also = [c.name for c in ns.containers if c.name != ns.name and ns.pod is None]
             also += [n for n in ns.netns if n != ns.name]
             kind = ns.kind + (f"; also {', '.join(also)}" if also else "")
+            if ns.pod is not None:
+                kind = f"pod {ns.pod} on {ns.node}: {', '.join(ns.pod.containers)}"
+            elif ns.node is not None:
+                kind += f"; node {ns.node}" if ns.node != ns.name else "; node"
             lines.append(f"{ns.label} ({kind}): {desc}")
         for pm, target in self.published():
             lines.append(f"port {pm} ({target})")
@@ -332,11 +373,18 @@ def is_hairpin(m: Masquerade) -> bool:
 
 # --- JSON ---------------------------------------------------------------------------------
 
+#: fields left out of the JSON while they hold their default: added with Kubernetes, so every
+#: snapshot of a lab without a cluster keeps its bytes
+_OMITTED_WHEN_EMPTY = {("Namespace", "node"), ("Namespace", "pod"), ("Topology", "nodes")}
+
+
 def _to_plain(obj: Any) -> Any:
     if hasattr(obj, "__dataclass_fields__"):
         out = {}
         for f in fields(obj):
             v = getattr(obj, f.name)
+            if (type(obj).__name__, f.name) in _OMITTED_WHEN_EMPTY and not v:
+                continue
             if f.name in ("info", "probe"):
                 out[f.name] = {k: _to_plain(x) for k, x in v}
             else:
@@ -382,6 +430,8 @@ _NESTED: dict[tuple[str, str], type] = {
     ("Topology", "warnings"): ProbeWarning,
     ("Topology", "proxies"): Proxy,
     ("Topology", "leases"): Lease,
+    ("Topology", "nodes"): Node,
+    ("Namespace", "pod"): Pod,
     ("Namespace", "containers"): Container,
     ("Namespace", "interfaces"): Interface,
     ("Namespace", "routes"): Route,

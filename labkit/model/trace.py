@@ -71,7 +71,7 @@ def places(topo: Topology) -> list[Place]:
     uplinks = topo.uplinks()
     found = []
     for ns in topo.namespaces:
-        if ns.kind not in ("lab", "container", "netns", "process"):
+        if ns.kind not in ("lab", "container", "netns", "pod", "process"):
             continue
         for itf in ns.interfaces:
             if itf.kind == "loopback" or (ns.name, itf.name) in uplinks:
@@ -115,6 +115,12 @@ def in_namespace(ns: Namespace) -> str:
         return f"nsenter -t \"$(docker inspect -f '{{{{.State.Pid}}}}' {name})\" -n "
     if ns.kind == "process" and ns.pid:
         return f"nsenter -t {ns.pid} -n "
+    if ns.kind == "pod" and ns.pod is not None and ns.node:
+        # Its pause container's process, asked of its node's own engine (k8s/k8s-lab.sh: a
+        # node is a network and mount namespace of the lab, in the lab's pid namespace).
+        ask = (f"k8s-lab exec {shlex.quote(ns.node)} docker inspect -f '{{{{.State.Pid}}}}' "
+               f"{shlex.quote(ns.pod.pause)}")
+        return f"nsenter -t \"$({ask})\" -n "
     raise TraceError(f"cannot run commands in namespace {ns.name!r} ({ns.kind})")
 
 

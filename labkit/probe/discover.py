@@ -12,6 +12,7 @@ from typing import Any
 
 from labkit.probe.docker import Docker
 from labkit.probe.netns import DOCKER_NETNS_DIR, NETNS_DIRS, ns_inode, nsfs_dev
+from labkit.probe.nodes import node_programs, raw_nodes
 
 Entry = dict[str, Any]
 
@@ -44,8 +45,14 @@ class _Found:
         return entry
 
 
-def discover(docker: Docker | None, warnings: list[dict[str, Any]]) -> list[Entry]:
-    """Every network namespace reachable in the lab, one entry per inode."""
+def discover(docker: Docker | None, warnings: list[dict[str, Any]],
+             nodes: list[dict[str, Any]] | None = None,
+             engines: dict[str, Docker] | None = None) -> list[Entry]:
+    """Every network namespace reachable in the lab, one entry per inode.
+
+    `nodes`, when given, gets the Kubernetes nodes found (probe/nodes.py), whose engines'
+    containers are listed like the lab's, each tagged with its node; `engines` keeps those
+    engines' clients (and their caches) from one scan to the next."""
     found = _Found()
     # The lab's own namespace: the one its pid 1 (tini) lives in, or, in a lab without a pid
     # namespace of its own (rootless, namespace-only), its holder's (LABKIT_INIT_PID).
@@ -54,6 +61,9 @@ def discover(docker: Docker | None, warnings: list[dict[str, Any]]) -> list[Entr
     if docker is not None:
         _containers(found, docker, warnings)
     _named(found)
+    if nodes is not None:
+        _nodes(found, nodes, engines if engines is not None else {}, warnings,
+               os.readlink("/proc/self/ns/user") if holder else None)
     _held(found, os.environ.get("LABKIT_NETNS_DIR"))
     _sandboxes(found)
     _processes(found, os.readlink("/proc/self/ns/user") if holder else None)
@@ -62,19 +72,41 @@ def discover(docker: Docker | None, warnings: list[dict[str, Any]]) -> list[Entr
     return [_finish(e) for e in found.by_inode.values()]
 
 
-def _containers(found: _Found, docker: Docker, warnings: list[dict[str, Any]]) -> None:
+def _containers(found: _Found, docker: Docker, warnings: list[dict[str, Any]],
+                node: str | None = None) -> None:
     try:
         containers = docker.containers()
     except (OSError, ValueError, KeyError) as e:
-        warnings.append(warning(f"could not ask the lab's dockerd for containers ({e})"))
+        whose = f"node {node}'s" if node else "the lab's"
+        warnings.append(warning(f"could not ask {whose} dockerd for containers ({e})", node))
         return
     for c in containers:
+        if node is not None:
+            c = {**c, "node": node}
         paths = [c["sandbox"]] if c["sandbox"] else []
         if c["pid"]:
             paths.append(f"/proc/{c['pid']}/ns/net")
         if not any(found.add(p, containers=c) is not None for p in paths):
             warnings.append(warning("container is running but its namespace is gone",
                                     c["name"]))
+
+
+def _nodes(found: _Found, nodes: list[dict[str, Any]], engines: dict[str, Docker],
+           warnings: list[dict[str, Any]], userns: str | None) -> None:
+    """The Kubernetes nodes among the named namespaces, and their engines' containers."""
+    named = {ino: e["netns"][0] for ino, e in found.by_inode.items()
+             if e["netns"] and not e["lab"]}
+    nodes += raw_nodes(node_programs(named, userns))
+    for node in nodes:
+        engine = node["engine"]
+        socket = engine["socket"] if engine else None
+        if socket is None:
+            continue
+        if socket not in engines:
+            engines[socket] = Docker(socket, root=f"/proc/{engine['pid']}/root")
+        _containers(found, engines[socket], warnings, node["name"])
+    for gone in set(engines) - {n["engine"]["socket"] for n in nodes if n["engine"]}:
+        del engines[gone]
 
 
 def _named(found: _Found) -> None:
@@ -144,7 +176,9 @@ def _finish(e: Entry) -> Entry:
     """Sorted, de-duplicated names; the lowest holding pid stands for its processes."""
     e["containers"] = sorted(
         ({"name": c["name"], "id": c["id"], "network_mode": c["network_mode"],
-          "networks": c["networks"], "image": c.get("image", "")} for c in e["containers"]),
+          "networks": c["networks"], "image": c.get("image", ""),
+          # a node engine's containers only (probe/nodes.py): absent elsewhere
+          **{k: c[k] for k in ("node", "pod") if k in c}} for c in e["containers"]),
         key=lambda c: c["name"])
     e["netns"] = sorted(set(e["netns"]))
     e["sandboxes"] = sorted(set(e["sandboxes"]))

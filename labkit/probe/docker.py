@@ -18,9 +18,14 @@ class Docker:
     while the container runs, and the cache is checked against /proc on every refresh.
     """
 
-    def __init__(self, path: str = DOCKER_SOCKET) -> None:
+    def __init__(self, path: str = DOCKER_SOCKET, root: str | None = None) -> None:
         self.path = path
+        # A node's engine (labkit.probe.nodes) sees the files of its own mount namespace:
+        # its sandbox paths are read through `root` (/proc/<its pid>/root), and the images
+        # a kubelet starts by id are named by their tag.
+        self.root = root
         self._inspect: dict[str, dict[str, Any]] = {}
+        self._tags: dict[str, str] = {}
 
     def _get(self, url: str) -> Any:
         conn = http.client.HTTPConnection("docker", timeout=5)
@@ -39,22 +44,27 @@ class Docker:
             conn.close()
 
     def containers(self) -> list[dict[str, Any]]:
-        """Running containers: name, id, image, network mode, pid, sandbox path, networks."""
+        """Running containers: name, id, image, network mode, pid, sandbox path, networks;
+        a Kubernetes pod's containers (a kubelet's dockershim labels them) also their pod."""
         out = []
         listed = self._get("/containers/json")
         for c in listed:
             info = self._details(c["Id"])
-            out.append({
+            entry = {
                 "name": c["Names"][0].lstrip("/") if c.get("Names") else c["Id"][:12],
                 "id": c["Id"],
                 # As the container was started ("busybox", "nginx:1.25"): what the drawing
                 # groups alike containers by.
-                "image": c.get("Image") or "",
+                "image": self._image(c.get("Image") or ""),
                 "network_mode": (c.get("HostConfig") or {}).get("NetworkMode", ""),
                 "networks": sorted((c.get("NetworkSettings") or {}).get("Networks") or {}),
                 "pid": info["pid"],
                 "sandbox": info["sandbox"],
-            })
+            }
+            pod = pod_of(c.get("Labels") or {})
+            if pod is not None:
+                entry["pod"] = pod
+            out.append(entry)
         for gone in set(self._inspect) - {c["Id"] for c in listed}:
             del self._inspect[gone]
         return out
@@ -65,11 +75,20 @@ class Docker:
             full = self._get(f"/containers/{cid}/json")
             info = {
                 "pid": full["State"].get("Pid") or 0,
-                "sandbox": full["NetworkSettings"].get("SandboxKey") or "",
+                "sandbox": in_root(self.root, full["NetworkSettings"].get("SandboxKey") or ""),
                 "started": full["State"].get("StartedAt", ""),
             }
             self._inspect[cid] = info
         return info
+
+    def _image(self, image: str) -> str:
+        """The image as a learner names it: a node engine's kubelet starts images by id."""
+        if self.root is None or not image.startswith("sha256:"):
+            return image
+        if image not in self._tags:
+            for im in self._get("/images/json"):
+                self._tags[im["Id"]] = next(iter(im.get("RepoTags") or []), im["Id"][7:19])
+        return self._tags.get(image, image[7:19])
 
     def networks(self) -> list[dict[str, Any]]:
         """Docker networks with the bridge device each one uses (docker0, br-<id>)."""
@@ -84,6 +103,46 @@ class Docker:
             out.append({"name": n["Name"], "id": n["Id"], "driver": n.get("Driver"),
                         "bridge": bridge, "subnets": subnets})
         return out
+
+
+#: the labels a kubelet's dockershim puts on the containers it makes (pkg/kubelet/dockershim)
+POD_LABELS = {"name": "io.kubernetes.pod.name", "namespace": "io.kubernetes.pod.namespace",
+              "container": "io.kubernetes.container.name", "type": "io.kubernetes.docker.type"}
+
+
+def pod_of(labels: dict[str, str]) -> dict[str, str] | None:
+    """The pod a container belongs to, from its labels: pod name and namespace, the
+    container's name in the pod ("POD" for the pause container), and its type ("podsandbox"
+    for the pause container, "container" for the others). None for any other container."""
+    if POD_LABELS["name"] not in labels:
+        return None
+    return {k: labels.get(label, "") for k, label in POD_LABELS.items()}
+
+
+def in_root(root: str | None, path: str) -> str:
+    """`path` as seen by a process whose root is `root` (/proc/<pid>/root), from here: each
+    symlink on the way resolved inside that root (an absolute one, /var/run -> /run, would
+    otherwise lead back to our own /run). `path` itself when `root` is None or it is empty."""
+    if root is None or not path:
+        return path
+    parts = [p for p in path.split("/") if p]
+    done: list[str] = []
+    hops = 0
+    while parts:
+        part = parts.pop(0)
+        here = os.path.join(root, *done, part)
+        if os.path.islink(here) and hops < 40:
+            hops += 1
+            target = os.readlink(here)
+            if target.startswith("/"):
+                done = []
+            parts = [p for p in target.split("/") if p] + parts
+            continue
+        if part == "..":
+            done = done[:-1]
+        elif part != ".":
+            done.append(part)
+    return os.path.join(root, *done)
 
 
 def still_there(info: dict[str, Any]) -> bool:

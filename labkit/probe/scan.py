@@ -36,6 +36,7 @@ class Probe:
 
         self._socket = Rtnl
         self.docker = Docker(docker_socket) if os.path.exists(docker_socket) else None
+        self.engines: dict[str, Docker] = {}  # Kubernetes nodes' own (probe/nodes.py)
         self.nat = nat
 
     def scan(self) -> dict[str, Any]:
@@ -50,12 +51,13 @@ class Probe:
                 docker_networks = self.docker.networks()
             except (OSError, ValueError, KeyError) as e:
                 warnings.append(warning(f"could not list the lab's docker networks ({e})"))
-        entries = discover(self.docker, warnings)
+        nodes: list[dict[str, Any]] = []
+        entries = discover(self.docker, warnings, nodes, self.engines)
         namespaces = self._read_all(entries, warnings)
         userns = os.readlink("/proc/self/ns/user") if os.environ.get("LABKIT_INIT_PID") else None
         proxies = docker_proxies(userns)
         texts = tables(save, warnings) if save is not None else {}
-        return {
+        out = {
             "raw_format": RAW_FORMAT,
             "namespaces": namespaces,
             "docker_networks": docker_networks,
@@ -68,6 +70,9 @@ class Probe:
             "probe": {"elapsed_ms": round((time.perf_counter() - t0) * 1000, 1),
                       "pyroute2": pyroute2_version()},
         }
+        if nodes:  # only a lab with a Kubernetes cluster in it: other scans stay as they were
+            out["nodes"] = nodes
+        return out
 
     def _read_all(self, entries: list[Entry], warnings: list[dict[str, Any]]) -> list[Entry]:
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)

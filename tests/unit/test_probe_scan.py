@@ -91,10 +91,10 @@ def probe(monkeypatch, tmp_path):
 
     monkeypatch.setattr(scan.os, "open", fake_open)
     monkeypatch.setattr(scan, "inside", fake_inside)
-    monkeypatch.setattr(scan, "discover", lambda docker, warnings: [dict(e) for e in entries])
+    monkeypatch.setattr(scan, "discover", lambda docker, warnings, *_: [dict(e) for e in entries])
     FakeIPRoute.closed = []
     p = scan.Probe.__new__(scan.Probe)
-    p._socket, p.docker, p.nat = FakeIPRoute, None, False
+    p._socket, p.docker, p.nat, p.engines = FakeIPRoute, None, False, {}
     return p
 
 

@@ -37,7 +37,7 @@ class Explorer(_Readable, W.VBox):
     def refresh(self) -> None:
         self.topology = self.lab.snapshot()
         names = [ns.name for ns in self.topology.namespaces
-                 if ns.kind in ("lab", "container", "netns", "process")]
+                 if ns.kind in ("lab", "container", "netns", "pod", "process")]
         keep = self.namespace.value if self.namespace.value in names else None
         self.names = names
         self.namespace.options = names
