@@ -1,45 +1,88 @@
 #!/bin/bash
-# k8s-lab: a real Kubernetes v1.20.2 control plane inside the lab (issue 15).
+# k8s-lab: the articles' three-node Kubernetes v1.20.2 cluster inside the lab (issue 15).
 #
-#   k8s-lab up      start etcd, kube-apiserver, kube-controller-manager, kube-scheduler and
-#                   write the kubeconfig (plain `kubectl get ns` then works)
-#   k8s-lab down    stop them all and remove the cluster's data (etcd's included)
-#   k8s-lab status  which of them run, with their pids and memory
+#   k8s-lab up               start the cluster, print how long it took
+#   k8s-lab down             stop every process of it and remove all it made (reports what)
+#   k8s-lab status           each node's processes with their pids and memory (RSS)
+#   k8s-lab exec NODE CMD..  run CMD on a node: its network and mount namespaces, its own
+#                            dockerd as `docker` (the articles' `docker exec -it kube-node-1 bash`)
 #
-# Everything listens on the lab's loopback only (K8S_LAB_ADDRESS): the cluster's traffic
-# never leaves the lab. The binaries were built from Debian's source package (k8s/Dockerfile).
+# The layout is kubeadm-dind-cluster's, the articles' cluster: nodes on 10.192.0.0/24
+# (kube-master .2, kube-node-1 .3, kube-node-2 .4) joined by the bridge kube-br0 (10.192.0.1)
+# in the lab's root namespace; pod network 10.244.0.0/16 with 10.244.<index+1>.0/24 per node
+# on the CNI bridge dind0 (network dindnet), routes between nodes (no overlay); services
+# 10.96.0.0/12. Every address is the lab's own: the cluster's traffic never leaves the lab.
+#
+# A node here is a network namespace plus a mount namespace of the lab (one kernel, one
+# filesystem underneath): the mount namespace gives each node its own /run, /var/lib/docker,
+# /var/lib/kubelet, /etc/cni/net.d, /var/lib/cni and /var/log/pods, as a node machine has.
+# kube-master runs etcd, kube-apiserver, kube-controller-manager and kube-scheduler (no
+# kubelet: its pod CIDR 10.244.1.0/24 stays unused). Each worker runs a dockerd of its own
+# (with its containerd), a real kubelet with its built-in dockershim and a kube-proxy.
+# Why a dockerd per node: a kubelet takes every k8s_* container of its engine for its own and
+# removes the sandboxes it did not make, so two kubelets on one engine kill each other's pods.
 set -u
-ADDR=${K8S_LAB_ADDRESS:-127.0.0.1}
-DATA=${K8S_LAB_DATA:-/var/lib/k8s-lab}   # etcd's data, keys, tokens: removed by `down`
+DATA=${K8S_LAB_DATA:-/var/lib/k8s-lab}   # keys, etcd's data, the nodes' files: removed by `down`
 RUN=${K8S_LAB_RUN:-/run/k8s-lab}         # pid files
 LOGS=${K8S_LAB_LOGS:-/var/log/k8s-lab}
 KUBECONFIG_PATH=${KUBECONFIG:-/root/.kube/config}
-SERVICE_CIDR=10.96.0.0/12                # kubeadm-dind-cluster's, the articles' cluster
+BRIDGE=kube-br0
+NODE_NET=10.192.0
+MASTER=kube-master
+WORKERS="kube-node-1 kube-node-2"
+SERVICE_CIDR=10.96.0.0/12
 CLUSTER_CIDR=10.244.0.0/16
-COMPONENTS="etcd kube-apiserver kube-controller-manager kube-scheduler"
+APISERVER=https://$NODE_NET.2:6443
+CONTROL="etcd kube-apiserver kube-controller-manager kube-scheduler"
+NODE_PROCS="dockerd kubelet kube-proxy"
+LIB=/usr/local/lib/k8s-lab
+# The images every node's engine starts with (saved from the lab's engine: no registry).
+NODE_IMAGES="k8s.gcr.io/pause:3.2 busybox:latest"
+# What a node has of its own, over the lab's folders of the same name (node_files).
+BIND_TARGETS="/var/lib/kubelet /var/lib/dockershim /etc/cni/net.d /var/lib/cni /var/log/pods /var/log/containers"
 
 say() { echo "k8s-lab: $*"; }
 die() { echo "k8s-lab: $*" >&2; exit 1; }
 
-running() {  # component -> true when its pid file names a live process of that name
+index() { case $1 in kube-master) echo 1 ;; kube-node-1) echo 2 ;; kube-node-2) echo 3 ;; esac; }
+node_ip() { echo "$NODE_NET.$(( $(index "$1") + 1 ))"; }
+pod_cidr() { echo "10.244.$(index "$1").0/24"; }
+
+pidfile() { echo "$RUN/pids/$1.$2"; }  # node process -> its pid file
+running() {  # node process -> true when its pid file names a live process of that name
   local pid
-  pid=$(cat "$RUN/$1.pid" 2>/dev/null) || return 1
-  [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "${1:0:15}" ]
+  pid=$(cat "$(pidfile "$1" "$2")" 2>/dev/null) || return 1
+  [ -n "$pid" ] && [ "$(cat /proc/"$pid"/comm 2>/dev/null)" = "${2:0:15}" ]
 }
 
-start() {  # component args... : in the background, in a session of its own, logging to a file
-  local name=$1; shift
-  setsid "$name" "$@" >"$LOGS/$name.log" 2>&1 < /dev/null &
-  echo $! > "$RUN/$name.pid"
+node_mnt() {  # node -> its mount namespace: the one its dockerd holds (see node_engine)
+  running "$1" dockerd && echo "/proc/$(cat "$(pidfile "$1" dockerd)")/ns/mnt"
 }
 
-wait_for() {  # what seconds command... : poll until the command succeeds
-  local what=$1 secs=$2; shift 2
+on_node() {  # node cmd... : in the node's network namespace (and its mount namespace, if made)
+  local node=$1 mnt; shift
+  if mnt=$(node_mnt "$node"); then
+    nsenter --net=/run/netns/"$node" --mount="$mnt" "$@"
+  else
+    nsenter --net=/run/netns/"$node" "$@"
+  fi
+}
+
+start() {  # node process args... : on the node, in a session of its own, logging to a file
+  local node=$1 name=$2 mnt=; shift 2
+  [ -z "${MNT:-}" ] || mnt=$(node_mnt "$node") || { say "$node has no dockerd"; return 1; }
+  setsid nsenter --net=/run/netns/"$node" ${mnt:+--mount="$mnt"} "$name" "$@" \
+    >"$LOGS/$node.$name.log" 2>&1 < /dev/null &
+  echo $! > "$(pidfile "$node" "$name")"
+}
+
+wait_for() {  # log seconds command... : poll until the command succeeds
+  local log=$1 secs=$2; shift 2
   local end=$((SECONDS + secs))
   until "$@" >/dev/null 2>&1; do
     if [ $SECONDS -ge $end ]; then
-      say "$what did not come up within ${secs} s; last lines of its log:"
-      tail -n 15 "$LOGS/$what.log" >&2
+      say "$log did not come up within ${secs} s; last lines of $LOGS/$log.log:"
+      tail -n 15 "$LOGS/$log.log" >&2
       return 1
     fi
     sleep 0.3
@@ -63,7 +106,7 @@ kind: Config
 clusters:
 - name: lab
   cluster:
-    server: https://$ADDR:6443
+    server: $APISERVER
     certificate-authority: $DATA/pki/apiserver.crt
 users:
 - name: admin
@@ -77,101 +120,250 @@ EOF
   chmod 600 "$1"
 }
 
-up() {
-  for c in $COMPONENTS; do
-    running "$c" && die "$c is already running: \`k8s-lab down\` first"
+node_network() {  # the bridge, each node's namespace with eth0, and the routes between nodes
+  ip link add "$BRIDGE" type bridge && ip addr add "$NODE_NET.1/24" dev "$BRIDGE" \
+    && ip link set "$BRIDGE" up || return 1
+  # With br_netfilter, frames bridged between nodes pass the lab's FORWARD chain, whose policy
+  # an engine may set to DROP: let the nodes' frames through (removed by `down`).
+  iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT
+  local node peer
+  for node in $MASTER $WORKERS; do
+    ip netns add "$node" || return 1
+    ip link add "ve-$node" type veth peer name eth0 netns "$node"
+    ip link set "ve-$node" master "$BRIDGE" up
+    ip -n "$node" addr add "$(node_ip "$node")/24" dev eth0
+    ip -n "$node" link set lo up && ip -n "$node" link set eth0 up
   done
-  local t0=$SECONDS
-  rm -rf "$DATA"
-  mkdir -p "$DATA" "$RUN" "$LOGS" "$(dirname "$KUBECONFIG_PATH")"
-  keys
+  # Every pod CIDR of a worker is reached through that worker (kubeadm-dind-cluster's static
+  # routes), from the other nodes and from the lab itself (so `curl POD-IP` works there too).
+  for peer in $WORKERS; do
+    for node in $MASTER $WORKERS; do
+      [ "$node" = "$peer" ] || ip -n "$node" route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")"
+    done
+    ip route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")"
+  done
+}
 
-  start etcd --name lab --data-dir "$DATA/etcd" \
-    --listen-client-urls "http://$ADDR:2379" --advertise-client-urls "http://$ADDR:2379" \
-    --listen-peer-urls "http://$ADDR:2380" --initial-advertise-peer-urls "http://$ADDR:2380" \
-    --initial-cluster "lab=http://$ADDR:2380"
-  wait_for etcd 30 curl -sf "http://$ADDR:2379/health" || return 1
+node_files() {  # node : its files, and the binds that make them the usual paths in its namespace
+  local node=$1 d=$DATA/nodes/$1 kv f
+  mkdir -p "$d"/{run,docker,kubelet,dockershim,cni-conf,cni,log-pods,log-containers,sysctl}
+  # The node's CNI network, as kubeadm-dind-cluster wrote it on every node (the articles'
+  # /etc/cni/net.d/cni.conf), its own pod CIDR in it.
+  local cidr; cidr=$(pod_cidr "$node")
+  cat > "$d/cni-conf/cni.conf" <<EOF
+{
+  "cniVersion": "0.3.1",
+  "name": "dindnet",
+  "type": "bridge",
+  "bridge": "dind0",
+  "isDefaultGateway": true,
+  "hairpinMode": false,
+  "ipMasq": true,
+  "ipam": {
+    "type": "host-local",
+    "ranges": [[{"subnet": "$cidr", "gateway": "${cidr%.0/24}.1"}]]
+  }
+}
+EOF
+  # The kubelet wants vm.overcommit_memory=1, vm.panic_on_oom=0, kernel.panic=10,
+  # kernel.panic_on_oops=1, kernel.keys.root_maxkeys=1000000 and kernel.keys.root_maxbytes=
+  # 25000000, and writes those that differ. None is per namespace: from the lab they would
+  # change the learner's kernel. In the node's mount namespace a file holding the wanted value
+  # covers each: it reads them back and writes nothing (--protect-kernel-defaults: it would
+  # refuse to start rather than write).
+  local binds=""
+  for kv in vm/overcommit_memory=1 vm/panic_on_oom=0 kernel/panic=10 kernel/panic_on_oops=1 \
+            kernel/keys/root_maxkeys=1000000 kernel/keys/root_maxbytes=25000000; do
+    f=${kv%%=*}; echo "${kv#*=}" > "$d/sysctl/${f//\//.}"
+    binds="$binds mount --bind $d/sysctl/${f//\//.} /proc/sys/$f &&"
+  done
+  # The binds' targets must exist in the lab's view: those made here are listed for `down`.
+  local t
+  for t in $BIND_TARGETS; do
+    [ -d "$t" ] || { mkdir -p "$t" && echo "$t" >> "$RUN/made-dirs"; }
+  done
+  echo "$binds
+    mount --bind $d/run /run && mount --bind $d/docker /var/lib/docker &&
+    mount --bind $d/kubelet /var/lib/kubelet && mount --bind $d/dockershim /var/lib/dockershim &&
+    mount --bind $d/cni-conf /etc/cni/net.d && mount --bind $d/cni /var/lib/cni &&
+    mount --bind $d/log-pods /var/log/pods && mount --bind $d/log-containers /var/log/containers" \
+    > "$d/binds.sh"
+}
 
-  # The kubernetes Service's endpoints must be a node's address; loopback is refused ("may not
-  # be in the loopback range"), so on loopback the apiserver writes none.
-  local reconciler=
-  case $ADDR in 127.*) reconciler="--endpoint-reconciler-type none" ;; esac
-  # --kubelet-preferred-address-types InternalIP: a kubelet (logs, exec) is reached at its node
-  # address, never by looking its name up: the lab's resolver is outside the lab.
+node_engine() {  # node : its own dockerd (and containerd), seeded from the lab's engine
+  local node=$1
+  # No bridge, NAT or iptables of its own: the pods' network is CNI's, made by the kubelet.
+  # vfs: the node's /var/lib/docker is on the lab's overlay root (two small images only).
+  # The node's mount namespace is made here and held by its dockerd (unshare and sh exec it):
+  # the kubelet and kube-proxy join it, and it goes when dockerd stops.
+  setsid nsenter --net=/run/netns/"$node" unshare --mount --propagation private \
+    sh -c ". $DATA/nodes/$node/binds.sh && exec dockerd --bridge=none --iptables=false \
+      --ip-masq=false --ip-forward=false --storage-driver vfs" \
+    >"$LOGS/$node.dockerd.log" 2>&1 < /dev/null &
+  echo $! > "$(pidfile "$node" dockerd)"
+  wait_for "$node.dockerd" 60 on_node "$node" docker info || return 1
+  # shellcheck disable=SC2086
+  docker save $NODE_IMAGES | on_node "$node" docker load -q >/dev/null || return 1
+}
+
+node_agents() {  # node : its kubelet and kube-proxy
+  local node=$1 ip; ip=$(node_ip "$node")
+  [ -e /dev/kmsg ] || ln -s /dev/null /dev/kmsg  # cadvisor's OOM watcher opens it
+  # --cgroups-per-qos=false --enforce-node-allocatable=: no kubepods cgroups on the machine's
+  # hierarchy; evictions off (the lab's disk is the learner's: its fill level is not ours).
+  MNT=1 start "$node" kubelet --v=2 --kubeconfig "$DATA/admin.conf" \
+    --hostname-override "$node" --node-ip "$ip" --address "$ip" \
+    --healthz-bind-address 127.0.0.1 --read-only-port 0 \
+    --network-plugin=cni --cni-bin-dir=/usr/lib/cni --cni-conf-dir=/etc/cni/net.d \
+    --pod-infra-container-image=k8s.gcr.io/pause:3.2 --fail-swap-on=false \
+    --cgroup-driver=cgroupfs --cgroups-per-qos=false --enforce-node-allocatable= \
+    --protect-kernel-defaults=true --eviction-hard= \
+    --image-gc-high-threshold=100 --image-gc-low-threshold=99
+  # iptables mode; conntrack settings 0 = leave the kernel's as they are (they are global).
+  MNT=1 start "$node" kube-proxy --kubeconfig "$DATA/admin.conf" --hostname-override "$node" \
+    --bind-address "$ip" --proxy-mode iptables --cluster-cidr "$CLUSTER_CIDR" \
+    --healthz-bind-address 127.0.0.1:10256 --metrics-bind-address 127.0.0.1:10249 \
+    --conntrack-max-per-core=0 --conntrack-tcp-timeout-established=0 \
+    --conntrack-tcp-timeout-close-wait=0
+}
+
+control_plane() {
+  local m=$MASTER ip; ip=$(node_ip $MASTER)
+  start $m etcd --name lab --data-dir "$DATA/etcd" \
+    --listen-client-urls http://127.0.0.1:2379 --advertise-client-urls http://127.0.0.1:2379 \
+    --listen-peer-urls http://127.0.0.1:2380 --initial-advertise-peer-urls http://127.0.0.1:2380 \
+    --initial-cluster lab=http://127.0.0.1:2380
+  wait_for $m.etcd 30 on_node $m curl -sf http://127.0.0.1:2379/health || return 1
   # 1.20 refuses an insecure port other than 0: a secure port with a certificate it makes in
   # --cert-dir, the static token above, and a key to sign service-account tokens with.
-  start kube-apiserver --etcd-servers "http://$ADDR:2379" \
-    --bind-address "$ADDR" --advertise-address "$ADDR" --secure-port 6443 --insecure-port 0 \
+  # --advertise-address: the `kubernetes` Service's endpoint is kube-master's address.
+  # --kubelet-preferred-address-types InternalIP: a kubelet (logs, exec) is reached at its node
+  # address, never by looking its name up: the lab's resolver is outside the lab.
+  start $m kube-apiserver --etcd-servers http://127.0.0.1:2379 \
+    --bind-address "$ip" --advertise-address "$ip" --secure-port 6443 --insecure-port 0 \
     --cert-dir "$DATA/pki" --token-auth-file "$DATA/tokens.csv" \
     --service-account-key-file "$DATA/pki/sa.pub" \
     --service-account-signing-key-file "$DATA/pki/sa.key" \
     --service-account-issuer https://kubernetes.default.svc.cluster.local \
     --service-cluster-ip-range "$SERVICE_CIDR" --authorization-mode Node,RBAC \
-    --allow-privileged=true --kubelet-preferred-address-types InternalIP \
-    $reconciler
-  wait_for kube-apiserver 90 curl -sf --cacert "$DATA/pki/apiserver.crt" \
-    -H "Authorization: Bearer $TOKEN" "https://$ADDR:6443/readyz" || return 1
+    --allow-privileged=true --kubelet-preferred-address-types InternalIP
+  wait_for $m.kube-apiserver 90 curl -sf --cacert "$DATA/pki/apiserver.crt" \
+    -H "Authorization: Bearer $TOKEN" "$APISERVER/readyz" || return 1
   kubeconfig "$KUBECONFIG_PATH" "$TOKEN"
-  # The controllers and the scheduler use the same kubeconfig (the lab has one user).
+  # The controllers, the scheduler and the nodes' agents use the same kubeconfig (one user).
   cp "$KUBECONFIG_PATH" "$DATA/admin.conf"
-
-  # --address/--bind-address: their health ports on loopback too (10252/10257, 10251/10259),
-  # which is also where `kubectl get componentstatuses` looks.
-  start kube-controller-manager --kubeconfig "$DATA/admin.conf" \
-    --address "$ADDR" --bind-address "$ADDR" --leader-elect=false \
+  # Their health ports (10252/10257, 10251/10259) on kube-master's loopback.
+  start $m kube-controller-manager --kubeconfig "$DATA/admin.conf" \
+    --address 127.0.0.1 --bind-address 127.0.0.1 --leader-elect=false \
     --service-account-private-key-file "$DATA/pki/sa.key" \
     --root-ca-file "$DATA/pki/apiserver.crt" \
     --service-cluster-ip-range "$SERVICE_CIDR" --cluster-cidr "$CLUSTER_CIDR"
-  start kube-scheduler --kubeconfig "$DATA/admin.conf" \
-    --address "$ADDR" --bind-address "$ADDR" --leader-elect=false
-  wait_for kube-controller-manager 60 curl -sf "http://$ADDR:10252/healthz" || return 1
-  wait_for kube-scheduler 60 curl -sf "http://$ADDR:10251/healthz" || return 1
+  start $m kube-scheduler --kubeconfig "$DATA/admin.conf" \
+    --address 127.0.0.1 --bind-address 127.0.0.1 --leader-elect=false
+  wait_for $m.kube-controller-manager 60 on_node $m curl -sf http://127.0.0.1:10252/healthz || return 1
+  wait_for $m.kube-scheduler 60 on_node $m curl -sf http://127.0.0.1:10251/healthz || return 1
+}
+
+present() {  # true when anything of the cluster is there
+  [ -e "$DATA" ] || [ -e "$RUN" ] || [ -e "$KUBECONFIG_PATH" ] || ip link show "$BRIDGE" >/dev/null 2>&1 \
+    || ip netns list 2>/dev/null | grep -qE '^kube-(master|node-[12])( |$)'
+}
+
+up() {
+  present && die "a cluster is there already: \`k8s-lab down\` first"
+  local t0=$SECONDS node
+  mkdir -p "$DATA/nodes" "$RUN/pids" "$LOGS" "$(dirname "$KUBECONFIG_PATH")"
+  keys
+  node_network || return 1
+  for node in $WORKERS; do node_files "$node" || return 1; done
+  # The nodes' engines start while the control plane does (each takes a few seconds).
+  local pids="" rc=0
+  for node in $WORKERS; do node_engine "$node" & pids="$pids $!"; done
+  control_plane || rc=1
+  for p in $pids; do wait "$p" || rc=1; done
+  [ $rc = 0 ] || return 1
+  for node in $WORKERS; do node_agents "$node"; done
+  local wanted; wanted=$(echo $WORKERS | wc -w)
+  wait_for kube-node-1.kubelet 90 sh -c "[ \$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ') = $wanted ]" || return 1
+  # The node's pod CIDR on its Node object too (kubectl get nodes -o wide shows the articles').
+  for node in $WORKERS; do
+    kubectl patch node "$node" -p "{\"spec\":{\"podCIDR\":\"$(pod_cidr "$node")\",\"podCIDRs\":[\"$(pod_cidr "$node")\"]}}" >/dev/null
+  done
   # Pods need their namespace's default service account, which the controllers make.
-  wait_for kube-controller-manager 60 kubectl --kubeconfig "$KUBECONFIG_PATH" \
-    -n default get serviceaccount default || return 1
-  say "up in $((SECONDS - t0)) s: Kubernetes $(kube-apiserver --version | awk '{print $2}') on https://$ADDR:6443 (kubeconfig $KUBECONFIG_PATH; logs in $LOGS)"
+  wait_for kube-master.kube-controller-manager 60 kubectl -n default get serviceaccount default || return 1
+  say "up in $((SECONDS - t0)) s: Kubernetes $(kube-apiserver --version | awk '{print $2}') at $APISERVER; nodes $MASTER $(node_ip $MASTER) (control plane), $(for n in $WORKERS; do printf '%s %s (pods %s) ' "$n" "$(node_ip "$n")" "$(pod_cidr "$n")"; done)(kubeconfig $KUBECONFIG_PATH; logs in $LOGS)"
+}
+
+stop_pid() {  # node process : TERM, then KILL after 5 s; echoes the name if one was stopped
+  local pid
+  running "$1" "$2" || { rm -f "$(pidfile "$1" "$2")"; return; }
+  pid=$(cat "$(pidfile "$1" "$2")")
+  kill -TERM "$pid" 2>/dev/null
+  for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -KILL "$pid" 2>/dev/null && say "$1's $2 ($pid) did not stop on TERM: killed" >&2
+  rm -f "$(pidfile "$1" "$2")"
+  echo "$1/$2"
 }
 
 down() {
-  local c pid stopped=
-  # the reverse order: the clients first, etcd last (a kubelet too, if one was started)
-  for c in kubelet kube-scheduler kube-controller-manager kube-apiserver etcd; do
-    running "$c" || { rm -f "$RUN/$c.pid"; continue; }
-    pid=$(cat "$RUN/$c.pid")
-    kill -TERM "$pid" 2>/dev/null
-    for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    kill -KILL "$pid" 2>/dev/null && say "$c ($pid) did not stop on TERM: killed"
-    rm -f "$RUN/$c.pid"
-    stopped="$stopped $c"
+  local node stopped="" removed="" pods n
+  for node in $WORKERS; do
+    for n in kubelet kube-proxy; do stopped="$stopped $(stop_pid "$node" $n)"; done
+    # The pods' containers, killed at once (a busybox PID 1 ignores TERM: dockerd would wait).
+    if running "$node" dockerd; then
+      pods=$(on_node "$node" docker ps -aq 2>/dev/null)
+      [ -z "$pods" ] || { on_node "$node" docker rm -f $pods >/dev/null 2>&1
+                          removed="$removed $(echo "$pods" | wc -w) pod container(s) on $node,"; }
+    fi
+    stopped="$stopped $(stop_pid "$node" dockerd)"  # its containerd and shims go with it
   done
-  # Anything of the cluster's still running (started by hand, or its pid file lost).
-  for c in $COMPONENTS kubelet; do
-    pkill -KILL -x "${c:0:15}" 2>/dev/null && say "stopped a $c that had no pid file"
+  for n in kube-scheduler kube-controller-manager kube-apiserver etcd; do
+    stopped="$stopped $(stop_pid $MASTER $n)"
   done
-  # A kubelet's pods are the engine's k8s_* containers (pause and the pods' own).
-  local pods
-  pods=$(docker ps -aq --filter name=^k8s_ 2>/dev/null)
-  [ -z "$pods" ] || { docker rm -f $pods >/dev/null && say "removed $(echo "$pods" | wc -w) pod container(s)"; }
-  # What the kubelet trial made (its link, bridge, CNI state, volume mounts).
-  if [ -e /var/lib/kubelet ] || ip link show node-1 >/dev/null 2>&1; then
-    /usr/local/lib/k8s-lab/kubelet-trial.sh --clean | sed 's/^kubelet-trial/k8s-lab/'
-  fi
-  rm -rf "$DATA"
+  # Anything of the cluster's still running (started by hand, or its pid file lost): every
+  # process in a node's network namespace.
+  for node in $MASTER $WORKERS; do
+    [ -e /run/netns/"$node" ] || continue
+    for pid in $(ip netns pids "$node" 2>/dev/null); do
+      kill -KILL "$pid" 2>/dev/null && say "killed $(cat /proc/"$pid"/comm 2>/dev/null || echo "pid $pid") left in $node"
+    done
+  done
+  for node in $MASTER $WORKERS; do
+    ip netns delete "$node" 2>/dev/null && removed="$removed namespace $node,"
+  done
+  ip link delete "$BRIDGE" 2>/dev/null && removed="$removed bridge $BRIDGE (and its routes),"
+  while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT 2>/dev/null; do :; done
+  # The empty folders node_files made in the lab's view as the binds' targets (last first).
+  [ -f "$RUN/made-dirs" ] && tac "$RUN/made-dirs" | while read -r d; do rmdir "$d" 2>/dev/null; done
+  [ -e "$DATA" ] && removed="$removed $DATA (etcd's data, keys, the nodes' engines, CNI state),"
+  rm -rf "$DATA" "$RUN"
+  [ -e "$KUBECONFIG_PATH" ] && removed="$removed $KUBECONFIG_PATH,"
   rm -f "$KUBECONFIG_PATH"; rm -rf "$(dirname "$KUBECONFIG_PATH")/cache"  # kubectl's own cache
   rmdir "$(dirname "$KUBECONFIG_PATH")" 2>/dev/null
-  say "down:${stopped:- nothing was running}; removed $DATA (etcd's data, keys, tokens) and $KUBECONFIG_PATH"
+  stopped=$(echo $stopped)
+  removed=${removed%,}
+  say "down: stopped ${stopped:-nothing (nothing was running)}; removed${removed:- nothing}"
 }
 
 status() {
-  local c pid rc=0 extra=
-  [ -f "$RUN/kubelet.pid" ] && extra=kubelet  # the kubelet trial's
-  for c in $COMPONENTS $extra; do
-    if running "$c"; then
-      pid=$(cat "$RUN/$c.pid")
-      echo "$c: running, pid $pid, RSS $(awk '/^VmRSS:/{print $2, $3}' /proc/"$pid"/status)"
-    else
-      echo "$c: stopped"; rc=3
-    fi
+  local node n pid rc=0
+  for node in $MASTER $WORKERS; do
+    [ $node = $MASTER ] && procs=$CONTROL || procs="$NODE_PROCS"
+    for n in $procs; do
+      if running "$node" "$n"; then
+        pid=$(cat "$(pidfile "$node" "$n")")
+        printf '%-12s %-24s running, pid %s, RSS %s\n' "$node" "$n" "$pid" \
+          "$(awk '/^VmRSS:/{print $2, $3}' /proc/"$pid"/status)"
+        if [ "$n" = dockerd ]; then  # dockerd's own containerd, its child
+          for c in $(pgrep -P "$pid" -x containerd); do
+            printf '%-12s %-24s running, pid %s, RSS %s\n' "$node" containerd "$c" \
+              "$(awk '/^VmRSS:/{print $2, $3}' /proc/"$c"/status)"
+          done
+        fi
+      else
+        printf '%-12s %-24s stopped\n' "$node" "$n"; rc=3
+      fi
+    done
   done
   return $rc
 }
@@ -180,5 +372,11 @@ case "${1:-}" in
   up) up || { say "up failed: stopping what started (logs stay in $LOGS)"; down >/dev/null; exit 1; } ;;
   down) down ;;
   status) status ;;
-  *) echo "usage: k8s-lab up|down|status" >&2; exit 2 ;;
+  exec)
+    [ $# -ge 3 ] || die "usage: k8s-lab exec NODE CMD [ARGS...]"
+    node=$2; shift 2
+    [ -e /run/netns/"$node" ] || die "no node $node (nodes: $MASTER $WORKERS)"
+    on_node "$node" "$@" ;;
+  present) present ;;  # for the lab's reset: exit 0 when anything of the cluster is there
+  *) echo "usage: k8s-lab up|down|status|exec NODE CMD..." >&2; exit 2 ;;
 esac

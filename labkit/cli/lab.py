@@ -22,7 +22,7 @@ def cmd_up(args: argparse.Namespace) -> int:
 
     services = ((compose.LAB_SERVICE, "docker-filter", "jupyter") if args.course
                 else (compose.LAB_SERVICE,))
-    compose.up(build=args.build, services=services, wait=args.wait, go=args.go)
+    compose.up(build=args.build, services=services, wait=args.wait, go=args.go, k8s=args.k8s)
     if args.course:
         print("JupyterLab: run `docker compose logs jupyter` for its URL with the token.")
     return 0
@@ -117,6 +117,9 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--wait", type=float, default=180, help="seconds to wait for the lab")
     p.add_argument("--go", action="store_true",
                    help="the Go lab (lesson 9) in the lab's place; `labkit up` goes back")
+    p.add_argument("--k8s", action="store_true",
+                   help="the Kubernetes lab (the pod lessons) in the lab's place; first build "
+                   "about 6-10 min; `labkit up` goes back")
     p = add(sub, "down", cmd_down)
     p.add_argument("--volumes", action="store_true",
                    help="also delete the lab's inner Docker storage (images are made again)")

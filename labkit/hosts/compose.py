@@ -25,6 +25,10 @@ NOPRIV_FILE = "docker-compose.nopriv.yml"
 # and the CNI libraries. Started in the lab's place, so it is the course lab while it runs.
 GO_FILE = "docker-compose.go.yml"
 GO_IMAGE = "labkit-lab-go:latest"
+# The Kubernetes lab (the pod lessons): k8s/Dockerfile, FROM the lab image plus Kubernetes
+# v1.20.2 built from Debian's source; `k8s-lab up` inside it starts the three-node cluster.
+K8S_FILE = "docker-compose.k8s.yml"
+K8S_IMAGE = "labkit-k8s:latest"
 # What runc says when the host's capability bounding set cannot grant --privileged.
 REFUSALS = ("unable to apply caps", "operation not permitted")
 
@@ -35,6 +39,7 @@ class Compose:
     project_dir: Path
     nopriv: bool = False
     go: bool = False
+    k8s: bool = False
 
     def argv(self, *args: str) -> list[str]:
         files = ["-f", "docker-compose.yml"]
@@ -42,6 +47,8 @@ class Compose:
             files += ["-f", NOPRIV_FILE]
         if self.go:
             files += ["-f", GO_FILE]
+        if self.k8s:
+            files += ["-f", K8S_FILE]
         return [*self.command, *files, *args]
 
     def run(self, *args: str, capture: bool = False) -> subprocess.CompletedProcess:
@@ -117,12 +124,15 @@ def say(message: str) -> None:
 
 
 def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
-       wait: float = 180.0, go: bool = False) -> LabContainer:
+       wait: float = 180.0, go: bool = False, k8s: bool = False) -> LabContainer:
     """Build the lab image if missing (or asked), start the services, wait until the lab is
     ready. Returns the ready `LabContainer`. Progress goes to stderr.
 
     go: start the Go lab (lesson 9) in the lab's place; its image is built FROM the lab's, so
-    that one first. Without it, a Go lab that runs is replaced by the everyday one."""
+    that one first. Without it, a Go lab that runs is replaced by the everyday one.
+    k8s: the same for the Kubernetes lab (k8s/Dockerfile)."""
+    if go and k8s:
+        raise LabError("--go and --k8s are two different labs: choose one.")
     client = docker_client()
     compose = Compose(compose_command(), find_project_dir())
     if build or not image_exists(client):
@@ -143,12 +153,24 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
                                "above).", hint="it needs Debian's package mirror once, as the "
                                "lab image does; see certs/README.md for a network that "
                                "inspects TLS.")
+    if k8s:
+        compose = Compose(compose.command, compose.project_dir, k8s=True)
+        if build or not image_exists(client, K8S_IMAGE):
+            say(f"building the Kubernetes lab image {K8S_IMAGE}: the lab plus Kubernetes "
+                "v1.20.2 compiled from Debian's source package (first run: about 6 to 10 min "
+                "on 2 cores, Go's build output below; about 460 MB in the image and 2 GB of "
+                "build cache)")
+            if compose.run("build", LAB_SERVICE).returncode != 0:
+                raise LabError("building the Kubernetes lab image failed (compose's messages "
+                               "are above).", hint="it needs Debian's package mirror, with "
+                               "deb-src, once; see certs/README.md for a network that "
+                               "inspects TLS.")
     refusal = privileged_refused(client)
     if refusal:
         say(f"this host refuses privileged containers ({refusal}); "
             "starting the lab with an explicit capability set "
             f"instead ({NOPRIV_FILE})")
-        compose = Compose(compose.command, compose.project_dir, nopriv=True, go=go)
+        compose = Compose(compose.command, compose.project_dir, nopriv=True, go=go, k8s=k8s)
     say(f"starting {', '.join(services)} with {' '.join(compose.command)}")
     if compose.run("up", "-d", *services).returncode != 0:
         raise LabError("compose could not start the lab (its messages are above).",
@@ -172,7 +194,8 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
                            hint="run `labkit doctor`; `labkit down --volumes` then "
                            "`labkit up` starts from nothing") from None
         lab = wait_until_ready(client, find_lab(client), wait)
-    say(f"lab ready: container {lab.name}")
+    say(f"lab ready: container {lab.name}"
+        + (" (the Kubernetes lab: `k8s-lab up` in it starts the cluster)" if k8s else ""))
     return lab
 
 

@@ -18,6 +18,17 @@ warn() { echo "warn: $*"; }
 section() { awk -v s="@$1" '/^@/ { on = ($1 == s); next } on'; }  # one part of lab_state
 lines() { [ -z "$1" ] || printf '%s\n' "$1"; }  # a variable's lines (none when it is empty)
 
+# 0. The Kubernetes lab's cluster (k8s/k8s-lab.sh, only in that image): its own `down` stops
+#    every process of it (the nodes' engines with their pods included) and removes its nodes'
+#    namespaces, bridge, data and kubeconfig; what it could not undo the steps below find.
+if command -v k8s-lab >/dev/null 2>&1 && k8s-lab present 2>/dev/null; then
+  if out=$(timeout 60 k8s-lab down 2>&1); then
+    did "stopped the Kubernetes cluster (k8s-lab down): ${out##*k8s-lab: down: }"
+  else
+    warn "k8s-lab down failed: $(echo "$out" | tail -n 3 | tr '\n' ' ')"
+  fi
+fi
+
 # 1. Containers, user-defined networks and volumes of the inner engine (a namespace-only lab,
 #    LABKIT_NO_DOCKER=1, has none, and must never reach some other engine). An engine that
 #    does not answer (stopped, hung) is not waited for.
