@@ -37,7 +37,7 @@ CONTROL="etcd kube-apiserver kube-controller-manager kube-scheduler"
 NODE_PROCS="dockerd kubelet kube-proxy"
 LIB=/usr/local/lib/k8s-lab
 # The images every node's engine starts with (saved from the lab's engine: no registry).
-NODE_IMAGES="k8s.gcr.io/pause:3.2 busybox:latest"
+NODE_IMAGES="k8s.gcr.io/pause:3.2 busybox:latest lab-web:latest"
 # What a node has of its own, over the lab's folders of the same name (node_files).
 BIND_TARGETS="/var/lib/kubelet /var/lib/dockershim /etc/cni/net.d /var/lib/cni /var/log/pods /var/log/containers"
 
