@@ -217,8 +217,10 @@ EXERCISES = [
             "EOF\n"
             "kubectl apply -f /root/test-pod-3.yaml\n"
             "kubectl rollout status deployment/test-pod --timeout=60s\n"
-            # deploy/: kubectl picks the newest pod, not one of the old ReplicaSet still going
-            "kubectl exec deploy/test-pod -c lab-web -- curl -s -o /dev/null -w '%{http_code}\\n' "
+            # the newest pod: the old one may still be terminating, and deploy/ can pick it
+            "POD=$(kubectl get pods -l app=lab-web --sort-by=.metadata.creationTimestamp "
+            "-o name | tail -n 1)\n"
+            "kubectl exec $POD -c lab-web -- curl -s -o /dev/null -w '%{http_code}\\n' "
             "http://localhost:8080/index.nginx-debian.html\n"
         ),
         setup=CLUSTER,
