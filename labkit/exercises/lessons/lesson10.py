@@ -94,6 +94,8 @@ spec:
       labels:
         app: lab-web
     spec:
+      nodeSelector:
+        kubernetes.io/hostname: kube-node-2
       containers:
       - name: lab-web
         image: lab-web
