@@ -59,12 +59,15 @@ node_mnt() {  # node -> its mount namespace: the one its dockerd holds (see node
   running "$1" dockerd && echo "/proc/$(cat "$(pidfile "$1" dockerd)")/ns/mnt"
 }
 
-on_node() {  # node cmd... : in the node's network namespace (and its mount namespace, if made)
+on_node() {  # node cmd... : in the node's network namespace, and a worker's mount namespace
   local node=$1 mnt; shift
-  if mnt=$(node_mnt "$node"); then
-    nsenter --net=/run/netns/"$node" --mount="$mnt" "$@"
-  else
+  if [ "$node" = $MASTER ]; then
     nsenter --net=/run/netns/"$node" "$@"
+  elif mnt=$(node_mnt "$node"); then
+    nsenter --net=/run/netns/"$node" --mount="$mnt" "$@"
+  else  # never the lab's own view instead: there `docker` is the lab's engine
+    echo "k8s-lab: $node's dockerd is not running, so its mount namespace is gone" >&2
+    return 1
   fi
 }
 
@@ -121,6 +124,9 @@ EOF
 }
 
 node_network() {  # the bridge, each node's namespace with eth0, and the routes between nodes
+  # `ip netns add` makes /run/netns (and a mount on it) if missing: `down` undoes only that.
+  [ -d /run/netns ] || echo dir > "$RUN/made-netns"
+  grep -q ' /run/netns ' /proc/self/mountinfo || echo mount >> "$RUN/made-netns"
   ip link add "$BRIDGE" type bridge && ip addr add "$NODE_NET.1/24" dev "$BRIDGE" \
     && ip link set "$BRIDGE" up || return 1
   # With br_netfilter, frames bridged between nodes pass the lab's FORWARD chain, whose policy
@@ -331,6 +337,10 @@ down() {
   for node in $MASTER $WORKERS; do
     ip netns delete "$node" 2>/dev/null && removed="$removed namespace $node,"
   done
+  if [ -f "$RUN/made-netns" ] && [ -z "$(ip netns list 2>/dev/null)" ]; then
+    grep -qx mount "$RUN/made-netns" && umount /run/netns 2>/dev/null
+    grep -qx dir "$RUN/made-netns" && rmdir /run/netns 2>/dev/null
+  fi
   ip link delete "$BRIDGE" 2>/dev/null && removed="$removed bridge $BRIDGE (and its routes),"
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT 2>/dev/null; do :; done
   # The empty folders node_files made in the lab's view as the binds' targets (last first).

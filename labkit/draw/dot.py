@@ -59,6 +59,7 @@ from labkit.model.nat import BASE_CHAINS, DNAT_CHAINS, Masquerade, PortMapping, 
 from labkit.model.topology import (
     HOST_FACTS,
     RANDOM_VETH,
+    Endpoint,
     Interface,
     Lease,
     Namespace,
@@ -198,7 +199,8 @@ def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
             hidden[ns.name] = hidden_veths
         if not visible:  # --network none: draw lo so the box is not empty
             visible = everything
-        items[ns.name] = sorted(visible, key=lambda it: _drawing_order(it.itf, slot))
+        served = _bridge_slots(everything, slot)
+        items[ns.name] = sorted(visible, key=lambda it: _drawing_order(it.itf, slot, served))
     lab = topology.lab or (before.lab if before else None)
     lab_name = lab.name if lab else "lab"
     uplinks = topology.uplinks() | (before.uplinks() if before else set())
@@ -250,14 +252,31 @@ def _ghost_links(items: dict[str, list[_Item]], ids: Ids) -> tuple[tuple[str, st
     return tuple(out)
 
 
-def _drawing_order(itf: Interface, slot: dict[str, int]) -> tuple:
+def _drawing_order(itf: Interface, slot: dict[str, int],
+                   served: dict[str, int] | None = None) -> tuple:
     """`interface_order`, but veths by the slot of the namespace they lead to, the last one
     first: Graphviz stacks what the lab's veths lead to in the order they come (rankdir=LR
     puts the first at the bottom), so the first namespace is drawn at the top and a new one
-    goes below the others, and nothing already on the page moves down."""
+    goes below the others, and nothing already on the page moves down. Bridges by the first
+    slot their ports lead to (`served`), the first first: declared by name, lesson 7's
+    lab-br1 came before lab-br2, and lab-web3, made later on lab-br1, was drawn above
+    lab-web2 (which moved by 20% of the width)."""
     key = interface_order(itf)
     to = itf.peer.namespace if itf.kind == "veth" and itf.peer is not None else None
+    if itf.kind == "bridge" and served and itf.name in served:
+        return (key[0], (0, served[itf.name]), *key[1:])
     return (key[0], (0, -slot[to]) if to in slot else (1, 0), *key[1:])
+
+
+def _bridge_slots(items: list[_Item], slot: dict[str, int]) -> dict[str, int]:
+    """Each bridge among `items` with the first slot a veth plugged into it leads to."""
+    out: dict[str, int] = {}
+    for it in items:
+        peer = it.itf.peer
+        if it.itf.master and peer is not None and peer.namespace in slot:
+            out[it.itf.master] = min(out.get(it.itf.master, slot[peer.namespace]),
+                                     slot[peer.namespace])
+    return out
 
 
 def _resolve_focus(topo: Topology, before: Topology | None,
@@ -428,20 +447,45 @@ def _lab_cluster(sc: _Scene) -> list[str]:
            f"    label=<<b>{_html(sc.lab_name)}</b> <font point-size=\"9\">(lab host)</font>"
            f"{_host_lines(sc)}{_route_lines(sc, sc.lab_name) if sc.lab_drawn else ''}>;",
            f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
-           f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;']
+           f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;',
+           *_grid_nodes(sc, "    ")]
     if sc.lab_drawn:
-        out += _itf_nodes(sc, sc.items.get(sc.lab_name, []), "    ")
+        out += _lab_nodes(sc, "    ")
         n_hidden = sc.hidden.get(sc.lab_name)
         if n_hidden:
             out.append(f'    "hidden:{_html(sc.lab_name)}" [shape=plaintext, style="", '
                        f'fontsize=8, fontcolor="{MUTED}", label="+{n_hidden} veth(s) to '
                        'namespaces not in focus"];')
         out += _nat_nodes(sc.topology, sc.before, "    ")
-    for ns, status in sc.namespaces:
+    loose = _loose(sc)
+    # the loose ones first: see `_loose`
+    for ns, status in sorted(sc.namespaces, key=lambda x: x[0].name not in loose):
         if ns.kind != "lab":
             out += _ns_cluster(sc, ns, status, "    ")
     out.append("  }")
     return out
+
+
+def _lab_nodes(sc: _Scene, pad: str) -> list[str]:
+    """The lab's interfaces, each published port declared just before the bridge its arrow
+    leads to. Graphviz's first order of each rank comes from walking the nodes in the order
+    they were declared, from each one that no edge leads to: a port's arrow into the bridge
+    ends the walk's start at the bridge, and a port declared after the lab's interfaces
+    started it at the next such node, the veth to `outside`, which turned the stack upside
+    down (lesson 5's DNAT cell moved `outside` by 28% of the width). Declared where its
+    bridge is, the port starts the walk at the same point the bridge did."""
+    ports = {pid: line for pid, line in _port_nodes(sc.topology, sc.before, pad)}
+    before: dict[str, list[str]] = {}
+    for rules, _ in _ports(sc.topology, sc.before):
+        first = _port_entry(sc, rules)
+        if first is not None and first.startswith(f"if:{sc.lab_name}:"):
+            before.setdefault(first, []).append(ports.pop(_port_id(rules[0])))
+    out = []
+    for it, line in zip(sc.items.get(sc.lab_name, []),
+                        _itf_nodes(sc, sc.items.get(sc.lab_name, []), pad), strict=True):
+        out += before.pop(sc.ids[(it.ns, it.itf.name)], [])
+        out.append(line)
+    return out + [x for lines in before.values() for x in lines] + list(ports.values())
 
 
 def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str) -> list[str]:
@@ -599,15 +643,19 @@ def _itf_label(itf: Interface, was: str | None = None) -> str:
     return f"<{title}<br/><font point-size=\"8\">{small}</font>>" if small else f"<{title}>"
 
 
+def _port_nodes(topo: Topology, before: Topology | None, pad: str) -> list[tuple[str, str]]:
+    """Each published port's node (id, DOT line), inside the lab box (see `_lab_nodes`)."""
+    return [(_port_id(rules[0]),
+             f"{pad}{_q(_port_id(rules[0]))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
+             f"color=\"{PORT['line']}\", label={_port_label(rules)}"
+             f"{_status_attrs(status, 'filled,')}];") for rules, status in _ports(topo, before)]
+
+
 def _nat_nodes(topo: Topology, before: Topology | None, pad: str) -> list[str]:
-    """Published ports, the docker-proxy beside the port it holds open, and MASQUERADE rules:
-    nodes inside the lab box."""
+    """The docker-proxy beside the port it holds open, MASQUERADE rules and lease notes:
+    nodes inside the lab box (the ports are `_lab_nodes`')."""
     out = []
     ports = _ports(topo, before)
-    for rules, status in ports:
-        out.append(f"{pad}{_q(_port_id(rules[0]))} [shape=cds, fillcolor=\"{PORT['fill']}\", "
-                   f"color=\"{PORT['line']}\", label={_port_label(rules)}"
-                   f"{_status_attrs(status, 'filled,')}];")
     for px, status in _proxies(topo, before):
         # dashed: a process, not a rule
         attrs = _status_attrs(status, "filled,") or ', style="filled,dashed"'
@@ -664,7 +712,11 @@ def _proxy_id(px: Proxy) -> str:
 
 
 def _proxy_label(px: Proxy) -> str:
-    return str(px).replace("→", " → ")
+    """"docker-proxy", "tcp 0.0.0.0:8080", "→ 172.17.0.2:80": in three short lines the box is
+    narrower than the lab's uplink, in the same column, so the first published port does not
+    widen that column (on one line it did, and moved lesson 4's boxes by 7% of the width)."""
+    head, _, rest = str(px).partition(" ")
+    return head + "\n" + rest.replace("→", "\n→ ")
 
 
 def _holds(px: Proxy, pm: PortMapping) -> bool:
@@ -776,11 +828,72 @@ def _edges(sc: _Scene) -> tuple[list[str], dict[str, str]]:
         learned: dict[str, list[str]] = {}
         for f in ns.fdb if ns else ():
             learned.setdefault(f.port, []).append(f.mac)
+        anchors = _anchors(sc, items) if ns_name == sc.lab_name else {}
         for it in items:
             edges += _itf_edges(sc, it, learned, done_pairs, stubs)
+            if it.itf.name in anchors:
+                edges.append(f"  {_q(anchors[it.itf.name])} -> "
+                             f"{_q(sc.ids[(it.ns, it.itf.name)])} [style=invis, weight=0];")
+    edges += [f"  {_q(a)} -> {_q(b)} [style=invis, weight=0];" for a, b in _loose(sc).values()]
     if sc.lab_name in {n.name for n, _ in sc.namespaces}:
         edges += _nat_edges(sc, stubs)
     return edges, stubs
+
+
+def _anchors(sc: _Scene, items: list[_Item]) -> dict[str, str]:
+    """The lab's veth ends on no bridge (the cable to `outside`), each with a bridge next to
+    it in the stack: an invisible edge from that bridge, made where the end comes, so
+    Graphviz's first walk meets the end among the bridge's own ports, in slot order. Without
+    it the walk took all of a bridge's ports first and the end on no bridge after them: a
+    namespace added below `outside` was drawn above it (lesson 5's lab-ns2 moved `outside`
+    by 13% of the width). The bridge: of the namespace above (`items` go bottom up), of its
+    last cable, the one nearest; else of the namespace below."""
+    ends = [it for it in items if it.itf.kind == "veth" and it.itf.peer is not None
+            and it.itf.peer.namespace != sc.lab_name and it.status != "ghost"]
+    out = {}
+    for i, it in enumerate(ends):
+        if it.itf.master:
+            continue
+        above = [e for e in ends[i + 1:] if e.itf.master]
+        if above:
+            bridge = [e for e in above if _leads_to(e) == _leads_to(above[0])][-1].itf.master
+        else:
+            bridge = next((e.itf.master for e in reversed(ends[:i]) if e.itf.master), None)
+        nid = sc.ids.get((sc.lab_name, bridge)) if bridge else None
+        if nid is not None:
+            out[it.itf.name] = nid
+    return out
+
+
+def _loose(sc: _Scene) -> dict[str, tuple[str, str]]:
+    """The namespaces no cable from the lab leads to (a container run with --net=none)
+    below one that has (a loose one with none above is left alone), each with an invisible
+    edge from the lab's end of the cable into the nearest one above it to its first node,
+    which, with its box declared before the others, holds it in its slot: on its own
+    Graphviz put it on top (lesson 9's cni-go moved lab-ns down by 13% of the width, and
+    back up when its cable came)."""
+    if not sc.lab_drawn or sc.focus is not None:
+        return {}
+    lab = sc.items.get(sc.lab_name, [])
+    end_of: dict[str, str] = {}  # namespace -> the lab's end of its cable, the last drawn
+    for it in lab:
+        to = _leads_to(it)
+        if it.itf.kind == "veth" and to is not None and to != sc.lab_name:
+            end_of[to] = sc.ids[(it.ns, it.itf.name)]
+    stack = [ns.name for ns, _ in sc.namespaces if ns.kind != "lab"
+             and ns.name not in sc.ghosts and sc.items.get(ns.name)]
+    out = {}
+    for i, name in enumerate(stack):
+        if name in end_of:
+            continue
+        near = [end_of[n] for n in reversed(stack[:i]) if n in end_of]
+        if near:
+            out[name] = (near[0], sc.ids[(name, sc.items[name][0].itf.name)])
+    return out
+
+
+def _leads_to(it: _Item) -> str | None:
+    return it.itf.peer.namespace if it.itf.peer is not None else None
 
 
 def _itf_edges(sc: _Scene, it: _Item, learned: dict[str, list[str]],
@@ -869,7 +982,7 @@ def _port_path(sc: _Scene, rules: tuple[PortMapping, ...], status: str,
     constraint=false, so publishing a port does not move anything. Without a bridge on the
     way (a container's address on another kind of link) the arrow goes to the interface."""
     pm = rules[0]
-    t = sc.topology.owner_of(pm.to_ip) or (sc.before.owner_of(pm.to_ip) if sc.before else None)
+    t = _port_target(sc, pm)
     target = sc.ids.get((t.namespace, t.interface))
     if target is None:
         target = "stub:" + str(t)
@@ -890,6 +1003,23 @@ def _port_path(sc: _Scene, rules: tuple[PortMapping, ...], status: str,
     out += [f"  {_q(a)} -> {_q(b)} [constraint=false, arrowsize=0.6, color=\"{on}\""
             f"{on_style}];" for a, b in zip(path, path[1:], strict=False)]
     return out
+
+
+def _port_target(sc: _Scene, pm: PortMapping) -> Endpoint | None:
+    """The interface a port's DNAT rule sends to (now, or as the diff's `before` had it)."""
+    return sc.topology.owner_of(pm.to_ip) or (sc.before.owner_of(pm.to_ip) if sc.before
+                                              else None)
+
+
+def _port_entry(sc: _Scene, rules: tuple[PortMapping, ...]) -> str | None:
+    """The node id a port's first arrow leads to (as `_port_path` draws it): the bridge on
+    the way, else the interface, None for a stub."""
+    t = _port_target(sc, rules[0])
+    target = sc.ids.get((t.namespace, t.interface)) if t is not None else None
+    if target is None:
+        return None
+    hops = _bridge_hops(sc, t.namespace, t.interface)
+    return hops[0] if hops else target
 
 
 def _bridge_hops(sc: _Scene, ns: str, ifname: str) -> list[str]:
@@ -1100,20 +1230,25 @@ def _grid_id(g: Group) -> str:
     return f"grid:{g.bridge}:{g.image}"
 
 
+def _grid_nodes(sc: _Scene, pad: str) -> list[str]:
+    """Each grid: a box in the lab's cluster, declared before the lab's other nodes: then
+    Graphviz stacks it below the namespaces drawn in full (declared after them it went on
+    top, and the cell where lesson 1's 22 containers became a grid moved busybox1 and
+    busybox2 down by 21% of the width)."""
+    return [f'{pad}{_q(_grid_id(g))} [shape=box, style="rounded,filled", '
+            f'fillcolor="{NS["fill"]}", color="{NS["line"]}", margin="0.1,0.05", '
+            f"label=<{_grid_table(g)}>];" for g in sc.grids]
+
+
 def _grids(sc: _Scene) -> list[str]:
-    """Each grid: a box in the lab's cluster (a subgraph named again adds to it), one edge
-    from its bridge, labelled with how many veth pairs it stands for."""
+    """Each grid's one edge from its bridge, labelled with how many veth pairs it stands
+    for (its box: `_grid_nodes`)."""
     out = []
     for g in sc.grids:
-        gid = _q(_grid_id(g))
-        out += [f"  subgraph {_q('cluster_' + _ns_id(sc.lab_name))} {{",
-                f'    {gid} [shape=box, style="rounded,filled", fillcolor="{NS["fill"]}", '
-                f'color="{NS["line"]}", margin="0.1,0.05", label=<{_grid_table(g)}>];',
-                "  }"]
         bridge = sc.ids.get((sc.lab_name, g.bridge))
         if bridge is not None:
             pairs = f"{len(g.members)} veth pairs"
-            out.append(f"  {_q(bridge)} -> {gid} [dir=none, minlen=2, penwidth=4, "
+            out.append(f"  {_q(bridge)} -> {_q(_grid_id(g))} [dir=none, minlen=2, penwidth=4, "
                        f'color="{BRIDGE["line"]}", fontcolor="{BRIDGE["line"]}", '
                        f"label={_q(pairs)}];")
     return out
@@ -1133,7 +1268,8 @@ def _grid_table(g: Group) -> str:
     span = f'<tr><td colspan="{3 * cols - 1}" align="left">'
     head = (f"{span}<b>{_html(g.head)}</b></td></tr>"
             f'{span}<font point-size="8">{_html(g.tail)}<br align="left"/>'
-            f"each like {_html(', '.join(g.shown))}: one veth pair to {_html(g.bridge)}"
+            f"each like {_html(', '.join(g.shown))}:<br align=\"left\"/>"
+            f"one veth pair to {_html(g.bridge)}"
             '<br align="left"/></font></td></tr>')
     return ('<table border="0" cellborder="0" cellspacing="0" cellpadding="1">' + head
             + "".join(f"<tr>{r}</tr>" for r in rows) + "</table>")

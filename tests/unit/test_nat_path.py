@@ -240,7 +240,7 @@ def test_docker_proxy_beside_its_port_and_the_lab_host_facts():
     dot = to_dot(load("nat_path"))
     proxy = '"proxy:docker-proxy tcp 0.0.0.0:8080→172.17.0.2:80"'
     assert f"{proxy} [shape=box" in dot
-    assert 'label="docker-proxy tcp 0.0.0.0:8080 → 172.17.0.2:80"' in dot
+    assert 'label="docker-proxy\\ntcp 0.0.0.0:8080\\n→ 172.17.0.2:80"' in dot
     assert f"{{rank=same; {PORT}; {proxy}}}" in dot
     assert f"{PORT} -> {proxy} [dir=none, style=dotted" in dot
     lab_label = next(ln for ln in dot.splitlines() if "(lab host)" in ln)

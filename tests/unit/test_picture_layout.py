@@ -14,7 +14,7 @@ import json
 from pathlib import Path
 
 import pytest
-from recorded import states_around
+from recorded import NOTEBOOKS, states_around
 
 from labkit.draw.dot import to_dot
 from labkit.draw.layout import (
@@ -29,7 +29,8 @@ from labkit.draw.layout import (
 from labkit.draw.svg import to_svg
 from labkit.model.build import from_raw
 from labkit.model.diff import diff, steady
-from labkit.model.topology import Topology
+from labkit.model.recording import Recording
+from labkit.model.topology import Topology, from_json
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 BOUND = 0.05  # the issue's: no namespace already drawn moves by more than 5% of the width
@@ -186,3 +187,95 @@ def test_lesson_5s_namespace_keeps_its_column_as_its_cable_is_made(cell, dot_pro
     moved = displacements(to_svg(to_dot(before, layout=first)),
                           to_svg(to_dot(after, diff=delta, layout=then)))
     assert moved["lab-ns0"] <= 0.10, moved
+
+
+# --- the stored lessons, replayed cell by cell ------------------------------------------------
+
+def lesson_drawings(lesson: str) -> list[tuple[str, str]]:
+    """(cell source, SVG) of each drawing a lesson's recorded cells show, as Lab.after_cell
+    makes them: a diff from the last drawing, the layout remembered from cell to cell,
+    forgotten at `lab.reset()`; no drawing for `--no-draw` nor for a cell that changed
+    nothing."""
+    rec = Recording.from_json((NOTEBOOKS / "recordings" / f"{lesson}.json").read_text())
+    drawn, mem, out = None, Layout(), []
+    for cell in sorted(rec.cells, key=lambda c: c.index):
+        src = cell.source
+        if "lab.reset()" in src:
+            drawn, mem = None, Layout()
+        if cell.topology is None or "--no-draw" in src.splitlines()[0]:
+            continue
+        if not (src.startswith("%%lab") or "lab.draw(" in src):
+            continue
+        topo = steady(from_json(rec.topologies[cell.topology]))
+        changes = "changes=False" not in src
+        delta = diff(drawn, topo) if drawn is not None and changes else None
+        if drawn is not None and changes and not delta:
+            continue
+        now, mem = arrange(mem, topo, drawn, delta.before if delta is not None else None)
+        out.append((src, to_svg(to_dot(topo, diff=delta, layout=now))))
+        drawn = topo
+    return out
+
+
+def move_at(drawings: list[tuple[str, str]], needle: str) -> tuple[str, float]:
+    """The largest move (the lab host's label excepted) from the drawing before the first
+    cell whose source holds `needle` to that cell's."""
+    i = next(i for i, (src, _) in enumerate(drawings) if needle in src)
+    return largest_move(drawings[i - 1][1], drawings[i][1], ignore=["lab"])
+
+
+@pytest.fixture(scope="module")
+def lesson5(dot_program) -> list[tuple[str, str]]:
+    return lesson_drawings("05-docker0-by-hand")
+
+
+def test_lesson_5s_published_port_does_not_restack_the_namespaces(lesson5):
+    """The DNAT cell: the port's arrow into lab-br0 made Graphviz start its first order at
+    the cable to `outside`, which went from the bottom to the top (28% of the width); the
+    port is now declared where its bridge is (dot.py `_lab_nodes`)."""
+    name, moved = move_at(lesson5, "-j DNAT --to-destination 10.15.10.2:80")
+    assert moved <= BOUND, (name, moved)
+    i = next(i for i, (src, _) in enumerate(lesson5) if "-j DNAT" in src)
+    assert top_to_bottom(lesson5[i][1]) == ["lab-ns0", "lab-ns1", "outside"]
+
+
+def test_lesson_5s_namespace_added_after_outside_goes_below_it(lesson5):
+    """lab-ns2, on the bridge, made after `outside`, on none: drawn below it (the bridge's
+    ports came first and put it above, moving `outside` by 13%: dot.py `_anchors`)."""
+    name, moved = move_at(lesson5, "ip netns add lab-ns2")
+    assert moved <= BOUND, (name, moved)
+    i = next(i for i, (src, _) in enumerate(lesson5) if "ip netns add lab-ns2" in src)
+    assert top_to_bottom(lesson5[i][1])[-2:] == ["outside", "lab-ns2"]
+
+
+def test_lesson_4s_first_published_port_moves_nothing(dot_program):
+    """docker-proxy's box beside the port, on one line, widened the port column (7%)."""
+    drawings = lesson_drawings("04-iptables-p")
+    for (_, a), (_, b) in zip(drawings, drawings[1:], strict=False):
+        name, moved = largest_move(a, b, ignore=["lab"])
+        assert moved <= BOUND, (name, moved)
+
+
+def test_lesson_1s_containers_becoming_a_grid_move_nothing(dot_program):
+    """22 containers, 20 of them drawn as a grid: the grid went on top of busybox1 and
+    busybox2 and widened their column (21%); now it goes below them, and back (dot.py
+    `_grid_nodes`)."""
+    drawings = lesson_drawings("01-docker0")
+    i = next(i for i, (src, svg) in enumerate(drawings) if "alike containers" in svg)
+    for a, b in ((i - 1, i), (i, i + 1)):
+        name, moved = largest_move(drawings[a][1], drawings[b][1], ignore=["lab"])
+        assert moved <= BOUND, (a, b, name, moved)
+
+
+@pytest.mark.parametrize(("lesson", "needle"), [
+    # lab-web3 on lab-br1, made after lab-web2 on lab-br2 (bridges came by name: 20%)
+    ("07-cni-docker", "docker run --name lab-web3"),
+    # cni-go with no cable (--net=none): drawn on top, then back below when plugged in
+    ("09-cni-go", "docker run -d --name cni-go --net=none"),
+])
+def test_a_namespace_made_later_goes_below_the_others(lesson, needle, dot_program):
+    drawings = lesson_drawings(lesson)
+    i = next(i for i, (src, _) in enumerate(drawings) if needle in src)
+    for a, b in ((i - 1, i), (i, i + 1)):
+        name, moved = largest_move(drawings[a][1], drawings[b][1], ignore=["lab"])
+        assert moved <= BOUND, (a, b, name, moved)
