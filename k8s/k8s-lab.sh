@@ -167,7 +167,19 @@ node_files() {  # node : its files, and the binds that make them the usual paths
   "ipMasq": true,
   "ipam": {
     "type": "host-local",
-    "ranges": [[{"subnet": "$cidr", "gateway": "${cidr%.0/24}.1"}]]
+    "ranges": [
+      [
+        {
+          "subnet": "$cidr",
+          "gateway": "${cidr%.0/24}.1"
+        }
+      ]
+    ],
+    "routes": [
+      {
+        "dst": "0.0.0.0/0"
+      }
+    ]
   }
 }
 EOF
@@ -220,7 +232,7 @@ node_agents() {  # node : its kubelet and kube-proxy
   MNT=1 start "$node" kubelet --v=2 --kubeconfig "$DATA/admin.conf" \
     --hostname-override "$node" --node-ip "$ip" --address "$ip" \
     --healthz-bind-address 127.0.0.1 --read-only-port 0 \
-    --network-plugin=cni --cni-bin-dir=/usr/lib/cni --cni-conf-dir=/etc/cni/net.d \
+    --network-plugin=cni --cni-bin-dir=/opt/cni/bin --cni-conf-dir=/etc/cni/net.d \
     --pod-infra-container-image=k8s.gcr.io/pause:3.2 --fail-swap-on=false \
     --cgroup-driver=cgroupfs --cgroups-per-qos=false --enforce-node-allocatable= \
     --protect-kernel-defaults=true --eviction-hard= \

@@ -106,7 +106,7 @@ spec:
 EOF
 """
 CLUSTER = ("k8s-lab up\n" + TEST_POD_1 + "kubectl create -f /root/test-pod-1.yaml\n"
-           "kubectl rollout status deployment/test-pod --timeout=60s\n")
+           "kubectl rollout status deployment/test-pod --timeout=90s | tail -n 1\n")
 
 
 def _test_pods(lab: Lab) -> list[dict] | str:
@@ -218,7 +218,7 @@ EXERCISES = [
             "          name: web-2-port\n"
             "EOF\n"
             "kubectl apply -f /root/test-pod-3.yaml\n"
-            "kubectl rollout status deployment/test-pod --timeout=60s\n"
+            "kubectl rollout status deployment/test-pod --timeout=90s | tail -n 1\n"
             # the newest pod: the old one may still be terminating, and deploy/ can pick it
             "POD=$(kubectl get pods -l app=lab-web --sort-by=.metadata.creationTimestamp "
             "-o name | tail -n 1)\n"
