@@ -37,7 +37,7 @@ CONTROL="etcd kube-apiserver kube-controller-manager kube-scheduler"
 NODE_PROCS="dockerd kubelet kube-proxy"
 LIB=/usr/local/lib/k8s-lab
 # The images every node's engine starts with (saved from the lab's engine: no registry).
-NODE_IMAGES="k8s.gcr.io/pause:3.2 busybox:latest"
+NODE_IMAGES="k8s.gcr.io/pause:3.2 busybox:latest lab-web:latest"
 # What a node has of its own, over the lab's folders of the same name (node_files).
 BIND_TARGETS="/var/lib/kubelet /var/lib/dockershim /etc/cni/net.d /var/lib/cni /var/log/pods /var/log/containers"
 
@@ -167,7 +167,19 @@ node_files() {  # node : its files, and the binds that make them the usual paths
   "ipMasq": true,
   "ipam": {
     "type": "host-local",
-    "ranges": [[{"subnet": "$cidr", "gateway": "${cidr%.0/24}.1"}]]
+    "ranges": [
+      [
+        {
+          "subnet": "$cidr",
+          "gateway": "${cidr%.0/24}.1"
+        }
+      ]
+    ],
+    "routes": [
+      {
+        "dst": "0.0.0.0/0"
+      }
+    ]
   }
 }
 EOF
@@ -220,7 +232,7 @@ node_agents() {  # node : its kubelet and kube-proxy
   MNT=1 start "$node" kubelet --v=2 --kubeconfig "$DATA/admin.conf" \
     --hostname-override "$node" --node-ip "$ip" --address "$ip" \
     --healthz-bind-address 127.0.0.1 --read-only-port 0 \
-    --network-plugin=cni --cni-bin-dir=/usr/lib/cni --cni-conf-dir=/etc/cni/net.d \
+    --network-plugin=cni --cni-bin-dir=/opt/cni/bin --cni-conf-dir=/etc/cni/net.d \
     --pod-infra-container-image=k8s.gcr.io/pause:3.2 --fail-swap-on=false \
     --cgroup-driver=cgroupfs --cgroups-per-qos=false --enforce-node-allocatable= \
     --protect-kernel-defaults=true --eviction-hard= \

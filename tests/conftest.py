@@ -10,10 +10,12 @@
   capability set as docker-compose.nopriv.yml, label org.labkit.role=test-throwaway, never
   the course lab's label), removed with their volumes after the test; `image=` starts
   another lab image (the Kubernetes lab, K8S_IMAGE).
-* `go_lab` (session): the Go lab (`labkit up --go`, image labkit-lab-go) for the lessons in
-  GO_NOTEBOOKS: the course lab when it is the Go lab, else one throw-away Go lab for the
-  session. Their exercise tests get it as `lab`, and nbval runs their notebooks with
-  LABKIT_LAB naming it, so the rest of the suite keeps the everyday lab.
+* `go_lab`, `k8s_lab` (session): the variant labs (VARIANTS): the Go lab (`labkit up --go`,
+  image labkit-lab-go) for the lessons in GO_NOTEBOOKS, the Kubernetes lab (`labkit up
+  --k8s`, image labkit-k8s) for those in K8S_NOTEBOOKS: the course lab when it is that
+  variant, else one throw-away lab of it for the session. Their exercise tests get it as
+  `lab`, and nbval runs their notebooks with LABKIT_LAB naming it, so the rest of the suite
+  keeps the everyday lab.
 * `@pytest.mark.k8s` tests need the Kubernetes lab image (k8s/Dockerfile, minutes to build):
   they run only when selected (`-m k8s`) and are skipped otherwise, so `make test` does not
   pay for them.
@@ -23,6 +25,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -34,6 +37,8 @@ GO_IMAGE = os.environ.get("LABKIT_GO_IMAGE", "labkit-lab-go:latest")  # a test b
 #: lessons that need the Go lab (lab/Dockerfile.go): their notebooks and their exercises
 GO_NOTEBOOKS = {"09-cni-go.ipynb"}
 K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")  # k8s/Dockerfile
+#: lessons that need the Kubernetes lab (k8s/Dockerfile)
+K8S_NOTEBOOKS = {"10-pods-pause.ipynb"}
 
 
 def in_ci() -> bool:
@@ -45,7 +50,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "markers", "slow: takes tens of seconds (deselect with -m 'not slow')")
     config.addinivalue_line(
         "markers", "docker: needs a Docker engine (builds or runs images), not the lab")
-    config.pluginmanager.register(GoNotebooks(), "labkit-go-notebooks")
+    config.pluginmanager.register(VariantNotebooks(), "labkit-variant-notebooks")
     config.addinivalue_line(
         "markers", f"k8s: needs the Kubernetes lab image {K8S_IMAGE} (k8s/Dockerfile); "
         "runs only when selected with -m k8s")
@@ -197,87 +202,123 @@ def throwaway_lab(docker_api):
 
 
 
-# --- the Go lab (lesson 9) ------------------------------------------------------------------
-
-_go_lab: dict[str, object] = {}  # "name": the Go lab's container name, "made": one we started
+# --- the variant labs: the Go lab (lesson 9), the Kubernetes lab (lessons 10-) -------------
 
 
-def go_lab_name() -> str:
-    """The Go lab's container name: the course lab if it has Go, else a throw-away Go lab
-    started once per session (removed in pytest_sessionfinish). Fails when the Go image is
-    not built (`.ci/run` builds it; by hand: `labkit up --go`, or `docker build -f
-    lab/Dockerfile.go -t labkit-lab-go .` after the lab image)."""
-    if "name" in _go_lab:
-        return str(_go_lab["name"])
+@dataclass(frozen=True)
+class Variant:
+    """A lab image some lessons need instead of the everyday one."""
+
+    image: str
+    notebooks: frozenset[str]  # the lessons that need it: their notebooks and exercises
+    probe: str  # a command that succeeds only in this variant's lab
+    build: str  # how to build the image, for the skip/fail message
+
+
+VARIANTS = {
+    "go": Variant(GO_IMAGE, frozenset(GO_NOTEBOOKS), "command -v go",
+                  "`make lab-go-image` or `labkit up --go`"),
+    "k8s": Variant(K8S_IMAGE, frozenset(K8S_NOTEBOOKS), "command -v k8s-lab",
+                   "`labkit up --k8s` (or `docker build -t labkit-k8s:latest k8s/`)"),
+}
+_variant_labs: dict[str, dict[str, object]] = {}  # kind -> {"name": ..., "made": container}
+
+
+def variant_lab_name(kind: str) -> str:
+    """The name of a lab of this variant: the course lab if it is one, else a throw-away lab
+    started once per session (removed in pytest_sessionfinish). Fails in CI when the image is
+    not built (`.ci/run` builds them all), skips elsewhere."""
+    known = _variant_labs.setdefault(kind, {})
+    if "name" in known:
+        return str(known["name"])
     import docker.errors
 
     from labkit import Lab, LabNotFound
     from labkit.hosts.docker import docker_client, wait_until_ready
     from labkit.hosts.locate import from_inspect
 
+    variant = VARIANTS[kind]
     try:
         course = Lab.connect(start=False)  # the course lab, or LABKIT_LAB's
-        if course.run("command -v go").ok:
-            _go_lab["name"] = course.name
+        if course.run(variant.probe).ok:
+            known["name"] = course.name
             return course.name
     except LabNotFound:
         pass
     client = docker_client()
     try:
-        client.images.get(GO_IMAGE)
+        client.images.get(variant.image)
     except docker.errors.ImageNotFound:
-        reason = (f"{GO_IMAGE} is not built: `make lab-go-image` or `labkit up --go` builds "
-                  "it (lesson 9's tests need the Go lab)")
+        lessons = ", ".join(sorted(variant.notebooks))
+        reason = f"{variant.image} is not built: {variant.build} builds it ({lessons} need it)"
         if in_ci():
             pytest.fail(reason, pytrace=False)
         pytest.skip(reason)
     container = client.containers.run(
-        GO_IMAGE, detach=True, name=f"labkit-test-go-{secrets.token_hex(3)}",
+        variant.image, detach=True, name=f"labkit-test-{kind}-{secrets.token_hex(3)}",
         hostname="lab", labels=THROWAWAY_LABEL, cap_add=["ALL"], cap_drop=["SYS_RESOURCE"],
         security_opt=["seccomp=unconfined", "apparmor=unconfined"],
         volumes={"/sys/fs/cgroup": {"bind": "/sys/fs/cgroup", "mode": "rw"}},
         network_mode="none")
-    _go_lab.update(name=container.name, made=container)
-    wait_until_ready(client, from_inspect(client.api.inspect_container(container.id)), 120)
+    known.update(name=container.name, made=container)
+    wait_until_ready(client, from_inspect(client.api.inspect_container(container.id)), 180)
     return container.name
 
 
-@pytest.fixture(scope="session")
-def go_lab(docker_api):
-    """The Go lab, connected (see go_lab_name)."""
+def go_lab_name() -> str:
+    return variant_lab_name("go")
+
+
+def variant_of(item: pytest.Item) -> str | None:
+    """The variant a test needs: for a lesson's notebook (nbval) or one of its exercises."""
+    exercise = getattr(item, "callspec", None) and item.callspec.params.get("exercise")
+    names = {Path(str(item.path)).name, getattr(exercise, "lesson", None)}
+    return next((k for k, v in VARIANTS.items() if names & v.notebooks), None)
+
+
+def needs_go(item: pytest.Item) -> bool:
+    return variant_of(item) == "go"
+
+
+def _connect_quietly(name: str):
     from labkit import Lab
     from labkit import lab as labmod
 
     before = labmod._current
-    live = Lab.connect(name=go_lab_name())
+    live = Lab.connect(name=name)
     labmod._current = before  # the magics keep the course lab until a test activates this one
     return live
 
 
-def needs_go(item: pytest.Item) -> bool:
-    """A test of a lesson in GO_NOTEBOOKS: its notebook (nbval), or one of its exercises."""
-    if Path(str(item.path)).name in GO_NOTEBOOKS:
-        return True
-    exercise = getattr(item, "callspec", None) and item.callspec.params.get("exercise")
-    return getattr(exercise, "lesson", None) in GO_NOTEBOOKS
+@pytest.fixture(scope="session")
+def go_lab(docker_api):
+    """The Go lab, connected (see variant_lab_name)."""
+    return _connect_quietly(variant_lab_name("go"))
+
+
+@pytest.fixture(scope="session")
+def k8s_lab(docker_api):
+    """The Kubernetes lab, connected (see variant_lab_name)."""
+    return _connect_quietly(variant_lab_name("k8s"))
 
 
 @pytest.fixture
-def go_lab_if_needed(request):
-    """The Go lab, activated for the magics, when this test needs it (needs_go); else None."""
-    if not needs_go(request.node):
+def variant_lab_if_needed(request):
+    """The variant lab this test needs (variant_of), activated for the magics; else None."""
+    kind = variant_of(request.node)
+    if kind is None:
         return None
-    go = request.getfixturevalue("go_lab")
-    go._activate()
-    return go
+    live = request.getfixturevalue(f"{kind}_lab")
+    live._activate()
+    return live
 
 
-class GoNotebooks:
+class VariantNotebooks:
     """nbval starts a notebook's kernel when its first cell's test is set up, right after
     pytest_runtest_setup; the kernel takes LABKIT_LAB from this process. So this names the
-    Go lab for the Go lessons' notebooks, and what it was before for the others. A plugin,
-    not a hook of this file: a conftest's hooks see only the tests under its folder, and the
-    notebooks are in notebooks/."""
+    variant lab for the notebooks that need one, and what it was before for the others. A
+    plugin, not a hook of this file: a conftest's hooks see only the tests under its folder,
+    and the notebooks are in notebooks/."""
 
     def __init__(self) -> None:
         self.env_lab = os.environ.get("LABKIT_LAB")
@@ -286,8 +327,9 @@ class GoNotebooks:
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
         # every test puts it back, not only notebooks: a test after a Go notebook (the
         # browser test, run in that order) found the Go lab named and used it
-        if str(item.path).endswith(".ipynb") and needs_go(item):
-            os.environ["LABKIT_LAB"] = go_lab_name()
+        kind = variant_of(item) if str(item.path).endswith(".ipynb") else None
+        if kind is not None:
+            os.environ["LABKIT_LAB"] = variant_lab_name(kind)
         elif self.env_lab is None:
             os.environ.pop("LABKIT_LAB", None)
         else:
@@ -295,8 +337,10 @@ class GoNotebooks:
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
-    made = _go_lab.get("made")
-    if made is not None:
+    for known in _variant_labs.values():
+        made = known.get("made")
+        if made is None:
+            continue
         try:
             made.remove(force=True, v=True)  # type: ignore[attr-defined]
         except Exception:  # noqa: BLE001 - already gone, or the engine stopped: nothing to do

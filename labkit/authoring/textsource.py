@@ -284,6 +284,9 @@ def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
     if prefer not in ("newer", "text", "notebook"):
         raise UsageError(f"unknown side {prefer!r} (must be one of ['newer', 'text', 'notebook'])")
     path = Path(path)
+    if path.suffix == ".md" and path.parent.name == "lessons":
+        # the text source named instead of its notebook: the lesson is the same pair
+        path = path.parent.parent / "notebooks" / f"{path.stem}.ipynb"
     pairing = pairing_for(path)
     if pairing is None:
         raise UsageError(f"{path} has no paired text source",

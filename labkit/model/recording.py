@@ -27,6 +27,9 @@ DOCKER_WORD = re.compile(r"(^|[\s;|&(`$])docker(\s|$)", re.M)
 CNI_WORD = re.compile(r"/opt/cni/bin|/usr/lib/cni|\bCNI_COMMAND=|(^|[\s;|&(`$])cnitool(\s|$)"
                       r"|(^|[\s;|&(`$])ctr\s[^\n]*\brun\s[^\n]*--cni\b", re.M)
 
+#: the Kubernetes lab's own commands (k8s/k8s-lab.sh) and its client
+K8S_WORD = re.compile(r"(^|[\s;|&(`$])(kubectl|k8s-lab|kubelet|kube-proxy)(\s|$)", re.M)
+
 ALL_LIVE_MODES = ("docker", "rootless", "netns")
 
 
@@ -41,6 +44,10 @@ class Need:
 
 #: most restrictive first: a lesson's need is the first one any of its commands has
 NEEDS = (
+    # The Kubernetes lab is the Docker lab's image plus Kubernetes (k8s/Dockerfile): no
+    # rootless lab has it (its node namespaces, kubelets and engines need the lab's root).
+    Need("Kubernetes, which only the Kubernetes lab carries (`labkit up --k8s`)", ("docker",),
+         K8S_WORD),
     # Only the Docker lab's image carries Debian's plugins and cnitool, and a plugin writes
     # /var/lib/cni and /run/netns paths that the rootless labs do not give.
     Need("the CNI plugins, which only the Docker lab carries", ("docker",), CNI_WORD),

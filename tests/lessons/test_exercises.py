@@ -31,10 +31,10 @@ def by_id(items: list[Exercise]) -> list:
 
 
 @pytest.fixture
-def lab(request, lab, go_lab_if_needed):
-    """The course lab, or the Go lab for an exercise of a lesson that needs it (conftest's
-    GO_NOTEBOOKS); the autouse reset then resets that one."""
-    return go_lab_if_needed or lab
+def lab(request, lab, variant_lab_if_needed):
+    """The course lab, or the variant lab (Go, Kubernetes) an exercise's lesson needs
+    (conftest's VARIANTS); the autouse reset then resets that one."""
+    return variant_lab_if_needed or lab
 
 
 

@@ -100,6 +100,11 @@ def test_live_modes_follow_from_the_commands():
         assert lesson(cni).live_modes == ("docker",), cni
         assert "CNI plugins" in lesson(cni).need.what
     assert lesson("echo dockerd; echo cnitools").need is None  # words, not commands
+    for k8s in ("k8s-lab up", "kubectl get nodes -o wide", "ps -C kubelet -o args= | tr ' ' '\\n'",
+                "docker ps; kubectl get pods"):  # Kubernetes outranks Docker
+        assert lesson(k8s).live_modes == ("docker",), k8s
+        assert "Kubernetes lab" in lesson(k8s).need.what
+    assert lesson("echo kubectl-like; ls /etc/kubernetes").need is None
     plain_ctr = lesson("ctr -n lab run --rm docker.io/library/busybox:latest c1 true").need
     assert plain_ctr is None or "CNI" not in plain_ctr.what  # ctr without --cni calls no plugin
     lessons = {p.name: recording(p).live_modes for p in LESSONS}

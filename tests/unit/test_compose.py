@@ -69,3 +69,24 @@ def test_argv_go_lab(nopriv):
     assert f"image: {GO_IMAGE}" in text and "dockerfile: lab/Dockerfile.go" in text
     # the Go lab is built FROM the lab image labkit builds first
     assert f"ARG LAB_IMAGE={LAB_IMAGE}" in (ROOT / "lab" / "Dockerfile.go").read_text()
+
+
+@pytest.mark.parametrize("nopriv", [False, True])
+def test_argv_k8s_lab(nopriv):
+    """`labkit up --k8s`: the Kubernetes lab's file last, built FROM the lab image."""
+    from labkit.hosts.compose import K8S_FILE, K8S_IMAGE, LAB_IMAGE
+
+    c = Compose(("docker-compose",), ROOT, nopriv=nopriv, k8s=True)
+    assert c.argv("up")[-3:] == ["-f", K8S_FILE, "up"]
+    text = (ROOT / K8S_FILE).read_text()
+    assert f"image: {K8S_IMAGE}" in text and "context: k8s" in text
+    assert f"LAB_IMAGE: {LAB_IMAGE}" in text
+    assert f"ARG LAB_IMAGE={LAB_IMAGE}" in (ROOT / "k8s" / "Dockerfile").read_text()
+
+
+def test_go_and_k8s_together_are_refused():
+    from labkit.errors import LabError
+    from labkit.hosts import compose
+
+    with pytest.raises(LabError, match="two different labs"):
+        compose.up(go=True, k8s=True)

@@ -90,6 +90,16 @@ def test_sync_makes_the_notebook_of_a_lesson_written_as_text_first(tmp_path, cap
     assert "in sync" in capsys.readouterr().out
 
 
+def test_sync_takes_the_text_source_for_its_lesson(tmp_path, capsys):
+    path = in_repo(tmp_path, good_lesson())
+    text = tmp_path / "lessons" / "00-welcome.md"
+    (tmp_path / "lessons" / "02-text.md").write_text(
+        text.read_text().replace("lesson: 0", "lesson: 2"))
+    assert main(["lesson", "sync", str(tmp_path / "lessons" / "02-text.md")]) == 0
+    assert "wrote" in capsys.readouterr().out
+    assert (path.parent / "02-text.ipynb").exists()
+
+
 def test_sync_of_a_lesson_that_does_not_exist_says_so(tmp_path, capsys):
     path = in_repo(tmp_path, good_lesson())
     assert main(["lesson", "sync", str(path.parent / "07-nothing.ipynb")]) != 0
