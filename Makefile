@@ -18,7 +18,7 @@ test: $(VENV)/.installed
 test-k8s: $(VENV)/.installed
 	docker image inspect labkit-k8s:latest >/dev/null 2>&1 \
 	  || docker build -q -t labkit-k8s:latest k8s/ >/dev/null
-	$(BIN)/python -m pytest -q -m k8s tests/lab/test_k8s_lab.py
+	$(BIN)/python -m pytest -q -m k8s tests/lab/test_k8s_lab.py tests/lab/test_k8s_picture.py
 
 lab: $(VENV)/.installed
 	$(BIN)/labkit up
