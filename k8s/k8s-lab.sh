@@ -154,7 +154,9 @@ node_files() {  # node : its files, and the binds that make them the usual paths
   local node=$1 d=$DATA/nodes/$1 kv f
   mkdir -p "$d"/{run,docker,kubelet,dockershim,cni-conf,cni,log-pods,log-containers,sysctl}
   # The node's CNI network, as kubeadm-dind-cluster wrote it on every node (the articles'
-  # /etc/cni/net.d/cni.conf), its own pod CIDR in it.
+  # /etc/cni/net.d/cni.conf), its own pod CIDR in it. Without the article's "routes" entry for
+  # 0.0.0.0/0: with isDefaultGateway the bridge plugin 1.1.1 adds that route itself, and the
+  # second one fails every pod ("failed to add route ... file exists").
   local cidr; cidr=$(pod_cidr "$node")
   cat > "$d/cni-conf/cni.conf" <<EOF
 {
@@ -174,11 +176,6 @@ node_files() {  # node : its files, and the binds that make them the usual paths
           "gateway": "${cidr%.0/24}.1"
         }
       ]
-    ],
-    "routes": [
-      {
-        "dst": "0.0.0.0/0"
-      }
     ]
   }
 }

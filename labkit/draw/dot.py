@@ -524,7 +524,7 @@ def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str,
     under = _route_devs(sc, ns.name)
     routes = _route_lines(sc, ns.name, lambda r: r.dev not in under)
     out = [f"{pad}subgraph {_q('cluster_' + _ns_id(ns.name))} {{", f"{pad}  labelloc=t;",
-           f"{pad}  label=<<b>{_html(ns.label)}</b>{_ns_sub(sc, ns)}{routes}>;"]
+           f"{pad}  label=<{_ns_title(ns)}{_ns_sub(sc, ns)}{routes}>;"]
     fill, line = (NODE["fill"], NODE["line"]) if is_node else (NS["fill"], NS["line"])
     width = "; penwidth=2" if is_node else ""
     if status == "removed":
@@ -539,6 +539,25 @@ def _ns_cluster(sc: _Scene, ns: Namespace, status: str, pad: str,
         out += _ns_cluster(sc, pod, pod_status, pad + "  ")
     out.append(f"{pad}}}")
     return out
+
+
+def _ns_title(ns: Namespace) -> str:
+    """A namespace's name in bold; a pod's a size smaller: a Deployment's pod names
+    (test-pod-6cf6b4fdff-6ttx6) widened the pods' column, the last of six, by 60 pt."""
+    if ns.pod is not None:
+        return f'<font point-size="9"><b>{_html(ns.label)}</b></font>'
+    return f"<b>{_html(ns.label)}</b>"
+
+
+def _wrap(words: list[str], width: int) -> list[str]:
+    """Words joined by ", " into lines of at most `width` characters (a longer word alone)."""
+    lines: list[str] = []
+    for w in words:
+        if lines and len(lines[-1]) + 2 + len(w) <= width:
+            lines[-1] += ", " + w
+        else:
+            lines.append(w)
+    return lines
 
 
 def _route_devs(sc: _Scene, name: str) -> set[str]:
@@ -560,7 +579,7 @@ def _ns_sub(sc: _Scene, ns: Namespace) -> str:
     if node is not None:
         # A few programs a line: in a left-to-right drawing a box's label widens the gaps
         # between the columns (kube-master's one line of four made the picture 150 pt wider).
-        progs = [", ".join(node.programs[i:i + 2]) for i in range(0, len(node.programs), 2)]
+        progs = _wrap(list(node.programs), 26)
         return small.format(_html(f"k8s node ({node.role})")) + "".join(
             small.format(_html(("runs " if i == 0 else "") + line))
             for i, line in enumerate(progs))

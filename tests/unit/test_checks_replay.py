@@ -219,6 +219,15 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson9/del", "solved"): None,
     ("lesson9/del", "wrong-second-del"): ["a second DEL failed (link not found)"],
     ("lesson9/del", "wrong-not-built"): ["simple-bridge.go changed after the last build"],
+    ("lesson10/pod-by-hand", "fresh"): ["there is no container pod-web"],
+    ("lesson10/pod-by-hand", "solved"): None,
+    ("lesson10/pod-by-hand", "wrong-no-pause"): ["there is no container pod-web"],
+    ("lesson10/pod-by-hand", "wrong-own-network"): ["side's NetworkMode is default"],
+    ("lesson10/pod-by-hand", "wrong-no-server"): ["side gets no answer from localhost:80"],
+    ("lesson10/port-clash", "fresh"): ["kubectl cannot reach the cluster"],
+    ("lesson10/port-clash", "setup"): ["test-pod still has one container"],
+    ("lesson10/port-clash", "solved"): None,
+    ("lesson10/port-clash", "wrong-same-port"): ["lab-web-2 is not ready (Error)"],
 }
 
 

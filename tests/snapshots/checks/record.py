@@ -20,7 +20,7 @@ from pathlib import Path
 
 from labkit import Lab
 from labkit.exercises import get
-from labkit.exercises.lessons import lesson7, lesson8
+from labkit.exercises.lessons import lesson7, lesson8, lesson10
 
 HERE = Path(__file__).parent
 
@@ -297,6 +297,33 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         # the source fixed, the binary not built again
         ("wrong-not-built", ["setup", "cd /root/test-cni/simple-bridge && sleep 1 && "
                              "sed -i '/^func cmdDel/,/^}/d' simple-bridge.go"]),
+    ],
+    # lesson 10 needs the Kubernetes lab (labkit-k8s): record with one of those
+    "lesson10/pod-by-hand": [
+        ("fresh", []),
+        ("solved", ["solution"]),
+        # the article's way round: the app owns the network and the other joins it
+        ("wrong-no-pause", ["docker run -d --name web busybox httpd -f -p 80",
+                            "docker run -dit --name side --net=container:web busybox"]),
+        # pause there, but side started on a network of its own
+        ("wrong-own-network", ["docker run -d --name pod-web k8s.gcr.io/pause:3.2",
+                               "docker run -d --name web --net=container:pod-web busybox "
+                               "httpd -f -p 80", "docker run -dit --name side busybox"]),
+        # all three joined, but web serves no port 80
+        ("wrong-no-server", ["docker run -d --name pod-web k8s.gcr.io/pause:3.2",
+                             "docker run -dit --name web --net=container:pod-web busybox",
+                             "docker run -dit --name side --net=container:pod-web busybox"]),
+    ],
+    "lesson10/port-clash": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the article's test-pod-2: a second nginx on port 80 in the same pod
+        ("wrong-same-port", ["setup", lesson10.TEST_POD_1.replace("test-pod-1", "test-pod-2")
+                             + "sed -i '$a\\      - name: lab-web-2\\n        image: lab-web\\n"
+                             "        imagePullPolicy: Never' /root/test-pod-2.yaml && "
+                             "kubectl apply -f /root/test-pod-2.yaml > /dev/null 2>&1 && "
+                             "sleep 20"]),
     ],
 }
 
