@@ -29,6 +29,27 @@ GO_IMAGE = "labkit-lab-go:latest"
 # v1.20.2 built from Debian's source; `k8s-lab up` inside it starts the three-node cluster.
 K8S_FILE = "docker-compose.k8s.yml"
 K8S_IMAGE = "labkit-k8s:latest"
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A lab built FROM the lab image and started in its place (`labkit up --go/--k8s`)."""
+
+    what: str
+    image: str
+    building: str  # what is built, and what the first build costs
+    needs: str = ""  # what the build needs of the mirror besides packages
+
+
+VARIANTS = {
+    "go": Variant("Go lab", GO_IMAGE, "the lab plus Debian's Go 1.19 and the CNI and netlink "
+                  "libraries (first run: 30 to 40 s with a fast mirror, and about 470 MB of "
+                  "disk)"),
+    "k8s": Variant("Kubernetes lab", K8S_IMAGE, "the lab plus Kubernetes v1.20.2 compiled from "
+                   "Debian's source package (first run: about 6 to 10 min on 2 cores, Go's "
+                   "build output below; about 480 MB in the image and 2 GB of build cache)",
+                   ", with deb-src,"),
+}
 # What runc says when the host's capability bounding set cannot grant --privileged.
 REFUSALS = ("unable to apply caps", "operation not permitted")
 
@@ -142,28 +163,16 @@ def up(*, build: bool = False, services: tuple[str, ...] = (LAB_SERVICE,),
                            hint="a network that inspects TLS needs its CA in certs/ "
                            "(see certs/README.md); a missing base image on a host without a "
                            "registry is made by .ci/make-base-image.sh.")
-    if go:
-        compose = Compose(compose.command, compose.project_dir, go=True)
-        if build or not image_exists(client, GO_IMAGE):
-            say(f"building the Go lab image {GO_IMAGE}: the lab plus Debian's Go 1.19 and the "
-                "CNI and netlink libraries (first run: 30 to 40 s with a fast mirror, and "
-                "about 470 MB of disk)")
+    if go or k8s:
+        # a variant lab: the same service from its own file, its image FROM the lab's
+        compose = Compose(compose.command, compose.project_dir, go=go, k8s=k8s)
+        variant = VARIANTS["go" if go else "k8s"]
+        if build or not image_exists(client, variant.image):
+            say(f"building the {variant.what} image {variant.image}: {variant.building}")
             if compose.run("build", LAB_SERVICE).returncode != 0:
-                raise LabError("building the Go lab image failed (compose's messages are "
-                               "above).", hint="it needs Debian's package mirror once, as the "
-                               "lab image does; see certs/README.md for a network that "
-                               "inspects TLS.")
-    if k8s:
-        compose = Compose(compose.command, compose.project_dir, k8s=True)
-        if build or not image_exists(client, K8S_IMAGE):
-            say(f"building the Kubernetes lab image {K8S_IMAGE}: the lab plus Kubernetes "
-                "v1.20.2 compiled from Debian's source package (first run: about 6 to 10 min "
-                "on 2 cores, Go's build output below; about 460 MB in the image and 2 GB of "
-                "build cache)")
-            if compose.run("build", LAB_SERVICE).returncode != 0:
-                raise LabError("building the Kubernetes lab image failed (compose's messages "
-                               "are above).", hint="it needs Debian's package mirror, with "
-                               "deb-src, once; see certs/README.md for a network that "
+                raise LabError(f"building the {variant.what} image failed (compose's messages "
+                               "are above).", hint=f"it needs Debian's package mirror"
+                               f"{variant.needs} once; see certs/README.md for a network that "
                                "inspects TLS.")
     refusal = privileged_refused(client)
     if refusal:
