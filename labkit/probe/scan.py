@@ -24,6 +24,7 @@ from labkit.probe.netlink import Rtnl
 from labkit.probe.netns import inside
 from labkit.probe.tables import scan_namespace
 
+SETTLE_TRIES, SETTLE_PAUSE = 10, 0.1  # a lagging operstate: read again, 1 s at most
 
 class Probe:
     """One probe; keeps the docker cache between snapshots."""
@@ -53,7 +54,17 @@ class Probe:
                 warnings.append(warning(f"could not list the lab's docker networks ({e})"))
         nodes: list[dict[str, Any]] = []
         entries = discover(self.docker, warnings, nodes, self.engines)
-        namespaces = self._read_all(entries, warnings)
+        read: list[dict[str, Any]] = []
+        namespaces = self._read_all(entries, read)
+        # A veth set up a moment ago may show its carrier but not yet its operstate; read
+        # again (at most 1 s): the diagram after the cell, not the next one, shows it UP.
+        for _ in range(SETTLE_TRIES):
+            if not self._settling:
+                break
+            time.sleep(SETTLE_PAUSE)
+            read = []
+            namespaces = self._read_all([dict(e) for e in entries], read)
+        warnings += read
         userns = os.readlink("/proc/self/ns/user") if os.environ.get("LABKIT_INIT_PID") else None
         proxies = docker_proxies(userns)
         texts = tables(save, warnings) if save is not None else {}
@@ -75,6 +86,7 @@ class Probe:
         return out
 
     def _read_all(self, entries: list[Entry], warnings: list[dict[str, Any]]) -> list[Entry]:
+        self._settling: list[str] = []
         home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
         fds: dict[int, int] = {}
         sockets: dict[int, Any] = {}
@@ -91,7 +103,7 @@ class Probe:
                 # A namespace that vanished mid-read fails with an OSError from netlink or a
                 # parser error; whichever it is, the other namespaces still count.
                 try:
-                    e.update(scan_namespace(ipr))
+                    e.update(scan_namespace(ipr, self._settling))
                 except Exception as err:  # noqa: BLE001 - one namespace gone, not the scan
                     warnings.append(warning(f"reading {e['path']} failed: {err}"))
                     continue

@@ -29,9 +29,23 @@ def _family(msg: Any) -> int:
     return 4 if msg["family"] == socket.AF_INET else 6
 
 
-def scan_links(ipr: Any) -> list[Row]:
-    """`ip -d link`: one row per link (see labkit.model.kinds.scan)."""
-    return [kinds.scan(m["index"], m["flags"], _attrs(m)) for m in ipr.get_links()]
+IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
+#: operstates a veth still shows for up to a second after its carrier came (the kernel's
+#: linkwatch updates them late): with the carrier there, the link is "settling"
+LAGGING = ("DOWN", "LOWERLAYERDOWN")
+
+
+def scan_links(ipr: Any, settling: list[str] | None = None) -> list[Row]:
+    """`ip -d link`: one row per link (see labkit.model.kinds.scan). `settling` gets the
+    names of links up, with a carrier, whose operstate the kernel has not caught up yet."""
+    rows = []
+    for m in ipr.get_links():
+        row = kinds.scan(m["index"], m["flags"], _attrs(m))
+        if (settling is not None and m["flags"] & IFF_UP and m["flags"] & IFF_LOWER_UP
+                and row.get("kind") == "veth" and row.get("operstate") in LAGGING):
+            settling.append(str(row.get("name")))
+        rows.append(row)
+    return rows
 
 
 def scan_addrs(ipr: Any) -> list[Row]:
@@ -83,9 +97,10 @@ def scan_fdb(ipr: Any) -> list[Row]:
     return out
 
 
-def scan_namespace(ipr: Any) -> Row:
-    """Every table of one namespace (the FDB only where there is a bridge)."""
-    links = scan_links(ipr)
+def scan_namespace(ipr: Any, settling: list[str] | None = None) -> Row:
+    """Every table of one namespace (the FDB only where there is a bridge); `settling` as
+    for scan_links."""
+    links = scan_links(ipr, settling)
     bridges = any(lk["kind"] == "bridge" for lk in links)
     return {"links": links, "addrs": scan_addrs(ipr), "routes": scan_routes(ipr),
             "fdb": scan_fdb(ipr) if bridges else []}

@@ -200,7 +200,7 @@ def test_exercise_has_hints_a_solution_and_its_lesson(exercise: Exercise):
 
 def test_every_lesson_has_an_exercise():
     lessons = {e.lesson for e in ALL}
-    assert lessons == {p.name for p in NOTEBOOKS.glob("0*.ipynb")}
+    assert lessons == {p.name for p in NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")}
 
 
 def test_lessons_1_to_5_have_a_break_and_fix_challenge_first():
@@ -255,7 +255,7 @@ def test_check_result_text():
     assert CheckResult(exercise, ()).passed
 
 
-@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("0*.ipynb")), ids=lambda p: p.name)
+@pytest.mark.parametrize("path", sorted(NOTEBOOKS.glob("[0-9][0-9]-*.ipynb")), ids=lambda p: p.name)
 def test_notebook_exercise_cells(path: Path):
     """Anatomy (docs/lessons.md): reset first; then for each exercise, in this order: the
     task, a your-turn cell of comments only, a check, the hidden solution, the check again."""
