@@ -339,3 +339,16 @@ def test_the_lessons_drawings_fit_a_notebook_and_stay_readable(dot_program):
         svg = to_svg(dot)
         assert 'pt"' not in svg.split("<svg", 1)[1].split(">", 1)[0], name
         assert _smallest_font_px(svg) >= 8, (name, _smallest_font_px(svg))
+
+
+def test_a_pod_uid_is_sanitized_whole_not_as_a_short_id():
+    """A UID's last group is 12 hex digits: where a UID stands alone (`kubectl get pod -o
+    jsonpath={.metadata.uid}`, a drawing's text) the short-id pattern, applied first, made it
+    `2c88af9a-019f-4b16-a56e-<SHORT-ID>`, no longer a UID, and two runs differed in the rest."""
+    patterns = read_sanitize_file(SANITIZE)
+    one, two = ("uid: 2c88af9a-019f-4b16-a56e-865b7da71fcf\n",
+                "uid: 0f1e2d3c-4b5a-6978-8796-a5b4c3d2e1f0\n")
+    assert sanitized(one, patterns) == sanitized(two, patterns) == "uid: <UID>\n"
+    name = "k8s_POD_test-pod-7c5df5f574-w9wrq_default_2c88af9a-019f-4b16-a56e-865b7da71fcf_0"
+    assert sanitized(name, patterns) == "k8s_POD_test-pod-7c5df5f574-<RND>_default_<UID>_0"
+    assert sanitized("a69522601167", patterns) == "<SHORT-ID>"  # the short ids still go
