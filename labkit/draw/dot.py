@@ -28,6 +28,7 @@ import ipaddress
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from functools import cached_property
 
 from labkit.draw.group import Group, groups
 from labkit.draw.highlight import Highlight
@@ -144,6 +145,12 @@ class _Scene:
                 return other.index
         return None
 
+    @cached_property
+    def pods_by_node(self) -> dict[str, list[tuple[Namespace, str]]]:
+        """See `_pods_by_node`: asked by several passes, worked out once per scene (a scene
+        made with `replace` works it out again)."""
+        return _pods_by_node(self)
+
     def namespace(self, name: str) -> Namespace | None:
         return self.topology.namespace(name) or (
             self.before.namespace(name) if self.before else None)
@@ -165,7 +172,7 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     edges, stubs = _edges(sc)
     # The legend is the graph's own label, under the drawing: never beside it, where it
     # made the drawing wider (and was the first thing cut off). With a title on top, a node.
-    k8s = bool(_pods_by_node(sc))
+    k8s = bool(sc.pods_by_node)
     below = _legend_table(diff is not None, k8s) if legend and not title else None
     out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
            *_node_edges(sc), *_grids(sc), *_warnings(sc), *_ghost_lines(sc), *_columns(sc)]
@@ -433,7 +440,7 @@ def _ranksep(sc: _Scene) -> str:
     """The gap between columns, in inches: narrower with Kubernetes nodes, whose pods sit
     six columns from the lab's bridge (the picture of 3 nodes was then 1090 pt wide, its
     text at 7 px in a notebook; 0.3 takes 80 pt off and the cables still read)."""
-    return "0.3" if _pods_by_node(sc) else "0.5"
+    return "0.3" if sc.pods_by_node else "0.5"
 
 
 def _header(sc: _Scene, title: str | None, legend: str | None) -> list[str]:
@@ -471,7 +478,7 @@ def _lab_cluster(sc: _Scene) -> list[str]:
                        'namespaces not in focus"];')
         out += _nat_nodes(sc.topology, sc.before, "    ")
     loose = _loose(sc)
-    inside = _pods_by_node(sc)
+    inside = sc.pods_by_node
     in_nodes = {p.name for pods in inside.values() for p, _ in pods}
     # the loose ones first: see `_loose`; a Kubernetes node's pods inside its box
     for ns, status in sorted(sc.namespaces, key=lambda x: x[0].name not in loose):
@@ -574,7 +581,10 @@ def _ns_sub(sc: _Scene, ns: Namespace) -> str:
     node what runs on it, for a pod its pause container and the containers sharing it."""
     small = '<br/><font point-size="8">{}</font>'
     if ns.pod is not None:  # the pause container's namespace, which the others share
-        return small.format(_html("pod: " + " + ".join(("pause", *ns.pod.containers))))
+        sub = "pod: " + " + ".join(("pause", *ns.pod.containers))
+        if ns.node and all(p.name != ns.name for p, _ in sc.pods_by_node.get(ns.node, ())):
+            sub += f"; on {ns.node}"  # drawn outside its node's box (a focus without it)
+        return small.format(_html(sub))
     node = sc.topology.node(ns.name) if ns.node == ns.name else None
     if node is not None:
         # A few programs a line: in a left-to-right drawing a box's label widens the gaps
@@ -1295,7 +1305,7 @@ def _columns(sc: _Scene) -> list[str]:
             members["veth ends"].append(sc.ids[(sc.lab_name, itf.name)])
     if sc.lab_drawn:
         members["ports"] = [_port_id(rules[0]) for rules, _ in _ports(sc.topology, sc.before)]
-    pods = {p.name for ps in _pods_by_node(sc).values() for p, _ in ps}
+    pods = {p.name for ps in sc.pods_by_node.values() for p, _ in ps}
     # A node's column member is its eth0 (its pods are further right, inside it).
     members["namespaces"] = [_node_uplink(sc, ns.name) if ns.node == ns.name
                              and _node_uplink(sc, ns.name) else
@@ -1303,7 +1313,7 @@ def _columns(sc: _Scene) -> list[str]:
                              for ns, _ in sc.namespaces
                              if ns.kind != "lab" and sc.items.get(ns.name)
                              and ns.name not in pods]
-    widths = dict(_COLUMN_IN, **(_K8S_COLUMN_IN if _pods_by_node(sc) else {}))
+    widths = dict(_COLUMN_IN, **(_K8S_COLUMN_IN if sc.pods_by_node else {}))
     out = [f'  "column:{c}" [shape=box, style=invis, fixedsize=true, width={widths[c]}, '
            'height=0.01, label=""];' for c in COLUMNS]
     out.append("  " + " -> ".join(f'"column:{c}"' for c in COLUMNS) + " [style=invis];")
@@ -1325,7 +1335,7 @@ def _ghost_lines(sc: _Scene) -> list[str]:
     out = [f"  subgraph {lab} {{"]
     # A pod's box is inside its node's: named again there (a subgraph is found by its name
     # under its parent), or a new empty box would be hidden instead.
-    node_of = {p.name: node for node, ps in _pods_by_node(sc).items() for p, _ in ps}
+    node_of = {p.name: node for node, ps in sc.pods_by_node.items() for p, _ in ps}
     for name in sc.ghosts:
         box = f"subgraph {_q('cluster_' + _ns_id(name))} {{ style=invis; }}"
         node = node_of.get(name)

@@ -292,7 +292,8 @@ class Topology:
             also += [n for n in ns.netns if n != ns.name]
             kind = ns.kind + (f"; also {', '.join(also)}" if also else "")
             if ns.pod is not None:
-                kind = f"pod {ns.pod} on {ns.node}: {', '.join(ns.pod.containers)}"
+                kind = (f"pod {ns.pod} on {ns.node}: "
+                        + (", ".join(ns.pod.containers) or "(only pause)"))
             elif ns.node is not None:
                 kind += f"; node {ns.node}" if ns.node != ns.name else "; node"
             lines.append(f"{ns.label} ({kind}): {desc}")

@@ -88,7 +88,10 @@ class Docker:
         if image not in self._tags:
             for im in self._get("/images/json"):
                 self._tags[im["Id"]] = next(iter(im.get("RepoTags") or []), im["Id"][7:19])
-        return self._tags.get(image, image[7:19])
+            # an id the engine no longer lists (its image removed under a running container):
+            # its short id, kept, so the next scans do not list the images again for it
+            self._tags.setdefault(image, image[7:19])
+        return self._tags[image]
 
     def networks(self) -> list[dict[str, Any]]:
         """Docker networks with the bridge device each one uses (docker0, br-<id>)."""

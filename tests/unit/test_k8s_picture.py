@@ -256,3 +256,53 @@ def test_a_focus_on_a_node_shows_its_pods_and_keeps_its_routes(topo):
     assert "kube-node-2" not in where
     label = next(ln for ln in dot.splitlines() if "label=<<b>kube-node-1</b>" in ln)
     assert "10.244.3.0/24 via 10.192.0.4 dev eth0" in label
+
+
+def test_a_pod_focused_without_its_node_names_its_node(topo):
+    """Drawn on its own (no node box around it), a pod's box says where it runs; inside its
+    node's box that would only repeat the box."""
+    alone = to_dot(topo, focus=["busybox-2-3"])
+    assert clusters(alone)["busybox-2-3"] == "lab"
+    assert "pod: pause + box; on kube-node-2" in alone
+    inside = to_dot(topo, focus=["kube-node-2"])
+    assert "pod: pause + box<" in inside.split('subgraph "cluster_ns:busybox-2-3"')[1]
+    assert "; on kube-node-2" not in inside
+
+
+def test_pods_by_node_is_worked_out_once_per_scene(topo, monkeypatch):
+    import labkit.draw.dot as dot_module
+
+    calls = []
+    real = dot_module._pods_by_node
+    monkeypatch.setattr(dot_module, "_pods_by_node", lambda sc: calls.append(1) or real(sc))
+    assert to_dot(topo) == GOLDEN.read_text(encoding="utf-8")
+    assert len(calls) == 1
+
+
+def test_the_summary_of_a_pod_with_only_its_pause_container(topo):
+    """A pod between its sandbox and its first container (or whose containers all went): the
+    summary says so rather than ending in ': '."""
+    from dataclasses import replace
+
+    pod = topo.namespace("busybox-2-1")
+    bare = replace(pod, pod=replace(pod.pod, containers=()))
+    only = replace(topo, namespaces=tuple(bare if ns is pod else ns for ns in topo.namespaces))
+    line = next(ln for ln in only.summary().splitlines() if ln.startswith("busybox-2-1 "))
+    assert line.startswith("busybox-2-1 (pod default/busybox-2-1 on kube-node-2: (only pause)):")
+
+
+def test_a_node_engines_image_id_lookup_is_cached_hit_or_miss(monkeypatch):
+    """A kubelet starts containers by image id; the probe names them by tag from one
+    /images/json listing, and an id the listing lacks (the image removed under a running
+    container) is remembered too, as its short id: not a listing per container per scan."""
+    from labkit.probe.docker import Docker
+
+    asked = []
+    engine = Docker("/nonexistent.sock", root="/proc/1/root")
+    monkeypatch.setattr(engine, "_get", lambda url: asked.append(url) or [
+        {"Id": "sha256:" + "a" * 64, "RepoTags": ["busybox:latest"]}])
+    for _ in range(3):
+        assert engine._image("sha256:" + "a" * 64) == "busybox:latest"
+        assert engine._image("sha256:" + "b" * 64) == "b" * 12
+    assert asked == ["/images/json", "/images/json"]  # one for the hit, one for the miss
+    assert engine._image("busybox") == "busybox"  # a name is kept as it is
