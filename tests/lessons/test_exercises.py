@@ -17,7 +17,7 @@ from labkit import exercises as ex_mod
 from labkit.authoring.build import exercise_cell_problems, merge_streams
 from labkit.errors import UsageError
 from labkit.exercises import CheckResult, Exercise, Progress, exercises
-from labkit.exercises.lessons import lesson7
+from labkit.exercises.lessons import lesson7, lesson10
 
 NOTEBOOKS = Path(__file__).parents[2] / "notebooks"
 ALL = exercises()
@@ -152,6 +152,20 @@ PARTIAL = [
      "lab-c1\nip -n lab-c1 addr add 10.15.40.2/24 dev eth0",
      ["lab-c1's eth0 is down", "h1, the lab host's end, does not have the config's hostAddress",
       "has none for lab-c1"]),
+    # the pod's one set of ports: side's server answers localhost:80 as well as web's would
+    ("lesson10/pod-by-hand", "docker run -d --name pod-web k8s.gcr.io/pause:3.2\n"
+     "docker run -dit --name web --net=container:pod-web busybox\n"
+     "docker run -d --name side --net=container:pod-web busybox httpd -f -p 80",
+     ["but web runs no web server"]),
+    ("lesson10/pod-by-hand", lesson10.EXERCISES[0].solution + "docker rm -f pod-web\n"
+     "docker run -d --name pod-web k8s.gcr.io/pause:3.2",
+     ["web joined another container's network, a container that is gone (id ",
+      "side joined another container's network"]),
+    # lab-web-2 left on the default pull policy, Always for an image with no tag
+    ("lesson10/port-clash", lesson10.EXERCISES[1].solution.split("kubectl rollout")[0]
+     .replace("        imagePullPolicy: Never\n        command:", "        command:")
+     + "sleep 20",
+     ["lab-web-2 has no image (", "the lab has no registry", "kubectl describe pod test-pod-"]),
 ]
 
 

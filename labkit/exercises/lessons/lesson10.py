@@ -34,7 +34,25 @@ def _inspect(lab: Lab, name: str) -> dict | None:
     return found[0] if found else None
 
 
+def _joined_elsewhere(lab: Lab, mode: str) -> str:
+    """What a `container:ID` network mode that is not pod-web's points to, for a message."""
+    other = mode.split(":", 1)[1]
+    found = _inspect(lab, other)
+    if found is None:  # e.g. pod-web removed and made again: the old one's id
+        return f"a container that is gone (id {other[:12]}; was {POD} made again since?)"
+    return f"{found['Name'].lstrip('/')}'s (id {other[:12]})"
+
+
+def runs_httpd(top: str) -> bool:
+    """`docker top` output (a header, then one process a line) lists a BusyBox httpd."""
+    return any(word == "httpd" or word.endswith("/httpd")
+               for line in top.splitlines()[1:] for word in line.split())
+
+
 def check_pod_by_hand(lab: Lab) -> list[str]:
+    # first, as in lesson 10's other check: elsewhere nothing below can be right (no pause image)
+    if not lab.run("command -v kubectl").ok:
+        return [NO_K8S]
     pod = _inspect(lab, POD)
     if pod is None:
         return [f"there is no container {POD}: start it from the pause image, "
@@ -53,7 +71,11 @@ def check_pod_by_hand(lab: Lab) -> list[str]:
                             f"`--net=container:{POD}`")
             continue
         mode = found["HostConfig"]["NetworkMode"]
-        if mode not in (joined, f"container:{POD}"):
+        if mode.startswith("container:") and mode not in (joined, f"container:{POD}"):
+            problems.append(f"{name} joined another container's network, "
+                            f"{_joined_elsewhere(lab, mode)}, not {POD}'s: remove it and "
+                            f"start it again with `--net=container:{POD}`")
+        elif mode not in (joined, f"container:{POD}"):
             problems.append(f"{name}'s NetworkMode is {mode}, so it has a network of its own: "
                             f"start it again with `--net=container:{POD}`")
         elif not found["State"]["Running"]:
@@ -64,6 +86,12 @@ def check_pod_by_hand(lab: Lab) -> list[str]:
     if not answer.stdout.startswith("HTTP/1."):
         return [f"{SIDE} gets no answer from localhost:80: is {WEB} running BusyBox's httpd on "
                 f"port 80 (`docker exec {WEB} netstat -ltn`)?"]
+    # an answer, but whose? the pod's containers share one set of ports: side may serve it
+    top = lab.run(f"docker top {WEB}")
+    if not runs_httpd(top.stdout):
+        return [f"something answers on localhost:80, but {WEB} runs no web server (`docker top "
+                f"{WEB}`): is it {SIDE}'s? The task wants it in {WEB} (`busybox httpd -f -p 80`)"
+                f", {SIDE} as its client"]
     address = pod["NetworkSettings"]["IPAddress"]
     if not address:
         return [f"{POD} has no address: start it on Docker's default network (no --net)"]
@@ -121,6 +149,32 @@ def _test_pods(lab: Lab) -> list[dict] | str:
             if not p["metadata"].get("deletionTimestamp")]
 
 
+#: the kubelet's reasons for a container it could not get the image of
+PULL_FAILED = ("ErrImagePull", "ImagePullBackOff", "ErrImageNeverPull", "InvalidImageName")
+#: ... and for one on its way (the sandbox or the image being set up)
+STARTING = ("ContainerCreating", "PodInitializing")
+
+
+def container_problem(status: dict, pod: str) -> str | None:
+    """What is wrong with one of kubectl's containerStatuses of POD; None when it is ready."""
+    if status.get("ready"):
+        return None
+    name = status["name"]
+    state = status.get("state") or {}
+    waiting = state.get("waiting", {}).get("reason")
+    if waiting in PULL_FAILED:
+        return (f"{name} has no image ({waiting}, image {status.get('image', '?')}): the lab "
+                "has no registry, so a node can only use an image its engine holds (lab-web, "
+                "busybox) with `imagePullPolicy: Never`; `kubectl describe pod "
+                f"{pod}` shows the event")
+    if waiting in STARTING or not state:
+        return (f"{name} is still starting ({waiting or 'no state yet'}): run the check again "
+                "in a few seconds")
+    ended = status.get("lastState", {}).get("terminated", {}).get("reason")
+    return (f"{name} is not ready ({waiting or ended or 'starting'}): "
+            f"`kubectl logs {pod} -c {name}` says why")
+
+
 def check_port_clash(lab: Lab) -> list[str]:
     pods = _test_pods(lab)
     if isinstance(pods, str):
@@ -138,13 +192,14 @@ def check_port_clash(lab: Lab) -> list[str]:
     if "lab-web-2" not in containers:
         return [f"test-pod's containers are {_lab.names(containers)}: the second one should be "
                 "named lab-web-2"]
-    problems = []
-    for status in pod["status"].get("containerStatuses", []):
-        if not status.get("ready"):
-            waiting = status.get("state", {}).get("waiting", {}).get("reason")
-            ended = status.get("lastState", {}).get("terminated", {}).get("reason")
-            problems.append(f"{status['name']} is not ready ({waiting or ended or 'starting'}): "
-                            f"`kubectl logs {name} -c {status['name']}` says why")
+    if "lab-web" not in containers:  # the check asks from inside lab-web
+        return [f"test-pod's containers are {_lab.names(containers)}: keep the first one, "
+                "lab-web, as it was"]
+    statuses = pod["status"].get("containerStatuses")
+    if not statuses:  # scheduled (or not yet), no container made: nothing to judge yet
+        return [f"{name} is still starting ({pod['status'].get('phase', 'Pending')}, no "
+                "container yet): run the check again in a few seconds"]
+    problems = [p for p in (container_problem(s, name) for s in statuses) if p]
     if problems:
         return problems
     code = lab.run(f"kubectl exec {name} -c lab-web -- curl -s -m 3 -o /dev/null "
@@ -200,8 +255,10 @@ EXERCISES = [
             "lab-web-2, image lab-web, imagePullPolicy Never) and `kubectl apply -f` it. "
             "`kubectl get pods` shows what happens; `kubectl logs POD -c lab-web-2` says why.",
             "Both containers are in one network namespace: one set of ports. Give lab-web-2 a "
-            "`command:` that serves elsewhere: [\"busybox\", \"httpd\", \"-f\", \"-p\", \"8080\"]. "
-            "Then `kubectl exec POD -c lab-web -- curl -s localhost:8080`.",
+            "`command:` that serves elsewhere, from nginx's document root (`-h`): "
+            "[\"busybox\", \"httpd\", \"-f\", \"-p\", \"8080\", \"-h\", \"/var/www/html\"]. "
+            "Then `kubectl exec POD -c lab-web -- curl -s "
+            "localhost:8080/index.nginx-debian.html`.",
         ),
         solution=(
             "cat > /root/test-pod-3.yaml <<\"EOF\"\n"

@@ -4,7 +4,7 @@ usage (a throw-away lab, never the course lab):
     docker run -d --name labkit-record-lab --network none --label org.labkit.role=test-throwaway \
         --cap-add ALL --cap-drop SYS_RESOURCE --security-opt seccomp=unconfined \
         --security-opt apparmor=unconfined -v /sys/fs/cgroup:/sys/fs/cgroup:rw labkit-lab:latest
-    .venv/bin/python tests/snapshots/checks/record.py labkit-record-lab [EXERCISE_ID ...]
+    .venv/bin/python tests/snapshots/checks/record.py labkit-record-lab [EXERCISE_ID[:STATE] ...]
     docker rm -f -v labkit-record-lab
 
 For each exercise and state (STATES below): reset the lab, run the state's script, run the
@@ -48,6 +48,12 @@ _DEL_FROM_LEASE = ("f=$(ls /var/lib/cni/networks/lab-br1/10.15.20.*); "
                    "id=$(head -n 1 \"$f\" | tr -d '\\r'); CNI_COMMAND=DEL "
                    "CNI_CONTAINERID=$id CNI_NETNS= CNI_IFNAME=eth0 "
                    "CNI_PATH=/opt/cni/bin /opt/cni/bin/bridge < /root/lab-br1.conf")
+
+# lesson 10: the solution's test-pod-3 applied, not waited for; the same with lab-web-2 left on
+# the default pull policy (`lab-web` means lab-web:latest: Always); the first one renamed
+_APPLY_3 = lesson10.EXERCISES[1].solution.split("kubectl rollout status")[0]
+_PULL_3 = _APPLY_3.replace("        imagePullPolicy: Never\n        command:", "        command:")
+_RENAMED_3 = _APPLY_3.replace("      - name: lab-web\n", "      - name: lab-web-1\n")
 
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
@@ -313,6 +319,16 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-no-server", ["docker run -d --name pod-web k8s.gcr.io/pause:3.2",
                              "docker run -dit --name web --net=container:pod-web busybox",
                              "docker run -dit --name side --net=container:pod-web busybox"]),
+        # the server started in side, web a plain busybox: localhost:80 answers all the same
+        ("wrong-server-in-side", ["docker run -d --name pod-web k8s.gcr.io/pause:3.2",
+                                  "docker run -dit --name web --net=container:pod-web busybox",
+                                  "docker run -d --name side --net=container:pod-web busybox "
+                                  "httpd -f -p 80"]),
+        # pod-web made again after the others joined it: they are in the old one's network
+        ("wrong-old-pod", ["solution", "docker rm -f pod-web > /dev/null",
+                           "docker run -d --name pod-web k8s.gcr.io/pause:3.2"]),
+        # in a lab without Kubernetes (see ELSEWHERE)
+        ("no-k8s", []),
     ],
     "lesson10/port-clash": [
         ("fresh", []),
@@ -324,8 +340,16 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                              "        imagePullPolicy: Never' /root/test-pod-2.yaml && "
                              "kubectl apply -f /root/test-pod-2.yaml > /dev/null 2>&1 && "
                              "sleep 20"]),
+        # checked at once after the apply: the new pod has no containers yet
+        ("wrong-starting", ["setup", _APPLY_3]),
+        # lab-web-2 on the default pull policy: the node's engine tries a registry
+        ("wrong-pull", ["setup", _PULL_3 + "sleep 20"]),
+        ("wrong-no-lab-web", ["setup", _RENAMED_3]),
     ],
 }
+#: states recorded in another lab (`record.py LAB EXERCISE_ID:STATE` records only that one,
+#: keeping the file's others); a whole exercise's recording keeps them as they are
+ELSEWHERE = {("lesson10/pod-by-hand", "no-k8s"): "a course lab (labkit-lab:latest)"}
 
 
 class Recorder:
@@ -343,10 +367,19 @@ class Recorder:
         return result
 
 
-def record(lab: Lab, exercise_id: str) -> dict:
+def record(lab: Lab, exercise_id: str, only: str | None = None) -> dict:
+    """All the exercise's states but those recorded ELSEWHERE, or just the state `only`; the
+    states not recorded now are kept from the exercise's file."""
     ex = get(exercise_id)
+    out = HERE / (exercise_id.replace("/", "-") + ".json")
+    kept = ({s["state"]: s for s in json.loads(out.read_text(encoding="utf-8"))["states"]}
+            if out.exists() else {})
     states = []
     for state, steps in STATES[exercise_id]:
+        if (state != only) if only else (exercise_id, state) in ELSEWHERE:
+            if state in kept:
+                states.append(kept[state])
+            continue
         report = lab.reset()
         assert report.clean, report.warnings
         for step in steps:
@@ -362,10 +395,11 @@ def record(lab: Lab, exercise_id: str) -> dict:
 
 def main(name: str, only: list[str]) -> None:
     lab = Lab.connect(name=name)
-    for exercise_id in only or STATES:
+    for wanted in only or STATES:
+        exercise_id, _, state = wanted.partition(":")
         out = HERE / (exercise_id.replace("/", "-") + ".json")
-        out.write_text(json.dumps(record(lab, exercise_id), indent=1, ensure_ascii=False)
-                       + "\n", encoding="utf-8")
+        out.write_text(json.dumps(record(lab, exercise_id, state or None), indent=1,
+                                  ensure_ascii=False) + "\n", encoding="utf-8")
     lab.reset()
 
 
