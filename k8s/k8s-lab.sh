@@ -43,6 +43,9 @@ BIND_TARGETS="/var/lib/kubelet /var/lib/dockershim /etc/cni/net.d /var/lib/cni /
 
 say() { echo "k8s-lab: $*"; }
 die() { echo "k8s-lab: $*" >&2; exit 1; }
+must() {  # cmd... : run it; when it fails, say which step of `up` did (the caller returns 1)
+  "$@" || { echo "k8s-lab: up: \`$*\` failed" >&2; return 1; }
+}
 
 index() { case $1 in kube-master) echo 1 ;; kube-node-1) echo 2 ;; kube-node-2) echo 3 ;; esac; }
 node_ip() { echo "$NODE_NET.$(( $(index "$1") + 1 ))"; }
@@ -127,26 +130,30 @@ node_network() {  # the bridge, each node's namespace with eth0, and the routes 
   # `ip netns add` makes /run/netns (and a mount on it) if missing: `down` undoes only that.
   [ -d /run/netns ] || echo dir > "$RUN/made-netns"
   grep -q ' /run/netns ' /proc/self/mountinfo || echo mount >> "$RUN/made-netns"
-  ip link add "$BRIDGE" type bridge && ip addr add "$NODE_NET.1/24" dev "$BRIDGE" \
-    && ip link set "$BRIDGE" up || return 1
+  must ip link add "$BRIDGE" type bridge || return 1
+  must ip addr add "$NODE_NET.1/24" dev "$BRIDGE" || return 1
+  must ip link set "$BRIDGE" up || return 1
   # With br_netfilter, frames bridged between nodes pass the lab's FORWARD chain, whose policy
   # an engine may set to DROP: let the nodes' frames through (removed by `down`).
-  iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT
+  must iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT \
+    || return 1
   local node peer
   for node in $MASTER $WORKERS; do
-    ip netns add "$node" || return 1
-    ip link add "ve-$node" type veth peer name eth0 netns "$node"
-    ip link set "ve-$node" master "$BRIDGE" up
-    ip -n "$node" addr add "$(node_ip "$node")/24" dev eth0
-    ip -n "$node" link set lo up && ip -n "$node" link set eth0 up
+    must ip netns add "$node" || return 1
+    must ip link add "ve-$node" type veth peer name eth0 netns "$node" || return 1
+    must ip link set "ve-$node" master "$BRIDGE" up || return 1
+    must ip -n "$node" addr add "$(node_ip "$node")/24" dev eth0 || return 1
+    must ip -n "$node" link set lo up || return 1
+    must ip -n "$node" link set eth0 up || return 1
   done
   # Every pod CIDR of a worker is reached through that worker (kubeadm-dind-cluster's static
   # routes), from the other nodes and from the lab itself (so `curl POD-IP` works there too).
   for peer in $WORKERS; do
     for node in $MASTER $WORKERS; do
-      [ "$node" = "$peer" ] || ip -n "$node" route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")"
+      [ "$node" = "$peer" ] \
+        || must ip -n "$node" route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")" || return 1
     done
-    ip route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")"
+    must ip route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")" || return 1
   done
 }
 
@@ -223,7 +230,10 @@ node_engine() {  # node : its own dockerd (and containerd), seeded from the lab'
 
 node_agents() {  # node : its kubelet and kube-proxy
   local node=$1 ip; ip=$(node_ip "$node")
-  [ -e /dev/kmsg ] || ln -s /dev/null /dev/kmsg  # cadvisor's OOM watcher opens it
+  # cadvisor's OOM watcher opens /dev/kmsg, which a container lacks: a stand-in, gone on `down`
+  if [ ! -e /dev/kmsg ] && [ ! -L /dev/kmsg ]; then
+    must ln -s /dev/null /dev/kmsg && echo /dev/kmsg > "$RUN/made-kmsg" || return 1
+  fi
   # --cgroups-per-qos=false --enforce-node-allocatable=: no kubepods cgroups on the machine's
   # hierarchy; evictions off (the lab's disk is the learner's: its fill level is not ours).
   MNT=1 start "$node" kubelet --v=2 --kubeconfig "$DATA/admin.conf" \
@@ -297,7 +307,7 @@ up() {
   control_plane || rc=1
   for p in $pids; do wait "$p" || rc=1; done
   [ $rc = 0 ] || return 1
-  for node in $WORKERS; do node_agents "$node"; done
+  for node in $WORKERS; do node_agents "$node" || return 1; done
   local wanted; wanted=$(echo $WORKERS | wc -w)
   wait_for kube-node-1.kubelet 90 sh -c "[ \$(kubectl get nodes --no-headers 2>/dev/null | grep -c ' Ready ') = $wanted ]" || return 1
   # The node's pod CIDR on its Node object too (kubectl get nodes -o wide shows the articles').
@@ -320,6 +330,13 @@ stop_pid() {  # node process : TERM, then KILL after 5 s; echoes the name if one
   echo "$1/$2"
 }
 
+descendants() {  # pid : its children, theirs, ...
+  local kid
+  for kid in $(pgrep -P "$1"); do
+    echo "$kid"; descendants "$kid"
+  done
+}
+
 down() {
   local node stopped="" removed="" pods n
   for node in $WORKERS; do
@@ -336,9 +353,19 @@ down() {
     stopped="$stopped $(stop_pid $MASTER $n)"
   done
   # Anything of the cluster's still running (started by hand, or its pid file lost): every
-  # process in a node's network namespace.
+  # process in a node's network namespace. A pod's processes are in the pod's namespace, not
+  # the node's: when the node's dockerd died before `down` (no `docker rm` above), only their
+  # containerd-shim, which is in the node's, leads to them. Its children (and theirs) go first.
+  local kids
   for node in $MASTER $WORKERS; do
     [ -e /run/netns/"$node" ] || continue
+    for pid in $(ip netns pids "$node" 2>/dev/null); do
+      case $(cat /proc/"$pid"/comm 2>/dev/null) in containerd-shim*) ;; *) continue ;; esac
+      kids=$(descendants "$pid")
+      [ -z "$kids" ] && continue
+      kill -KILL $kids 2>/dev/null
+      say "killed $(echo $kids | wc -w) pod process(es) of $node's containerd-shim ($pid)"
+    done
     for pid in $(ip netns pids "$node" 2>/dev/null); do
       kill -KILL "$pid" 2>/dev/null && say "killed $(cat /proc/"$pid"/comm 2>/dev/null || echo "pid $pid") left in $node"
     done
@@ -352,6 +379,10 @@ down() {
   fi
   ip link delete "$BRIDGE" 2>/dev/null && removed="$removed bridge $BRIDGE (and its routes),"
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT 2>/dev/null; do :; done
+  # The stand-in /dev/kmsg node_agents made, if it is still that link.
+  if [ -f "$RUN/made-kmsg" ] && [ "$(readlink /dev/kmsg 2>/dev/null)" = /dev/null ]; then
+    rm -f /dev/kmsg && removed="$removed the /dev/kmsg link,"
+  fi
   # The empty folders node_files made in the lab's view as the binds' targets (last first).
   [ -f "$RUN/made-dirs" ] && tac "$RUN/made-dirs" | while read -r d; do rmdir "$d" 2>/dev/null; done
   [ -e "$DATA" ] && removed="$removed $DATA (etcd's data, keys, the nodes' engines, CNI state),"
@@ -395,6 +426,10 @@ case "${1:-}" in
     [ $# -ge 3 ] || die "usage: k8s-lab exec NODE CMD [ARGS...]"
     node=$2; shift 2
     [ -e /run/netns/"$node" ] || die "no node $node (nodes: $MASTER $WORKERS)"
+    # kube-master has no engine of its own (no kubelet, no pods): `docker` there would be the
+    # lab's, whose containers are no node's.
+    [ "$node" != $MASTER ] || [ "${1##*/}" != docker ] \
+      || die "$MASTER runs no dockerd (the control plane runs as plain processes, no kubelet, no pods): \`docker\` there would reach the lab's own engine. The pods' engines are the workers': $WORKERS"
     on_node "$node" "$@" ;;
   present) present ;;  # for the lab's reset: exit 0 when anything of the cluster is there
   *) echo "usage: k8s-lab up|down|status|exec NODE CMD..." >&2; exit 2 ;;

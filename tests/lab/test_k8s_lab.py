@@ -49,7 +49,7 @@ echo @routes; ip route
 echo @iptables; iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
 echo @mounts; awk '{print $5}' /proc/self/mountinfo | sort
 echo @files; ls -d /var/lib/k8s-lab /run/k8s-lab /root/.kube /var/lib/kubelet /var/lib/cni \
-  /etc/cni/net.d /var/log/pods /var/log/containers /var/lib/dockershim 2>/dev/null
+  /etc/cni/net.d /var/log/pods /var/log/containers /var/lib/dockershim /dev/kmsg 2>/dev/null
 echo @sysctl; for f in SYSCTLS; do echo "$f $(cat /proc/sys/$f)"; done
 """.replace("SYSCTLS", " ".join(SYSCTLS))
 
@@ -187,6 +187,17 @@ def test_three_nodes_on_the_node_network(k8s):
     assert all(a.startswith(("127.0.0.1:", "10.192.0.2:")) for a in listeners), listeners
 
 
+def test_master_has_no_engine_to_exec(k8s):
+    """kube-master runs no dockerd: `docker` there would be the lab's own engine."""
+    lab = k8s["lab"]
+    res = lab.run("k8s-lab exec kube-master docker ps")
+    assert res.exit_code != 0
+    assert "kube-master runs no dockerd" in res.stderr and "kube-node-1" in res.stderr, res.output
+    assert "CONTAINER ID" not in res.stdout  # nothing of the lab's engine was listed
+    # the master's network is still there to look at
+    assert "10.192.0.2/24" in lab.sh("k8s-lab exec kube-master ip -br addr show eth0")
+
+
 def test_workers_ready(k8s):
     lab = k8s["lab"]
     nodes = lab.sh("kubectl get nodes --no-headers -o custom-columns="
@@ -268,14 +279,42 @@ def test_no_global_sysctl_changed(k8s):
 
 
 def test_down_leaves_nothing(k8s):
+    """kube-node-1 the usual way; kube-node-2's dockerd dies first, as an engine can, so its
+    pods (web-2's httpd, the pause containers) are reached only through their shims."""
     lab = k8s["lab"]
+    # the stand-in up made (the lab has no /dev/kmsg)
+    assert lab.sh("readlink /dev/kmsg").strip() == "/dev/null"
+    lab.sh("kill -KILL $(cat /run/k8s-lab/pids/kube-node-2.dockerd)")
+    lab.sh("for i in $(seq 50); do [ -e /proc/$(cat /run/k8s-lab/pids/kube-node-2.dockerd) ] "
+           "|| break; sleep 0.1; done")
+    assert "httpd" in lab.sh("ps -eo comm="), "web-2's httpd went with its dockerd"
     down = lab.run("k8s-lab down", timeout=90)
     assert down.exit_code == 0, down.output
     assert "stopped kube-node-1/kubelet" in down.stdout, down.output
+    assert re.search(r"killed \d+ pod process\(es\) of kube-node-2's containerd-shim",
+                     down.stdout), down.output
+    assert "removed" in down.stdout and "the /dev/kmsg link" in down.stdout, down.output
     after = state(lab)
     assert not set(after["processes"]) & CLUSTER, after["processes"]
     assert not [line for line in after["iptables"] if "KUBE-" in line or "k8s-lab" in line]
     assert not changes(k8s["start"], after)
+
+
+def test_up_stops_at_a_failed_step(k8s):
+    """A step of the network that fails (here a route the lab has already) stops `up` with
+    the step named, and what was made is gone again."""
+    lab = k8s["lab"]
+    lab.sh("ip link add lab-k8s-t type veth peer name lab-k8s-u && ip link set lab-k8s-t up "
+           "&& ip route add 10.244.3.0/24 dev lab-k8s-t")  # (the lab's kernel has no dummy)
+    try:
+        up = lab.run("k8s-lab up", timeout=240)
+        assert up.exit_code == 1, up.output
+        assert "`ip route add 10.244.3.0/24 via 10.192.0.4` failed" in up.stderr, up.output
+        assert "up failed: stopping what started" in up.stdout, up.output
+        assert "up in" not in up.stdout
+    finally:
+        lab.sh("ip link delete lab-k8s-t")
+    assert not changes(k8s["start"], state(lab))
 
 
 def test_reset_after_up(k8s):
