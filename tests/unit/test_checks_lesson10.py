@@ -5,6 +5,8 @@ an image pull backing off)."""
 
 from __future__ import annotations
 
+import json
+
 from labkit.exercises.lessons.lesson10 import container_problem, runs_httpd
 
 POD = "test-pod-6cf6b4fdff-bc8nk"
@@ -46,3 +48,30 @@ def test_docker_top_lists_a_busybox_httpd_or_not():
     assert runs_httpd(header + "root 1 0 0 00:40 ? 00:00:00 /bin/httpd -f -p 80\n")
     assert not runs_httpd(header + "root 1 0 0 00:40 pts/0 00:00:00 sh\n")
     assert not runs_httpd("")
+
+
+class _Answers:
+    """A lab that answers the check's two kubectl questions (the replayed recordings
+    catch a pod already being made; this is the moment before, no containerStatuses)."""
+
+    def __init__(self, pods: dict) -> None:
+        self.pods = pods
+
+    def run(self, command: str, **kwargs):
+        from labkit.result import Result
+
+        if command == "command -v kubectl":
+            return Result(command, "/usr/bin/kubectl\n", "", 0, 0.0, False)
+        assert command == "kubectl get pods -l app=lab-web -o json", command
+        return Result(command, json.dumps(self.pods), "", 0, 0.0, False)
+
+
+def test_a_pod_with_no_container_statuses_yet_is_still_starting():
+    from labkit.exercises.lessons.lesson10 import check_port_clash
+
+    pod = {"metadata": {"name": POD, "creationTimestamp": "2026-12-02T01:00:00Z"},
+           "spec": {"containers": [{"name": "lab-web"}, {"name": "lab-web-2"}]},
+           "status": {"phase": "Pending"}}
+    assert check_port_clash(_Answers({"items": [pod]})) == [
+        f"{POD} is still starting (Pending, no container yet): run the check again in a few "
+        "seconds"]

@@ -224,10 +224,22 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson10/pod-by-hand", "wrong-no-pause"): ["there is no container pod-web"],
     ("lesson10/pod-by-hand", "wrong-own-network"): ["side's NetworkMode is default"],
     ("lesson10/pod-by-hand", "wrong-no-server"): ["side gets no answer from localhost:80"],
+    ("lesson10/pod-by-hand", "wrong-server-in-side"): [
+        "something answers on localhost:80, but web runs no web server"],
+    ("lesson10/pod-by-hand", "wrong-old-pod"): [
+        "web joined another container's network, a container that is gone (id ",
+        "side joined another container's network, a container that is gone (id "],
+    ("lesson10/pod-by-hand", "no-k8s"): ["this lab has no Kubernetes"],
     ("lesson10/port-clash", "fresh"): ["kubectl cannot reach the cluster"],
     ("lesson10/port-clash", "setup"): ["test-pod still has one container"],
     ("lesson10/port-clash", "solved"): None,
     ("lesson10/port-clash", "wrong-same-port"): ["lab-web-2 is not ready (Error)"],
+    ("lesson10/port-clash", "wrong-starting"): [
+        "lab-web is still starting (ContainerCreating): run the check again in a few seconds",
+        "lab-web-2 is still starting (ContainerCreating)"],
+    ("lesson10/port-clash", "wrong-pull"): [
+        "lab-web-2 has no image (ImagePullBackOff, image lab-web): the lab has no registry"],
+    ("lesson10/port-clash", "wrong-no-lab-web"): ["keep the first one, lab-web, as it was"],
 }
 
 

@@ -53,7 +53,10 @@ _DEL_FROM_LEASE = ("f=$(ls /var/lib/cni/networks/lab-br1/10.15.20.*); "
 # the default pull policy (`lab-web` means lab-web:latest: Always); the first one renamed
 _APPLY_3 = lesson10.EXERCISES[1].solution.split("kubectl rollout status")[0]
 _PULL_3 = _APPLY_3.replace("        imagePullPolicy: Never\n        command:", "        command:")
-_RENAMED_3 = _APPLY_3.replace("      - name: lab-web\n", "      - name: lab-web-1\n")
+# (replace: `apply` merges containers by name into a Deployment made by `create`, which has
+# no note of what was applied before: lab-web would stay, with lab-web-1 beside it)
+_RENAMED_3 = (_APPLY_3.replace("      - name: lab-web\n", "      - name: lab-web-1\n")
+              .replace("kubectl apply -f", "kubectl replace -f"))
 
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
