@@ -277,6 +277,9 @@ EXERCISES = [
             # the newest pod: the old one may still be terminating, and deploy/ can pick it
             "POD=$(kubectl get pods -l app=lab-web --sort-by=.metadata.creationTimestamp "
             "-o name | tail -n 1)\n"
+            # and the old one gone (it takes a few seconds), so the drawing shows one pod
+            "kubectl get pods -l app=lab-web -o name | grep -vx \"$POD\" "
+            "| xargs -r kubectl wait --for=delete --timeout=60s > /dev/null 2>&1\n"
             "kubectl exec $POD -c lab-web -- curl -s -o /dev/null -w '%{http_code}\\n' "
             "http://localhost:8080/index.nginx-debian.html\n"
         ),
