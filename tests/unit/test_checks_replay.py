@@ -228,6 +228,16 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson10/port-clash", "setup"): ["test-pod still has one container"],
     ("lesson10/port-clash", "solved"): None,
     ("lesson10/port-clash", "wrong-same-port"): ["lab-web-2 is not ready (Error)"],
+    ("lesson11/lost-route", "fresh"): ["there are no nodes kube-master, kube-node-1 and "
+                                       "kube-node-2: the cluster is not up"],
+    ("lesson11/lost-route", "setup"): [
+        "kube-node-1 has no route to 10.244.3.0/24, kube-node-2's pod CIDR"],
+    ("lesson11/lost-route", "solved"): None,
+    ("lesson11/lost-route", "wrong-via-master"): [
+        "via 10.192.0.2, kube-master's address: kube-node-2's pods are reached through "
+        "kube-node-2 itself"],
+    ("lesson11/lost-route", "wrong-no-gateway"): [
+        "kube-node-1's route to 10.244.3.0/24, kube-node-2's pod CIDR has no gateway"],
 }
 
 

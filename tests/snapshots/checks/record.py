@@ -325,6 +325,18 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                              "kubectl apply -f /root/test-pod-2.yaml > /dev/null 2>&1 && "
                              "sleep 20"]),
     ],
+    # lesson 11 needs the Kubernetes lab too
+    "lesson11/lost-route": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the route back, but through the master instead of node-2
+        ("wrong-via-master", ["setup", "k8s-lab exec kube-node-1 ip route add 10.244.3.0/24 "
+                              "via 10.192.0.2"]),
+        # the route back with no gateway: node-2's pods taken for neighbours on the node network
+        ("wrong-no-gateway", ["setup", "k8s-lab exec kube-node-1 ip route add 10.244.3.0/24 "
+                              "dev eth0"]),
+    ],
 }
 
 
