@@ -1019,12 +1019,19 @@ def _loose(sc: _Scene) -> dict[str, tuple[str, str]]:
         to = _leads_to(it)
         if it.itf.kind == "veth" and to is not None and to != sc.lab_name:
             end_of[to] = sc.ids[(it.ns, it.itf.name)]
+    # a ghost holds its slot with its invisible cable, so a loose box below one hangs off it
+    # (lesson 10: busybox2 under busybox1's ghost went on top, 16.5% of the width)
+    owner = {v: k[0] for k, v in sc.ids.items()}
+    for a, b in sc.ghost_edges:
+        for end, far in ((a, b), (b, a)):
+            if owner.get(end) == sc.lab_name and owner.get(far) in sc.ghosts:
+                end_of.setdefault(owner[far], end)
     # a Kubernetes node's pods hang off its own bridge, inside its box: never loose
     stack = [ns.name for ns, _ in sc.namespaces if ns.kind != "lab" and ns.node is None
-             and ns.name not in sc.ghosts and sc.items.get(ns.name)]
+             and sc.items.get(ns.name)]
     out = {}
     for i, name in enumerate(stack):
-        if name in end_of:
+        if name in end_of or name in sc.ghosts:
             continue
         near = [end_of[n] for n in reversed(stack[:i]) if n in end_of]
         if near:

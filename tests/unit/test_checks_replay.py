@@ -240,6 +240,16 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson10/port-clash", "wrong-pull"): [
         "lab-web-2 has no image (ImagePullBackOff, image lab-web): the lab has no registry"],
     ("lesson10/port-clash", "wrong-no-lab-web"): ["keep the first one, lab-web, as it was"],
+    ("lesson11/lost-route", "fresh"): ["there are no nodes kube-master, kube-node-1 and "
+                                       "kube-node-2: the cluster is not up"],
+    ("lesson11/lost-route", "setup"): [
+        "kube-node-1 has no route to 10.244.3.0/24, kube-node-2's pod CIDR"],
+    ("lesson11/lost-route", "solved"): None,
+    ("lesson11/lost-route", "wrong-via-master"): [
+        "via 10.192.0.2, kube-master's address: kube-node-2's pods are reached through "
+        "kube-node-2 itself"],
+    ("lesson11/lost-route", "wrong-no-gateway"): [
+        "kube-node-1's route to 10.244.3.0/24, kube-node-2's pod CIDR has no gateway"],
 }
 
 

@@ -272,6 +272,8 @@ def test_lesson_1s_containers_becoming_a_grid_move_nothing(dot_program):
     ("07-cni-docker", "docker run --name lab-web3"),
     # cni-go with no cable (--net=none): drawn on top, then back below when plugged in
     ("09-cni-go", "docker run -d --name cni-go --net=none"),
+    # pod1 after busybox1 went: busybox2 (only lo, under busybox1's ghost) went on top (16.5%)
+    ("10-pods-pause", "docker run -d --name pod1"),
 ])
 def test_a_namespace_made_later_goes_below_the_others(lesson, needle, dot_program):
     drawings = lesson_drawings(lesson)

@@ -349,6 +349,18 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-pull", ["setup", _PULL_3 + "sleep 20"]),
         ("wrong-no-lab-web", ["setup", _RENAMED_3]),
     ],
+    # lesson 11 needs the Kubernetes lab too
+    "lesson11/lost-route": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the route back, but through the master instead of node-2
+        ("wrong-via-master", ["setup", "k8s-lab exec kube-node-1 ip route add 10.244.3.0/24 "
+                              "via 10.192.0.2"]),
+        # the route back with no gateway: node-2's pods taken for neighbours on the node network
+        ("wrong-no-gateway", ["setup", "k8s-lab exec kube-node-1 ip route add 10.244.3.0/24 "
+                              "dev eth0"]),
+    ],
 }
 #: states recorded in another lab (`record.py LAB EXERCISE_ID:STATE` records only that one,
 #: keeping the file's others); a whole exercise's recording keeps them as they are
