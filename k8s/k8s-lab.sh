@@ -379,9 +379,10 @@ down() {
   fi
   ip link delete "$BRIDGE" 2>/dev/null && removed="$removed bridge $BRIDGE (and its routes),"
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -m comment --comment k8s-lab -j ACCEPT 2>/dev/null; do :; done
-  # The stand-in /dev/kmsg node_agents made, if it is still that link.
+  # The stand-in /dev/kmsg node_agents made, if it is still that link (not in the report:
+  # a detail of the lab's, like the binds' folders below)
   if [ -f "$RUN/made-kmsg" ] && [ "$(readlink /dev/kmsg 2>/dev/null)" = /dev/null ]; then
-    rm -f /dev/kmsg && removed="$removed the /dev/kmsg link,"
+    rm -f /dev/kmsg
   fi
   # The empty folders node_files made in the lab's view as the binds' targets (last first).
   [ -f "$RUN/made-dirs" ] && tac "$RUN/made-dirs" | while read -r d; do rmdir "$d" 2>/dev/null; done
