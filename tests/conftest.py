@@ -85,6 +85,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.lab)
         if _in_unit(item) and (why := _live(item)):
             live_in_unit.append(f"{item.nodeid} ({', '.join(why)})")
+    # A variant image still being built in the background (.ci/run): the tests that need it
+    # run last, so the build overlaps with everything else. Only the order changes (stable:
+    # a notebook's cells stay together, in order); every test still runs.
+    pending = {k for k, v in VARIANTS.items() if v.build_pending() is not None}
+    if pending:
+        items.sort(key=lambda item: variant_of(item) in pending)
     if live_in_unit:
         # tests/unit is pure: it passes with Docker unreachable and never touches a lab.
         raise pytest.UsageError("live tests collected under tests/unit (move them to "
@@ -213,14 +219,25 @@ class Variant:
     notebooks: frozenset[str]  # the lessons that need it: their notebooks and exercises
     probe: str  # a command that succeeds only in this variant's lab
     build: str  # how to build the image, for the skip/fail message
+    #: the environment variable naming the file a build still under way writes its exit status
+    #: to (.ci/run builds the Kubernetes image in the background: .ci/k8s-image.sh); "": none
+    pending: str = ""
+
+    def build_pending(self) -> Path | None:
+        """The status file of a background build of this image not finished yet, else None."""
+        status = os.environ.get(self.pending) if self.pending else None
+        return Path(status) if status and not Path(status).exists() else None
 
 
 VARIANTS = {
     "go": Variant(GO_IMAGE, frozenset(GO_NOTEBOOKS), "command -v go",
                   "`make lab-go-image` or `labkit up --go`"),
     "k8s": Variant(K8S_IMAGE, frozenset(K8S_NOTEBOOKS), "command -v k8s-lab",
-                   "`labkit up --k8s` (or `docker build -t labkit-k8s:latest k8s/`)"),
+                   "`labkit up --k8s` (or `docker build -t labkit-k8s:latest k8s/`)",
+                   pending="LABKIT_K8S_BUILD_RC"),
 }
+#: how long a test waits for a variant image built in the background (cold: ~10 min alone)
+BUILD_WAIT = 3600
 _variant_labs: dict[str, dict[str, object]] = {}  # kind -> {"name": ..., "made": container}
 
 
@@ -246,6 +263,7 @@ def variant_lab_name(kind: str) -> str:
     except LabNotFound:
         pass
     client = docker_client()
+    _wait_for_build(variant)
     try:
         client.images.get(variant.image)
     except docker.errors.ImageNotFound:
@@ -263,6 +281,25 @@ def variant_lab_name(kind: str) -> str:
     known.update(name=container.name, made=container)
     wait_until_ready(client, from_inspect(client.api.inspect_container(container.id)), 180)
     return container.name
+
+
+def _wait_for_build(variant: Variant) -> None:
+    """Until a background build of the variant's image ends (.ci/run); fail if it failed."""
+    import time
+
+    named = os.environ.get(variant.pending) if variant.pending else None
+    if not named:
+        return
+    status, started = Path(named), time.monotonic()
+    while not status.exists():
+        if time.monotonic() - started > BUILD_WAIT:
+            pytest.fail(f"{variant.image}: its background build did not end within "
+                        f"{BUILD_WAIT} s (log: {status.with_suffix('.log')})", pytrace=False)
+        time.sleep(5)
+    if status.read_text().strip() != "0":
+        pytest.fail(f"the background build of {variant.image} failed: see "
+                    f"{status.with_suffix('.log')}", pytrace=False)
+    print(f"{variant.image}: waited {time.monotonic() - started:.0f} s for its build")
 
 
 def go_lab_name() -> str:
