@@ -40,14 +40,29 @@ group=$(parent_group) || group=""
 echo "build cgroup parent: ${group:-none: the default one, at --cpu-shares 2}"
 opts=(--cpu-shares 2 ${group:+--cgroup-parent "$group"} --build-arg LAB_IMAGE=labkit-lab:latest)
 
-finish() { echo "$1" >"$STATE/k8s-build.rc"; exit "$1"; }
-docker build "${opts[@]}" --target build k8s/ || finish 1
+# The status file appears whole (written aside, then renamed: the tests wait for it to exist),
+# and always: a TERM from .ci/run, or a slip that ends this script, leaves 1 there too.
+finish() {
+  echo "$1" >"$STATE/k8s-build.rc.tmp" && mv "$STATE/k8s-build.rc.tmp" "$STATE/k8s-build.rc"
+  exit "$1"
+}
+trap '[ -e "$STATE/k8s-build.rc" ] || finish 1' EXIT
+# The build's client runs in the background, so a TERM (.ci/run ending) stops it too: killing the
+# client of the legacy builder cancels the build.
+build() {
+  docker build "$@" &
+  builder=$!
+  wait "$builder"
+}
+builder=""
+trap '[ -z "$builder" ] || kill "$builder" 2>/dev/null; finish 1' TERM INT
+build "${opts[@]}" --target build k8s/ || finish 1
 echo "Go build stage done in $(( $(date +%s) - start )) s; waiting for the lab image"
 until [ -e "$STATE/images.done" ]; do
   kill -0 "$PARENT" 2>/dev/null || { echo ".ci/run ended before the lab image was built"; finish 1; }
   sleep 2
 done
-docker build "${opts[@]}" -t "$TAG" k8s/ || finish 1
+build "${opts[@]}" -t "$TAG" k8s/ || finish 1
 docker image inspect -f '{{.Size}}' "$TAG" | awk -v s=$(( $(date +%s) - start )) -v t="$TAG" \
   '{ printf "%s: %d MB, built in %d s (in the background)\n", t, $1 / 1e6, s }'
 finish 0

@@ -238,6 +238,7 @@ VARIANTS = {
 }
 #: how long a test waits for a variant image built in the background (cold: ~10 min alone)
 BUILD_WAIT = 3600
+_builds: dict[str, dict[str, object]] = {}  # image -> {"deadline": ..., "failed": why, ...}
 _variant_labs: dict[str, dict[str, object]] = {}  # kind -> {"name": ..., "made": container}
 
 
@@ -284,22 +285,35 @@ def variant_lab_name(kind: str) -> str:
 
 
 def _wait_for_build(variant: Variant) -> None:
-    """Until a background build of the variant's image ends (.ci/run); fail if it failed."""
+    """Until a background build of the variant's image ends (.ci/run); fail if it failed.
+    Every cell of a variant's notebook asks again: a failure, and the deadline (one for the
+    session, not one per test), are remembered, so a build that never ends costs one wait."""
     import time
 
     named = os.environ.get(variant.pending) if variant.pending else None
     if not named:
         return
-    status, started = Path(named), time.monotonic()
-    while not status.exists():
-        if time.monotonic() - started > BUILD_WAIT:
-            pytest.fail(f"{variant.image}: its background build did not end within "
-                        f"{BUILD_WAIT} s (log: {status.with_suffix('.log')})", pytrace=False)
+    known = _builds.setdefault(variant.image, {})
+    if "failed" in known:
+        pytest.fail(str(known["failed"]), pytrace=False)
+    status = Path(named)
+    deadline = known.setdefault("deadline", time.monotonic() + BUILD_WAIT)
+    started = time.monotonic()
+    while not status.exists() and time.monotonic() < deadline:
         time.sleep(5)
-    if status.read_text().strip() != "0":
-        pytest.fail(f"the background build of {variant.image} failed: see "
-                    f"{status.with_suffix('.log')}", pytrace=False)
-    print(f"{variant.image}: waited {time.monotonic() - started:.0f} s for its build")
+    log = status.with_suffix(".log")
+    tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:]) if log.exists() else ""
+    if not status.exists():
+        known["failed"] = (f"{variant.image}: its background build did not end within "
+                           f"{BUILD_WAIT} s of the first test that needed it (log: {log})\n{tail}")
+    elif status.read_text().strip() != "0":
+        known["failed"] = (f"the background build of {variant.image} failed "
+                           f"(status {status.read_text().strip()!r}; log: {log}):\n{tail}")
+    if "failed" in known:
+        pytest.fail(str(known["failed"]), pytrace=False)
+    if not known.get("said"):
+        known["said"] = True
+        print(f"{variant.image}: waited {time.monotonic() - started:.0f} s for its build")
 
 
 def go_lab_name() -> str:
