@@ -48,6 +48,10 @@ def test_docker_top_lists_a_busybox_httpd_or_not():
     assert runs_httpd(header + "root 1 0 0 00:40 ? 00:00:00 /bin/httpd -f -p 80\n")
     assert not runs_httpd(header + "root 1 0 0 00:40 pts/0 00:00:00 sh\n")
     assert not runs_httpd("")
+    # a server in web on another port is not the one side reached on :80
+    assert not runs_httpd(header + "root 1 0 0 00:40 ? 00:00:00 httpd -f -p 8080\n")
+    assert runs_httpd(header + "root 1 0 0 00:40 ? 00:00:00 busybox httpd -f\n")
+    assert runs_httpd(header + "root 1 0 0 00:40 ? 00:00:00 httpd -f -p 0.0.0.0:80 -h /www\n")
 
 
 class _Answers:

@@ -44,9 +44,18 @@ def _joined_elsewhere(lab: Lab, mode: str) -> str:
 
 
 def runs_httpd(top: str) -> bool:
-    """`docker top` output (a header, then one process a line) lists a BusyBox httpd."""
-    return any(word == "httpd" or word.endswith("/httpd")
-               for line in top.splitlines()[1:] for word in line.split())
+    """`docker top` output (a header, then one process a line) lists a BusyBox httpd on port
+    80: its default, or `-p 80` / `-p ADDR:80` (one on 8080 is not the one side reached)."""
+    for line in top.splitlines()[1:]:
+        words = line.split()
+        at = next((i for i, w in enumerate(words) if w == "httpd" or w.endswith("/httpd")), None)
+        if at is None:
+            continue
+        args = words[at + 1:]
+        port = args[args.index("-p") + 1] if "-p" in args[:-1] else "80"
+        if port.rpartition(":")[2] == "80":
+            return True
+    return False
 
 
 def check_pod_by_hand(lab: Lab) -> list[str]:
