@@ -272,6 +272,15 @@ def _meta_differs(nb: Any, text: str, pairing: Pairing) -> bool:
             != {k: v for k, v in has.items() if k != STAMP})
 
 
+def notebook_of(path: str | Path) -> Path:
+    """The lesson's notebook for a path naming it or its text source (lessons/NN-name.md:
+    the same pair, so every lesson command takes either)."""
+    path = Path(path)
+    if path.suffix == ".md" and path.parent.name == "lessons":
+        return path.parent.parent / "notebooks" / f"{path.stem}.ipynb"
+    return path
+
+
 def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
     """Bring a notebook and its text source in step; returns what was done, in words.
 
@@ -283,10 +292,7 @@ def sync(path: str | Path, prefer: str = "newer", force: bool = False) -> str:
 
     if prefer not in ("newer", "text", "notebook"):
         raise UsageError(f"unknown side {prefer!r} (must be one of ['newer', 'text', 'notebook'])")
-    path = Path(path)
-    if path.suffix == ".md" and path.parent.name == "lessons":
-        # the text source named instead of its notebook: the lesson is the same pair
-        path = path.parent.parent / "notebooks" / f"{path.stem}.ipynb"
+    path = notebook_of(path)
     pairing = pairing_for(path)
     if pairing is None:
         raise UsageError(f"{path} has no paired text source",

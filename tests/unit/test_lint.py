@@ -347,3 +347,10 @@ def test_markdown_cells_are_not_linted_for_commands():
     nb = good_lesson()
     nb["cells"].insert(3, md("Run `docker exec busybox9 sh` later."))
     assert problems(nb) == []
+
+
+def test_lesson_paths_take_a_lessons_text_source_for_its_notebook(tmp_path):
+    """`labkit lesson check lessons/NN-name.md` lints that lesson's notebook (as sync does),
+    not the Markdown as if it were a notebook (a JSON traceback)."""
+    assert lint.lesson_paths([tmp_path / "lessons" / "11-x.md"]) == [
+        tmp_path / "notebooks" / "11-x.ipynb"]

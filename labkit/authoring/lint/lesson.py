@@ -91,5 +91,5 @@ def lesson_paths(paths: list[str | Path] | None, default: str | Path = "notebook
         if p.is_dir():
             found += sorted(p.glob("[0-9][0-9]-*.ipynb"))
         else:
-            found.append(p)
+            found.append(textsource.notebook_of(p))
     return found
