@@ -4,6 +4,7 @@ breaks none). Pure: the rules read notebook JSON; only the text-source tests wri
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -293,6 +294,11 @@ def test_cni_adds_are_recognised(script, adds):
      [("use", "namespace", "lab-ns0"), ("use", "bridge", "x")]),
     ("ip -n lab-ns1 link set eth0 up", [("use", "namespace", "lab-ns1")]),
     ("docker network inspect bridge", [("use", "network", "bridge")]),
+    # the Kubernetes lab's nodes: made by `k8s-lab up`; a node's own objects are not followed
+    ("k8s-lab up", [("make", "namespace", "kube-master"), ("make", "namespace", "kube-node-1"),
+                    ("make", "namespace", "kube-node-2"), ("make", "bridge", "kube-br0")]),
+    ("k8s-lab exec kube-node-1 ip link show master dind0",
+     [("use", "namespace", "kube-node-1")]),
 ])
 def test_commands_are_read_for_what_they_make_and_use(script, expected):
     [words] = simple_commands(script)
@@ -354,3 +360,13 @@ def test_lesson_paths_take_a_lessons_text_source_for_its_notebook(tmp_path):
     not the Markdown as if it were a notebook (a JSON traceback)."""
     assert lint.lesson_paths([tmp_path / "lessons" / "11-x.md"]) == [
         tmp_path / "notebooks" / "11-x.ipynb"]
+
+
+def test_the_k8s_lab_names_are_the_scripts():
+    """The lint's idea of what `k8s-lab up` makes is k8s/k8s-lab.sh's own."""
+    from labkit.authoring.lint.state import K8S_LAB_BRIDGE, K8S_LAB_NODES
+
+    script = (Path(__file__).resolve().parents[2] / "k8s" / "k8s-lab.sh").read_text()
+    assigned = dict(re.findall(r'(?m)^(MASTER|WORKERS|BRIDGE)="?([^"\n]*)"?$', script))
+    assert (assigned["MASTER"], *assigned["WORKERS"].split()) == K8S_LAB_NODES
+    assert assigned["BRIDGE"] == K8S_LAB_BRIDGE

@@ -115,6 +115,8 @@ def uses_and_creations(words: list[str]) -> list[tuple[str, str, str]]:
         return _ip(args)
     if cmd == "brctl":
         return _brctl(args)
+    if cmd == "k8s-lab":
+        return _k8s_lab(args)
     if cmd == "bridge":
         return [("use", "bridge", args[i + 1]) for i, a in enumerate(args[:-1])
                 if a in ("br", "master")]
@@ -190,6 +192,22 @@ def _ip(args: list[str]) -> list[tuple[str, str, str]]:
             if kind == "bridge" and pos:
                 found.append(("make", "bridge", pos[-1]))
     return found
+
+
+#: what `k8s-lab up` makes in the lab (k8s/k8s-lab.sh: the nodes and their bridge)
+K8S_LAB_NODES = ("kube-master", "kube-node-1", "kube-node-2")
+K8S_LAB_BRIDGE = "kube-br0"
+
+
+def _k8s_lab(args: list[str]) -> list[tuple[str, str, str]]:
+    """`k8s-lab up` makes the nodes' namespaces and bridge; `k8s-lab exec NODE CMD` uses the
+    node (what CMD names is the node's own, made by its kubelet and engine: not followed)."""
+    if args[:1] == ["up"]:
+        return [("make", "namespace", n) for n in K8S_LAB_NODES] + [
+            ("make", "bridge", K8S_LAB_BRIDGE)]
+    if args[:1] == ["exec"] and len(args) > 1:
+        return [("use", "namespace", args[1])]
+    return []
 
 
 def _brctl(args: list[str]) -> list[tuple[str, str, str]]:
