@@ -1021,7 +1021,7 @@ def _loose(sc: _Scene) -> dict[str, tuple[str, str]]:
             end_of[to] = sc.ids[(it.ns, it.itf.name)]
     # a ghost holds its slot with its invisible cable, so a loose box below one hangs off it
     # (lesson 10: busybox2 under busybox1's ghost went on top, 16.5% of the width)
-    owner = {v: k[0] for k, v in sc.ids.items()}
+    owner = {v: k[0] for k, v in sc.ids.items()} if sc.ghost_edges else {}  # most scenes: none
     for a, b in sc.ghost_edges:
         for end, far in ((a, b), (b, a)):
             if owner.get(end) == sc.lab_name and owner.get(far) in sc.ghosts:
