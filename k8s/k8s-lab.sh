@@ -155,6 +155,13 @@ node_network() {  # the bridge, each node's namespace with eth0, and the routes 
     done
     must ip route add "$(pod_cidr "$peer")" via "$(node_ip "$peer")" || return 1
   done
+  # A worker's own process (curl on the node) reaching a cluster IP: the kernel routes the
+  # packet before kube-proxy's OUTPUT DNAT rewrites it, and a node has no default route, so
+  # without this the connect fails with "network unreachable" before any rule is seen. On the
+  # link, with no gateway: nothing answers for a service address there, so nothing leaves.
+  for node in $WORKERS; do
+    must ip -n "$node" route add "$SERVICE_CIDR" dev eth0 || return 1
+  done
 }
 
 node_files() {  # node : its files, and the binds that make them the usual paths in its namespace
