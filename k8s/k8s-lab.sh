@@ -52,6 +52,16 @@ node_ip() { echo "$NODE_NET.$(( $(index "$1") + 1 ))"; }
 pod_cidr() { echo "10.244.$(index "$1").0/24"; }
 
 pidfile() { echo "$RUN/pids/$1.$2"; }  # node process -> its pid file
+
+# A worker's engine puts its containers (the pods') in a cgroup of this name, relative to its
+# own: on a cgroup v1 machine, inside the lab's cgroup. `down` finds what is left there (a
+# process no engine knows any more, such as a runc init caught mid-start) and removes it.
+# The lab's network namespace in the name: the lab sees the machine's whole hierarchy, and
+# another lab's nodes have the same names.
+cgroup_name() { echo "k8s-lab-$1-net$(stat -Lc %i /proc/1/ns/net)"; }
+node_cgroups() {  # node : its pods' cgroup folders, in every hierarchy
+  find /sys/fs/cgroup -maxdepth 6 -type d -name "$(cgroup_name "$1")" 2>/dev/null
+}
 running() {  # node process -> true when its pid file names a live process of that name
   local pid
   pid=$(cat "$(pidfile "$1" "$2")" 2>/dev/null) || return 1
@@ -227,7 +237,7 @@ node_engine() {  # node : its own dockerd (and containerd), seeded from the lab'
   # the kubelet and kube-proxy join it, and it goes when dockerd stops.
   setsid nsenter --net=/run/netns/"$node" unshare --mount --propagation private \
     sh -c ". $DATA/nodes/$node/binds.sh && exec dockerd --bridge=none --iptables=false \
-      --ip-masq=false --ip-forward=false --storage-driver vfs" \
+      --ip-masq=false --ip-forward=false --storage-driver vfs --cgroup-parent $(cgroup_name "$node")" \
     >"$LOGS/$node.dockerd.log" 2>&1 < /dev/null &
   echo $! > "$(pidfile "$node" dockerd)"
   wait_for "$node.dockerd" 60 on_node "$node" docker info || return 1
@@ -298,7 +308,8 @@ control_plane() {
 
 present() {  # true when anything of the cluster is there
   [ -e "$DATA" ] || [ -e "$RUN" ] || [ -e "$KUBECONFIG_PATH" ] || ip link show "$BRIDGE" >/dev/null 2>&1 \
-    || ip netns list 2>/dev/null | grep -qE '^kube-(master|node-[12])( |$)'
+    || ip netns list 2>/dev/null | grep -qE '^kube-(master|node-[12])( |$)' \
+    || [ -n "$(for node in $WORKERS; do node_cgroups "$node"; done)" ]
 }
 
 up() {
@@ -335,6 +346,31 @@ stop_pid() {  # node process : TERM, then KILL after 5 s; echoes the name if one
   kill -KILL "$pid" 2>/dev/null && say "$1's $2 ($pid) did not stop on TERM: killed" >&2
   rm -f "$(pidfile "$1" "$2")"
   echo "$1/$2"
+}
+
+sweep_cgroups() {  # node : kill what is left in its pods' cgroups, remove them; echoes a report
+  local dirs pids said=""
+  dirs=$(node_cgroups "$1")
+  [ -n "$dirs" ] || return 0
+  # A frozen task does not die of KILL until thawed (a container paused, or caught starting).
+  # shellcheck disable=SC2086
+  find $dirs -name freezer.state 2>/dev/null | while read -r f; do echo THAWED > "$f"; done
+  # shellcheck disable=SC2086
+  find $dirs -name cgroup.freeze 2>/dev/null | while read -r f; do echo 0 > "$f"; done
+  for _ in $(seq 20); do
+    # shellcheck disable=SC2086
+    pids=$(find $dirs -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
+    [ -z "$pids" ] && break
+    [ -n "$said" ] || say "killed $(echo $pids | wc -w) process(es) left in $1's pod cgroups:" \
+      "$(for p in $pids; do cat /proc/"$p"/comm 2>/dev/null; done | sort | uniq -c | awk '{printf "%s%s x%s", NR>1?", ":"", $2, $1}')" >&2
+    said=1
+    # shellcheck disable=SC2086
+    kill -KILL $pids 2>/dev/null; sleep 0.1
+  done
+  # Deepest first: a cgroup folder goes with rmdir once it has no children and no tasks.
+  # shellcheck disable=SC2086
+  find $dirs -depth -type d -exec rmdir {} + 2>/dev/null
+  [ -z "$(node_cgroups "$1")" ] && echo "$1's pod cgroups,"
 }
 
 descendants() {  # pid : its children, theirs, ...
@@ -377,6 +413,7 @@ down() {
       kill -KILL "$pid" 2>/dev/null && say "killed $(cat /proc/"$pid"/comm 2>/dev/null || echo "pid $pid") left in $node"
     done
   done
+  for node in $WORKERS; do removed="$removed $(sweep_cgroups "$node")"; done
   for node in $MASTER $WORKERS; do
     ip netns delete "$node" 2>/dev/null && removed="$removed namespace $node,"
   done

@@ -50,6 +50,8 @@ echo @iptables; iptables-save | grep -v '^#' | sed 's/\[[0-9]*:[0-9]*\]//'
 echo @mounts; awk '{print $5}' /proc/self/mountinfo | sort
 echo @files; ls -d /var/lib/k8s-lab /run/k8s-lab /root/.kube /var/lib/kubelet /var/lib/cni \
   /etc/cni/net.d /var/log/pods /var/log/containers /var/lib/dockershim /dev/kmsg 2>/dev/null
+# the pods' cgroup folders (k8s/k8s-lab.sh, cgroup_name), in any hierarchy: none after down
+echo @cgroups; find /sys/fs/cgroup -maxdepth 6 -type d -name "k8s-lab-*-net$(stat -Lc %i /proc/1/ns/net)" 2>/dev/null
 echo @sysctl; for f in SYSCTLS; do echo "$f $(cat /proc/sys/$f)"; done
 """.replace("SYSCTLS", " ".join(SYSCTLS))
 
@@ -288,8 +290,19 @@ def test_down_leaves_nothing(k8s):
     lab.sh("for i in $(seq 50); do [ -e /proc/$(cat /run/k8s-lab/pids/kube-node-2.dockerd) ] "
            "|| break; sleep 0.1; done")
     assert "httpd" in lab.sh("ps -eo comm="), "web-2's httpd went with its dockerd"
+    # The pods' processes are in their node's cgroup folder (what down sweeps)...
+    cgroups = lab.sh("for p in $(pgrep -x httpd); do cat /proc/$p/cgroup; done")
+    for node in ("kube-node-1", "kube-node-2"):
+        assert f"/k8s-lab-{node}-net" in cgroups, cgroups
+    # ...and one there that no engine knows (as a runc init caught mid-start was): down kills it
+    orphan = lab.sh("d=$(find /sys/fs/cgroup -maxdepth 6 -type d -name 'k8s-lab-kube-node-1-net*'"
+                    " | head -1); setsid sleep 300 </dev/null >/dev/null 2>&1 & "
+                    "echo $! > $d/cgroup.procs && echo $!").strip()
     down = lab.run("k8s-lab down", timeout=90)
     assert down.exit_code == 0, down.output
+    assert "left in kube-node-1's pod cgroups: sleep x1" in down.output, down.output
+    assert "kube-node-1's pod cgroups" in down.stdout.rsplit("removed", 1)[1], down.output
+    assert not lab.run(f"test -e /proc/{orphan}").ok
     assert "stopped kube-node-1/kubelet" in down.stdout, down.output
     assert re.search(r"killed \d+ pod process\(es\) of kube-node-2's containerd-shim",
                      down.stdout), down.output
