@@ -51,7 +51,8 @@ echo @mounts; awk '{print $5}' /proc/self/mountinfo | sort
 echo @files; ls -d /var/lib/k8s-lab /run/k8s-lab /root/.kube /var/lib/kubelet /var/lib/cni \
   /etc/cni/net.d /var/log/pods /var/log/containers /var/lib/dockershim /dev/kmsg 2>/dev/null
 # the pods' cgroup folders (k8s/k8s-lab.sh, cgroup_name), in any hierarchy: none after down
-echo @cgroups; find /sys/fs/cgroup -maxdepth 6 -type d -name "k8s-lab-*-net$(stat -Lc %i /proc/1/ns/net)" 2>/dev/null
+echo @cgroups; find /sys/fs/cgroup -maxdepth 6 -type d \
+  -name "k8s-lab-*-net$(stat -Lc %i /proc/1/ns/net)" 2>/dev/null
 echo @sysctl; for f in SYSCTLS; do echo "$f $(cat /proc/sys/$f)"; done
 """.replace("SYSCTLS", " ".join(SYSCTLS))
 
