@@ -362,7 +362,7 @@ sweep_cgroups() {  # node : kill what is left in its pods' cgroups, remove them;
     pids=$(find $dirs -name cgroup.procs -exec cat {} + 2>/dev/null | sort -u)
     [ -z "$pids" ] && break
     [ -n "$said" ] || say "killed $(echo $pids | wc -w) process(es) left in $1's pod cgroups:" \
-      "$(for p in $pids; do cat /proc/"$p"/comm 2>/dev/null; done | sort | uniq -c | awk '{printf "%s%s x%s", NR>1?", ":"", $2, $1}')" >&2
+      "$(for p in $pids; do cat /proc/"$p"/comm 2>/dev/null; done | sort | uniq -c | awk '{printf "%s%s x%s", (NR > 1 ? ", " : ""), $2, $1}')" >&2
     said=1
     # shellcheck disable=SC2086
     kill -KILL $pids 2>/dev/null; sleep 0.1
@@ -370,7 +370,7 @@ sweep_cgroups() {  # node : kill what is left in its pods' cgroups, remove them;
   # Deepest first: a cgroup folder goes with rmdir once it has no children and no tasks.
   # shellcheck disable=SC2086
   find $dirs -depth -type d -exec rmdir {} + 2>/dev/null
-  [ -z "$(node_cgroups "$1")" ] && echo "$1's pod cgroups,"
+  [ -z "$(node_cgroups "$1")" ] && echo " $1's pod cgroups,"
 }
 
 descendants() {  # pid : its children, theirs, ...
@@ -413,7 +413,7 @@ down() {
       kill -KILL "$pid" 2>/dev/null && say "killed $(cat /proc/"$pid"/comm 2>/dev/null || echo "pid $pid") left in $node"
     done
   done
-  for node in $WORKERS; do removed="$removed $(sweep_cgroups "$node")"; done
+  for node in $WORKERS; do removed="$removed$(sweep_cgroups "$node")"; done
   for node in $MASTER $WORKERS; do
     ip netns delete "$node" 2>/dev/null && removed="$removed namespace $node,"
   done

@@ -296,8 +296,9 @@ def test_down_leaves_nothing(k8s):
     for node in ("kube-node-1", "kube-node-2"):
         assert f"/k8s-lab-{node}-net" in cgroups, cgroups
     # ...and one there that no engine knows (as a runc init caught mid-start was): down kills it
-    orphan = lab.sh("d=$(find /sys/fs/cgroup -maxdepth 6 -type d -name 'k8s-lab-kube-node-1-net*'"
-                    " | head -1); setsid sleep 300 </dev/null >/dev/null 2>&1 & "
+    orphan = lab.sh("d=$(find /sys/fs/cgroup -maxdepth 6 -type d "
+                    "-name k8s-lab-kube-node-1-net$(stat -Lc %i /proc/1/ns/net) | head -1); "
+                    "setsid sleep 300 </dev/null >/dev/null 2>&1 & "
                     "echo $! > $d/cgroup.procs && echo $!").strip()
     down = lab.run("k8s-lab down", timeout=90)
     assert down.exit_code == 0, down.output
