@@ -40,9 +40,10 @@ SYSCTLS = ("vm/overcommit_memory", "vm/panic_on_oom", "kernel/panic", "kernel/pa
            "net/ipv4/conf/all/route_localnet")
 # The lab's state the cluster may touch, one section per line group (compared before/after).
 STATE = r"""
-# (processes: not those of this script and of the lab's healthcheck, `docker info`)
+# (processes: not those of this script and of the lab's healthcheck, `docker info`, which
+# makes the engine run `runc --version`: through k8s/runc-oom.sh, which runs awk)
 echo @processes; ps -eo comm= | sort \
-  | grep -vxE 'ps|sort|grep|bash|sh|timeout|cat|healthcheck.sh|docker'
+  | grep -vxE 'ps|sort|grep|bash|sh|timeout|cat|healthcheck.sh|docker|runc-oom.sh|runc|awk'
 echo @netns; ip netns list
 echo @links; ip -br link | awk '{print $1}'
 echo @routes; ip route
