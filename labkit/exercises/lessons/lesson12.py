@@ -263,7 +263,8 @@ EXERCISES = [
                   "# the endpoints controller, then each node's kube-proxy, follow within a "
                   "second or two\n"
                   "sleep 3\n"
-                  "kubectl get endpoints test-svc\n"),
+                  "kubectl get endpoints test-svc -o custom-columns=NAME:.metadata.name,"
+                  "ENDPOINTS:.subsets[0].addresses[*].ip\n"),
         setup=SETUP,
         breaks=BREAKS,
     ),
