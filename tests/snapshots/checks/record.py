@@ -368,8 +368,8 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("solved", ["setup", "solution"]),
         # only web-1 given the label the selector asks for: one endpoint of three
         ("wrong-one-labelled", ["setup", "kubectl label pod web-1 tier=front && sleep 3"]),
-        # the selector replaced by one that picks every pod, the client too
-        ("wrong-every-pod", ["setup", "kubectl set selector service test-svc '' && sleep 3"]),
+        # a selector that picks the client instead of the web pods
+        ("wrong-client", ["setup", "kubectl set selector service test-svc app=client && sleep 3"]),
     ],
 }
 #: states recorded in another lab (`record.py LAB EXERCISE_ID:STATE` records only that one,
