@@ -31,6 +31,7 @@ NODE_NET=10.192.0
 MASTER=kube-master
 WORKERS="kube-node-1 kube-node-2"
 SERVICE_CIDR=10.96.0.0/12
+CLUSTER_DNS=10.96.0.10   # the kube-dns Service's address, as in the articles' cluster
 CLUSTER_CIDR=10.244.0.0/16
 APISERVER=https://$NODE_NET.2:6443
 CONTROL="etcd kube-apiserver kube-controller-manager kube-scheduler"
@@ -177,6 +178,9 @@ node_network() {  # the bridge, each node's namespace with eth0, and the routes 
 node_files() {  # node : its files, and the binds that make them the usual paths in its namespace
   local node=$1 d=$DATA/nodes/$1 kv f
   mkdir -p "$d"/{run,docker,kubelet,dockershim,cni-conf,cni,log-pods,log-containers,sysctl}
+  # The resolv.conf the kubelet hands on (--resolv-conf): empty, so no pod ever learns the
+  # lab's own resolver, which is outside the lab; pods ask only the cluster's (--cluster-dns).
+  : > "$d/resolv.conf"
   # The node's CNI network, as kubeadm-dind-cluster wrote it on every node (the articles'
   # /etc/cni/net.d/cni.conf), its own pod CIDR in it. Without the article's "routes" entry for
   # 0.0.0.0/0: with isDefaultGateway the bridge plugin 1.1.1 adds that route itself, and the
@@ -251,6 +255,11 @@ node_agents() {  # node : its kubelet and kube-proxy
   if [ ! -e /dev/kmsg ] && [ ! -L /dev/kmsg ]; then
     must ln -s /dev/null /dev/kmsg && echo /dev/kmsg > "$RUN/made-kmsg" || return 1
   fi
+  # --cluster-dns/--cluster-domain: what the kubelet writes into each pod's /etc/resolv.conf
+  # (nameserver, search list, ndots:5), as kubeadm-dind-cluster's kubelets had (lesson 12 puts
+  # the kube-dns Service at that address). --resolv-conf: an empty file (node_files), not the
+  # lab's /etc/resolv.conf, whose resolvers are outside the lab: the kubelet would copy them
+  # into pods (and into a pod with dnsPolicy Default), and DNS must never leave the lab.
   # --cgroups-per-qos=false --enforce-node-allocatable=: no kubepods cgroups on the machine's
   # hierarchy; evictions off (the lab's disk is the learner's: its fill level is not ours).
   MNT=1 start "$node" kubelet --v=2 --kubeconfig "$DATA/admin.conf" \
@@ -260,7 +269,9 @@ node_agents() {  # node : its kubelet and kube-proxy
     --pod-infra-container-image=k8s.gcr.io/pause:3.2 --fail-swap-on=false \
     --cgroup-driver=cgroupfs --cgroups-per-qos=false --enforce-node-allocatable= \
     --protect-kernel-defaults=true --eviction-hard= \
-    --image-gc-high-threshold=100 --image-gc-low-threshold=99
+    --image-gc-high-threshold=100 --image-gc-low-threshold=99 \
+    --cluster-dns "$CLUSTER_DNS" --cluster-domain cluster.local \
+    --resolv-conf "$DATA/nodes/$node/resolv.conf"
   # iptables mode; conntrack settings 0 = leave the kernel's as they are (they are global).
   MNT=1 start "$node" kube-proxy --kubeconfig "$DATA/admin.conf" --hostname-override "$node" \
     --bind-address "$ip" --proxy-mode iptables --cluster-cidr "$CLUSTER_CIDR" \

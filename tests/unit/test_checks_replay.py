@@ -250,6 +250,18 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
         "kube-node-2 itself"],
     ("lesson11/lost-route", "wrong-no-gateway"): [
         "kube-node-1's route to 10.244.3.0/24, kube-node-2's pod CIDR has no gateway"],
+    ("lesson12/no-endpoints", "fresh"): ["there are no nodes kube-master, kube-node-1 and "
+                                         "kube-node-2: the cluster is not up"],
+    ("lesson12/no-endpoints", "setup"): [
+        "test-svc selects pods labelled app=lab-web,tier=front, and no pod has all of these "
+        "labels"],
+    ("lesson12/no-endpoints", "solved"): None,
+    ("lesson12/no-endpoints", "wrong-one-labelled"): [
+        "leaves out web-2 and web-3 (labels web-2: app=lab-web; web-3: app=lab-web): it picks "
+        "only web-1"],
+    ("lesson12/no-endpoints", "wrong-client"): [
+        "test-svc's selector app=client leaves out web-1, web-2 and web-3",
+        "also picks client, which is no web server"],
 }
 
 

@@ -361,6 +361,16 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-no-gateway", ["setup", "k8s-lab exec kube-node-1 ip route add 10.244.3.0/24 "
                               "dev eth0"]),
     ],
+    # lesson 12 too: test-svc's selector asks for tier=front, which no pod has
+    "lesson12/no-endpoints": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # only web-1 given the label the selector asks for: one endpoint of three
+        ("wrong-one-labelled", ["setup", "kubectl label pod web-1 tier=front && sleep 3"]),
+        # a selector that picks the client instead of the web pods
+        ("wrong-client", ["setup", "kubectl set selector service test-svc app=client && sleep 3"]),
+    ],
 }
 #: states recorded in another lab (`record.py LAB EXERCISE_ID:STATE` records only that one,
 #: keeping the file's others); a whole exercise's recording keeps them as they are
