@@ -204,3 +204,34 @@ def nat_rules(lab: Lab) -> list[nat.Rule]:
     """The lab's nat table (`iptables-save -t nat`), parsed by labkit.model.nat."""
     return nat.parse_iptables_save(lab.run("iptables-save -t nat").stdout)
 
+
+
+# --- the Kubernetes lab (lessons 10 and up) ---------------------------------------------------
+
+#: the Kubernetes lab's nodes, each a network namespace of the lab (k8s/k8s-lab.sh)
+K8S_NODES = ("kube-master", "kube-node-1", "kube-node-2")
+
+
+def cluster_not_up(lab: Lab, no_k8s: str, nodes: tuple[str, ...] = K8S_NODES) -> str | None:
+    """Why the cluster cannot be checked yet, or None: `no_k8s` (the lesson's own words) when
+    this lab has no kubectl, else which of `nodes` have no namespace."""
+    if not lab.run("command -v kubectl").ok:
+        return no_k8s
+    have = lab.run("ip netns list").stdout.split()
+    absent = [node for node in nodes if node not in have]
+    if not absent:
+        return None
+    none = "there is no node" if len(absent) == 1 else "there are no nodes"
+    return (f"{none} {names(absent)}: the cluster is not up (`k8s-lab up`, "
+            "then the lesson's cells from the top)")
+
+
+def kube_json(lab: Lab, command: str) -> dict | None:
+    """A `kubectl ... -o json` command's answer, or None when it fails or is not JSON."""
+    result = lab.run(command, timeout=30)
+    if not result.ok:
+        return None
+    try:
+        return json.loads(result.stdout)
+    except json.JSONDecodeError:
+        return None

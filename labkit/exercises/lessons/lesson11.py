@@ -106,14 +106,9 @@ def _pod_ips(lab: Lab) -> dict[str, str] | str:
 
 
 def check_lost_route(lab: Lab) -> list[str]:
-    if not lab.run("command -v kubectl").ok:
-        return [NO_K8S]
-    have = lab.run("ip netns list").stdout.split()
-    absent = [node for node in NODE_IPS if node not in have]
-    if absent:
-        none = "there is no node" if len(absent) == 1 else "there are no nodes"
-        return [f"{none} {_lab.names(absent)}: the cluster is not up (`k8s-lab up`, "
-                "then the lesson's cells from the top)"]
+    not_up = _lab.cluster_not_up(lab, NO_K8S, tuple(NODE_IPS))
+    if not_up:
+        return [not_up]
     problems = route_problems({node: _lab.routes(lab, ns=node) for node in NODE_IPS})
     if problems:
         return problems

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 from typing import TYPE_CHECKING
 
 from labkit.exercises import Exercise
@@ -195,26 +194,11 @@ def service_problems(svc: dict | None, endpoints: dict | None, pods: list[dict],
 # --- the imperative shell: ask the lab --------------------------------------------------------
 
 
-def _json(lab: Lab, command: str) -> dict | None:
-    result = lab.run(command, timeout=30)
-    if not result.ok:
-        return None
-    try:
-        return json.loads(result.stdout)
-    except json.JSONDecodeError:
-        return None
-
-
 def check_no_endpoints(lab: Lab) -> list[str]:
-    if not lab.run("command -v kubectl").ok:
-        return [NO_K8S]
-    have = lab.run("ip netns list").stdout.split()
-    absent = [node for node in NODES if node not in have]
-    if absent:
-        none = "there is no node" if len(absent) == 1 else "there are no nodes"
-        return [f"{none} {_lab.names(absent)}: the cluster is not up (`k8s-lab up`, "
-                "then the lesson's cells from the top)"]
-    pods = _json(lab, "kubectl get pods -o json")
+    not_up = _lab.cluster_not_up(lab, NO_K8S, NODES)
+    if not_up:
+        return [not_up]
+    pods = _lab.kube_json(lab, "kubectl get pods -o json")
     if pods is None:
         return ["kubectl cannot reach the cluster: is it up (`k8s-lab status`; "
                 "`k8s-lab up` starts it)?"]
@@ -222,8 +206,8 @@ def check_no_endpoints(lab: Lab) -> list[str]:
     if missing:
         return [f"there is no pod {_lab.names(missing)}: run the lesson's cells that create "
                 "the web pods (`kubectl apply -f /root/pods-12.yaml`, `/root/more-12.yaml`)"]
-    svc = _json(lab, f"kubectl get service {SERVICE} -o json")
-    endpoints = _json(lab, f"kubectl get endpoints {SERVICE} -o json")
+    svc = _lab.kube_json(lab, f"kubectl get service {SERVICE} -o json")
+    endpoints = _lab.kube_json(lab, f"kubectl get endpoints {SERVICE} -o json")
     saves = {node: lab.run(f"k8s-lab exec {node} iptables-save -t nat", timeout=30).stdout
              for node in WORKERS}
     problems = service_problems(svc, endpoints, pods["items"], saves)
