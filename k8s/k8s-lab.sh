@@ -323,7 +323,24 @@ present() {  # true when anything of the cluster is there
     || [ -n "$(for node in $WORKERS; do node_cgroups "$node"; done)" ]
 }
 
+clear_stale_cgroups() {  # remove this lab's pod cgroup folders that hold no process
+  # Namespace inodes are reused: a lab removed without `k8s-lab down` leaves its empty folders
+  # in the machine-wide hierarchy (cgroup v2's, or v1's "unified"), and a later lab whose
+  # namespace got the same inode would find them and take them for a cluster of its own.
+  local node dirs
+  for node in $WORKERS; do
+    dirs=$(node_cgroups "$node")
+    [ -n "$dirs" ] || continue
+    # shellcheck disable=SC2086
+    [ -z "$(find $dirs -name cgroup.procs -exec cat {} + 2>/dev/null)" ] || continue
+    # shellcheck disable=SC2086
+    find $dirs -depth -type d -exec rmdir {} + 2>/dev/null
+  done
+  return 0
+}
+
 up() {
+  clear_stale_cgroups
   present && die "a cluster is there already: \`k8s-lab down\` first"
   local t0=$SECONDS node
   mkdir -p "$DATA/nodes" "$RUN/pids" "$LOGS" "$(dirname "$KUBECONFIG_PATH")"

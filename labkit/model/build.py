@@ -19,6 +19,7 @@ from labkit.model.nat import (
     port_mappings,
     proxy_from_argv,
 )
+from labkit.model.services import merge, services_from_save
 from labkit.model.topology import (
     Address,
     Container,
@@ -128,6 +129,8 @@ def from_raw(raw: Raw) -> Topology:
         proxies=tuple(sorted({p for p in proxies if p is not None}, key=str)),
         leases=tuple(sorted(Lease(**lease) for lease in raw.get("cni_leases", ()))),
         nodes=nodes,
+        services=merge({n["name"]: services_from_save(n["iptables"])
+                        for n in raw.get("nodes", ()) if n.get("iptables")}),
         warnings=tuple(sorted(set(warnings), key=lambda w: (
             w.level, w.namespace or "", w.interface or "", w.message))),
         probe=tuple(sorted((k, freeze(v)) for k, v in (raw.get("probe") or {}).items())),

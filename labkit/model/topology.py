@@ -19,10 +19,11 @@ from typing import Any
 
 from labkit.model.formats import SNAPSHOT_FORMAT
 from labkit.model.nat import Masquerade, PortMapping, Proxy
+from labkit.model.services import Backend, Service
 
 __all__ = [
     "Address", "Container", "Endpoint", "FdbEntry", "Interface", "Namespace", "Node", "Pod",
-    "ProbeWarning", "Proxy", "Route", "Topology", "from_json",
+    "ProbeWarning", "Proxy", "Route", "Service", "Topology", "from_json",
 ]
 
 # br_netfilter's state (Topology.bridge_nf) in a learner's words.
@@ -218,6 +219,8 @@ class Topology:
     leases: tuple[Lease, ...] = ()
     # Kubernetes nodes, by name (absent from the JSON when none).
     nodes: tuple[Node, ...] = ()
+    # Kubernetes Service ports as the nodes' kube-proxies wrote them (absent when none).
+    services: tuple[Service, ...] = ()
     # How the probe ran (time taken, pyroute2 version): not part of the state.
     probe: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
@@ -303,6 +306,7 @@ class Topology:
             lines.append(str(m))
         lines += [str(p) for p in self.proxies]
         lines += [str(lease) for lease in self.leases]
+        lines += [str(svc) for svc in self.services]
         host = self.host_facts()
         if host:
             lines.append("lab host: " + ", ".join(host))
@@ -376,7 +380,8 @@ def is_hairpin(m: Masquerade) -> bool:
 
 #: fields left out of the JSON while they hold their default: added with Kubernetes, so every
 #: snapshot of a lab without a cluster keeps its bytes
-_OMITTED_WHEN_EMPTY = {("Namespace", "node"), ("Namespace", "pod"), ("Topology", "nodes")}
+_OMITTED_WHEN_EMPTY = {("Namespace", "node"), ("Namespace", "pod"), ("Topology", "nodes"),
+                       ("Topology", "services")}
 
 
 def _to_plain(obj: Any) -> Any:
@@ -432,6 +437,8 @@ _NESTED: dict[tuple[str, str], type] = {
     ("Topology", "proxies"): Proxy,
     ("Topology", "leases"): Lease,
     ("Topology", "nodes"): Node,
+    ("Topology", "services"): Service,
+    ("Service", "backends"): Backend,
     ("Namespace", "pod"): Pod,
     ("Namespace", "containers"): Container,
     ("Namespace", "interfaces"): Interface,

@@ -93,3 +93,30 @@ def docker_proxies(userns: str | None = None, proc: str = "/proc") -> list[list[
             continue
         out.append([a for a in argv if a])
     return sorted(out)
+
+
+def node_tables(nodes: list[dict[str, Any]], warnings: list[dict[str, Any]]) -> None:
+    """Each node's `iptables-save` (nat and filter, what kube-proxy writes), read in the
+    node's network namespace through its kube-proxy, all at once, into the node's
+    "iptables"; a node without a kube-proxy (kube-master) has none."""
+    procs = {}
+    for node in nodes:
+        pid = (node.get("kube_proxy") or {}).get("pid")
+        if pid is None:
+            continue
+        try:
+            procs[node["name"]] = subprocess.Popen(
+                ["nsenter", f"--net=/proc/{pid}/ns/net", "iptables-save"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        except OSError as e:
+            warnings.append(warning(f"cannot read {node['name']}'s iptables ({e})"))
+    for node in nodes:
+        proc = procs.get(node["name"])
+        if proc is None:
+            continue
+        out, err = proc.communicate(timeout=10)
+        if proc.returncode != 0:  # kube-proxy gone meanwhile (`k8s-lab down`)
+            warnings.append(warning(f"cannot read {node['name']}'s iptables: {err.strip()}"))
+            node["iptables"] = None
+            continue
+        node["iptables"] = "".join(split_tables(out).values())

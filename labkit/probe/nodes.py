@@ -69,13 +69,17 @@ def engine_socket(pid: int) -> str | None:
 
 
 def raw_nodes(programs: dict[str, list[tuple[str, int]]]) -> list[dict[str, Any]]:
-    """The raw scan's `nodes`: name, the programs running in it, and its engine (dockerd's
-    pid and socket), or None for a node without one (kube-master)."""
+    """The raw scan's `nodes`: name, the programs running in it, its engine (dockerd's pid
+    and socket), or None for a node without one (kube-master), and its kube-proxy's pid (the
+    scan reads that node's iptables through it: probe/firewall.py `node_tables`)."""
     out = []
     for name, procs in programs.items():
         engine = next((pid for program, pid in procs if program == "dockerd"), None)
+        proxy = next((pid for program, pid in procs if program == "kube-proxy"), None)
         socket = engine_socket(engine) if engine is not None else None
         out.append({"name": name, "programs": sorted({p for p, _ in procs}),
                     "engine": {"pid": engine, "socket": socket} if engine is not None
-                    else None})
+                    else None,
+                    "kube_proxy": {"pid": proxy} if proxy is not None else None})
     return out
+

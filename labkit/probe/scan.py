@@ -16,10 +16,11 @@ from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from labkit.model.formats import RAW_FORMAT
+from labkit.model.services import services_from_save
 from labkit.probe.cni import leases
 from labkit.probe.discover import Entry, discover, warning
 from labkit.probe.docker import DOCKER_SOCKET, Docker
-from labkit.probe.firewall import docker_proxies, start_save, sysctls, tables
+from labkit.probe.firewall import docker_proxies, node_tables, start_save, sysctls, tables
 from labkit.probe.netlink import Rtnl
 from labkit.probe.netns import inside
 from labkit.probe.tables import scan_namespace
@@ -65,6 +66,8 @@ class Probe:
             read = []
             namespaces = self._read_all([dict(e) for e in entries], read)
         warnings += read
+        if nodes:
+            warnings += node_reads(nodes)
         userns = os.readlink("/proc/self/ns/user") if os.environ.get("LABKIT_INIT_PID") else None
         proxies = docker_proxies(userns)
         texts = tables(save, warnings) if save is not None else {}
@@ -132,6 +135,21 @@ class Probe:
                     sockets[ino] = self._socket()
             except OSError as err:
                 next(e for e in entries if e["inode"] == ino)["error"] = str(err)
+
+
+def node_reads(nodes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Read each node's iptables (probe/firewall.py `node_tables`); its warnings. The
+    kube-proxies of two workers write a change a few ms apart: when their Services differ
+    (one caught before its sync), read again, 1 s at most, so the picture after a cell that
+    made a Service shows it on both, not on one by chance."""
+    for _ in range(SETTLE_TRIES):
+        warnings: list[dict[str, Any]] = []
+        node_tables(nodes, warnings)
+        seen = {tuple(services_from_save(n["iptables"])) for n in nodes if n.get("iptables")}
+        if len(seen) <= 1:
+            break
+        time.sleep(SETTLE_PAUSE)
+    return warnings
 
 
 def map_netnsids(entries: list[Entry], fds: dict[int, int], sockets: dict[int, Any]) -> None:

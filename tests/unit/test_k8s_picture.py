@@ -71,7 +71,7 @@ def test_a_node_engines_containers_carry_their_node_and_pod():
 def test_a_lab_without_nodes_scans_as_before():
     """The fields came with Kubernetes: no other recorded scan or snapshot has them."""
     for path in SNAPSHOTS.glob("*.json"):
-        if path.name == "k8s_pods.json":
+        if path.name.startswith("k8s_"):
             continue
         data = json.loads(path.read_text())
         if "raw_format" not in data:
@@ -228,7 +228,7 @@ def test_engine_socket_from_the_command_line(monkeypatch, tmp_path):
     assert engine_socket(2) == "/proc/2/root/tmp/x.sock"
     assert engine_socket(3) is None
     assert raw_nodes({"kube-master": [("etcd", 9)]}) == [
-        {"name": "kube-master", "programs": ["etcd"], "engine": None}]
+        {"name": "kube-master", "programs": ["etcd"], "engine": None, "kube_proxy": None}]
 
 
 def test_a_trace_can_start_in_a_pod_and_enter_it_through_its_node(topo):
