@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+from labkit.draw import services as svc_draw
 from labkit.draw.group import Group, groups
 from labkit.draw.highlight import Highlight
 from labkit.draw.layout import Layout
@@ -43,6 +44,7 @@ from labkit.draw.style import (
     LEGEND,
     LEGEND_DIFF,
     LEGEND_K8S,
+    LEGEND_SERVICES,
     MUTED,
     NODE,
     NOTE,
@@ -133,6 +135,7 @@ class _Scene:
     grids: tuple[Group, ...] = ()  # alike containers drawn as grids (see _group_alike)
     ghosts: tuple[str, ...] = ()  # namespaces drawn invisibly: see labkit.draw.layout
     ghost_edges: tuple[tuple[str, str], ...] = ()  # invisible links that keep them in place
+    services: tuple[svc_draw.Drawn, ...] = ()  # Kubernetes Service ports (draw/services.py)
 
     def peer_index(self, itf: Interface, removed: bool) -> int | None:
         """The ifindex of a veth's other end, as `ip link` prints it after "@if"."""
@@ -173,13 +176,15 @@ def to_dot(topology: Topology, diff: Diff | None = None, focus: Iterable[str] | 
     # The legend is the graph's own label, under the drawing: never beside it, where it
     # made the drawing wider (and was the first thing cut off). With a title on top, a node.
     k8s = bool(sc.pods_by_node)
-    below = _legend_table(diff is not None, k8s) if legend and not title else None
+    kinds = (diff is not None, k8s, bool(sc.services))
+    below = _legend_table(*kinds) if legend and not title else None
     out = [*_header(sc, title, below), *_lab_cluster(sc), *_stub_nodes(stubs), *edges,
+           *svc_draw.edges(list(sc.services), lambda ip: _address_id(sc, ip), _q),
            *_node_edges(sc), *_grids(sc), *_warnings(sc), *_ghost_lines(sc), *_columns(sc)]
     if highlight is not None:
         out += _highlight(sc, highlight)
     if legend and title:
-        out.append(_legend(diff is not None, k8s))
+        out.append(_legend(*kinds))
     out.append("}")
     return "\n".join(out) + "\n"
 
@@ -224,7 +229,8 @@ def _scene(topology: Topology, diff: Diff | None, focus: Iterable[str] | None,
                           for ns, status in namespaces
                           if status != "removed" and ns.name not in ghost_names},
                   ghosts=tuple(n.name for n, _ in namespaces if n.name in ghost_names),
-                  ghost_edges=_ghost_links(items, ids))
+                  ghost_edges=_ghost_links(items, ids),
+                  services=tuple(svc_draw.drawn(topology, before)))
 
 
 def _ghost_ends(ns: Namespace, layout: Layout, ghosts: set[str]) -> list[_Item]:
@@ -468,7 +474,7 @@ def _lab_cluster(sc: _Scene) -> list[str]:
            f"{_host_lines(sc)}{_route_lines(sc, sc.lab_name) if sc.lab_drawn else ''}>;",
            f'    style="rounded,filled"; fillcolor="{LAB["fill"]}"; '
            f'color="{_status_color(lab_status, LAB["line"])}"; penwidth=2.5; fontsize=13;',
-           *_grid_nodes(sc, "    ")]
+           *_grid_nodes(sc, "    "), *svc_draw.nodes(list(sc.services), "    ", _q)]
     if sc.lab_drawn:
         out += _lab_nodes(sc, "    ")
         n_hidden = sc.hidden.get(sc.lab_name)
@@ -592,7 +598,8 @@ def _ns_sub(sc: _Scene, ns: Namespace) -> str:
         progs = _wrap(list(node.programs), 26)
         return small.format(_html(f"k8s node ({node.role})")) + "".join(
             small.format(_html(("runs " if i == 0 else "") + line))
-            for i, line in enumerate(progs))
+            for i, line in enumerate(progs)) + svc_draw.node_port_lines(
+            list(sc.services), ns.name, _html)
     kind = NS_KIND_WORDS.get(ns.kind, ns.kind)
     extra = [c.name for c in ns.containers if c.name != ns.name]
     extra += [f"netns {n}" for n in ns.netns if n != ns.name]
@@ -1273,6 +1280,16 @@ def _node_edges(sc: _Scene) -> list[str]:
     return out
 
 
+def _address_id(sc: _Scene, ip: str) -> str | None:
+    """The node id of the drawn interface holding `ip` (now, or before the cell for one the
+    cell removed), or None."""
+    for topo in (sc.topology, sc.before):
+        owner = topo.owner_of(ip) if topo is not None else None
+        if owner is not None and (owner.namespace, owner.interface) in sc.ids:
+            return sc.ids[(owner.namespace, owner.interface)]
+    return None
+
+
 def _node_uplink(sc: _Scene, name: str) -> str | None:
     """The node id of a node's veth into the lab (its eth0 on the node network)."""
     return next((sc.ids[(name, it.itf.name)] for it in sc.items.get(name, [])
@@ -1321,9 +1338,14 @@ def _columns(sc: _Scene) -> list[str]:
                              if ns.kind != "lab" and sc.items.get(ns.name)
                              and ns.name not in pods]
     widths = dict(_COLUMN_IN, **(_K8S_COLUMN_IN if sc.pods_by_node else {}))
+    columns = COLUMNS
+    if sc.services:  # one column of them, right of the pods (labkit.draw.services)
+        columns += ("services",)
+        members["services"] = [d.id for d in sc.services]
+        widths["services"] = 0
     out = [f'  "column:{c}" [shape=box, style=invis, fixedsize=true, width={widths[c]}, '
-           'height=0.01, label=""];' for c in COLUMNS]
-    out.append("  " + " -> ".join(f'"column:{c}"' for c in COLUMNS) + " [style=invis];")
+           'height=0.01, label=""];' for c in columns]
+    out.append("  " + " -> ".join(f'"column:{c}"' for c in columns) + " [style=invis];")
     out += [f'  {{rank=same; "column:{c}"; ' + "; ".join(_q(m) for m in ids) + "}"
             for c, ids in members.items() if ids]
     return out
@@ -1386,18 +1408,18 @@ def _highlight(sc: _Scene, hl: Highlight) -> list[str]:
     return out
 
 
-def _legend_table(with_diff: bool, k8s: bool = False) -> str:
+def _legend_table(with_diff: bool, k8s: bool = False, services: bool = False) -> str:
     cells = [f"<td bgcolor=\"{fill}\" color=\"{line}\" border=\"1\" >"
              f"<font point-size=\"8\">{text}</font></td>"
              for text, fill, line in LEGEND + (LEGEND_K8S if k8s else ())
-             + (LEGEND_DIFF if with_diff else ())]
+             + (LEGEND_SERVICES if services else ()) + (LEGEND_DIFF if with_diff else ())]
     return ("<table border=\"0\" cellspacing=\"2\" cellpadding=\"3\"><tr>" + "".join(cells)
             + "</tr></table>")
 
 
-def _legend(with_diff: bool, k8s: bool = False) -> str:
+def _legend(with_diff: bool, k8s: bool = False, services: bool = False) -> str:
     return (f"  \"legend\" [shape=plaintext, style=\"\", "
-            f"label=<{_legend_table(with_diff, k8s)}>];")
+            f"label=<{_legend_table(with_diff, k8s, services)}>];")
 
 
 # --- pass: alike containers as grids (labkit.draw.group) ------------------------------------

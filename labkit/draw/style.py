@@ -15,6 +15,8 @@ PORT = {"fill": "#e9d8fd", "line": "#6b46c1"}
 # A Kubernetes node (its own network namespace, holding its pods' boxes): a machine of the
 # cluster, so drawn apart from the namespaces inside it.
 NODE = {"fill": "#edf2f7", "line": "#4a5568"}
+# A Kubernetes Service: the virtual address kube-proxy's rules give a set of pods.
+SERVICE = {"fill": "#e6fffa", "line": "#2c7a7b"}
 ADDED = "#d5006d"
 REMOVED = "#a0a0a0"
 REMOVED_FILL = "#f4f4f4"
@@ -47,6 +49,8 @@ LEGEND = (("lab host", LAB["fill"], LAB["line"]),
           ("↔ veth pair", "#ffffff", VETH))
 # Added to the legend when Kubernetes nodes are drawn.
 LEGEND_K8S = (("k8s node", NODE["fill"], NODE["line"]),)
+# Added to it when kube-proxy wrote Services (labkit.draw.services).
+LEGEND_SERVICES = (("Service (kube-proxy)", SERVICE["fill"], SERVICE["line"]),)
 # Added to the legend when a diff is drawn.
 LEGEND_DIFF = ((f"<font color=\"{ADDED}\">added/changed</font>", "#ffffff", ADDED),
                (f"<font color=\"{REMOVED}\">removed</font>", REMOVED_FILL, REMOVED))

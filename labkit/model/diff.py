@@ -65,6 +65,8 @@ class Change:
             return f"{self.op} port {self.key}"
         if self.what in ("masquerade", "proxy", "lease"):
             return f"{self.op} {obj}"
+        if self.what == "service":
+            return self._service_text()
         if self.what == "host":  # the lab host's FORWARD policy, br_netfilter
             return f"~ lab host {self.key} {_fmt(self.before)}→{_fmt(self.after)}"
         return f"{self.op} {self.what} {where}{self.key}"
@@ -103,6 +105,25 @@ class Change:
             s += f" master {obj.master}"
         return s
 
+
+    def _service_text(self) -> str:
+        """"+ service test-svc 10.107.169.79:80/tcp → ...", or what kube-proxy changed in
+        one: "~ service test-svc: endpoints +10.244.3.2:80, -10.244.2.2:80"."""
+        if self.op != "~":
+            return f"{self.op} {self.obj}"
+        b, a = self.before, self.after
+        parts = []
+        for f in self.fields:
+            if f == "backends":
+                was, now = ({x.address for x in s.backends} for s in (b, a))
+                moved = [f"+{x}" for x in sorted(now - was)] + [f"-{x}" for x in sorted(was - now)]
+                parts.append("endpoints " + (", ".join(moved) if moved else "shares "
+                             + " ".join(x.share for x in a.backends)))
+            elif f == "external_ips":
+                parts.append(f"external {_fmt(b.external_ips)}→{_fmt(a.external_ips)}")
+            else:
+                parts.append(f"{f.replace('_', ' ')} {_fmt(getattr(b, f))}→{_fmt(getattr(a, f))}")
+        return f"~ service {a.label}: " + ", ".join(parts)
 
     def _rename_text(self) -> str:
         """"~ lab:veth1 moved into lab-ns0, renamed eth0", then what else changed."""
@@ -234,6 +255,7 @@ def diff(before: Topology, after: Topology) -> Diff:
         changes += _set_changes(what, None, getattr(before, attr), getattr(after, attr),
                                 name, name)
     changes = _entry_changes(changes)
+    changes += _service_changes(before, after)
     changes += _host_changes(before, after)
     # What a learner reads first: namespaces that came or went, then the details.
     return Diff(before, after, tuple(ns_changes + changes))
@@ -252,6 +274,35 @@ def _entry_changes(changes: list[Change]) -> list[Change]:
             out.append(c)
         elif c.op == "+":
             out.append(Change("~", "port", None, c.key, gone[c.key].before, c.after, ("entry",)))
+    return out
+
+
+_SERVICE_FIELDS = ("cluster_ip", "port", "external_ips", "node_port", "backends", "nodes")
+
+
+def _service_changes(before: Topology, after: Topology) -> list[Change]:
+    """Service ports kube-proxy added, removed or rewrote, by name and protocol. A port
+    whose nodes' rules differ (one kube-proxy behind) has one entry per version: those
+    are compared as sets."""
+    def by_key(t: Topology) -> dict[tuple[str, str], list[Any]]:
+        out: dict[tuple[str, str], list[Any]] = {}
+        for svc in t.services:
+            out.setdefault((svc.name, svc.protocol), []).append(svc)
+        return out
+
+    b, a = by_key(before), by_key(after)
+    out = []
+    for key in sorted(b.keys() | a.keys()):
+        was, now = b.get(key, []), a.get(key, [])
+        if was == now:
+            continue
+        if len(was) == 1 and len(now) == 1:
+            fields = tuple(f for f in _SERVICE_FIELDS
+                           if getattr(was[0], f) != getattr(now[0], f))
+            out.append(Change("~", "service", None, key[0], was[0], now[0], fields))
+            continue
+        out += [Change("-", "service", None, key[0], s, None) for s in was if s not in now]
+        out += [Change("+", "service", None, key[0], None, s) for s in now if s not in was]
     return out
 
 

@@ -333,6 +333,25 @@ def test_up_stops_at_a_failed_step(k8s):
     assert not changes(k8s["start"], state(lab))
 
 
+def test_up_clears_the_empty_pod_cgroups_an_earlier_lab_left(k8s):
+    """Namespace inodes are reused: a lab removed without `k8s-lab down` leaves its empty pod
+    cgroup folders in the machine-wide hierarchy, named for its namespace's inode; a later
+    lab that got the same inode took them for a cluster of its own ("a cluster is there
+    already"). up removes such folders (no process in them) and starts."""
+    lab = k8s["lab"]
+    planted = lab.sh("d=/sys/fs/cgroup/unified; [ -d $d ] || d=/sys/fs/cgroup; "
+                     "d=$d/k8s-lab-kube-node-2-net$(stat -Lc %i /proc/1/ns/net); "
+                     "mkdir $d && echo $d").strip()
+    try:
+        up = lab.run("k8s-lab up", timeout=240)
+        assert up.exit_code == 0, up.output
+    finally:
+        down = lab.run("k8s-lab down", timeout=90)
+        lab.run(f"rmdir {planted}")
+    assert down.exit_code == 0, down.output
+    assert not changes(k8s["start"], state(lab))
+
+
 def test_reset_after_up(k8s):
     lab = k8s["lab"]
     assert lab.run("k8s-lab up", timeout=240).exit_code == 0

@@ -20,6 +20,7 @@ import pytest
 from labkit import Lab
 from labkit.draw.dot import to_dot
 from labkit.draw.svg import to_svg
+from labkit.model.diff import diff
 from labkit.notebook.widgets.tracer import trace_packet
 
 K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")
@@ -44,6 +45,23 @@ spec:
   - {{name: box, image: busybox:latest, imagePullPolicy: Never, command: [sleep, "3600"]}}
 """)
     return "---\n".join(docs)
+
+
+def service_yaml(ips: list[str]) -> str:
+    """A Service without a selector and its Endpoints, written by hand: the two pods."""
+    addresses = ", ".join(f"{{ip: {ip}}}" for ip in ips)
+    return f"""apiVersion: v1
+kind: Service
+metadata: {{name: pic-svc}}
+spec:
+  clusterIP: 10.111.0.80
+  ports: [{{port: 80, protocol: TCP}}]
+---
+apiVersion: v1
+kind: Endpoints
+metadata: {{name: pic-svc}}
+subsets: [{{addresses: [{addresses}], ports: [{{port: 80, protocol: TCP}}]}}]
+"""
 
 
 def test_each_pod_is_drawn_in_its_nodes_box(throwaway_lab):
@@ -92,7 +110,33 @@ def test_each_pod_is_drawn_in_its_nodes_box(throwaway_lab):
     assert "delivered" in text.splitlines()[0], text
     assert "kube-br0 switches the frame from ve-kube-node-1 to ve-kube-node-2" in text, text
 
+    # The Services drawing (issue 16), from what both kube-proxies wrote: the API server's own
+    # Service, then one in front of a pod on each worker (selector-less, its Endpoints
+    # written here: these pods serve nothing, but kube-proxy writes the rules all the same).
+    api = next(sv for sv in topo.services if sv.label == "kubernetes:https")
+    assert [b.address for b in api.backends] == ["10.192.0.2:6443"] and api.nodes == WORKERS
+    ips = [kubectl["pic-1-1"][0], kubectl["pic-2-1"][0]]
+    made = lab.run(f"cat > /tmp/pic-svc.yaml <<'EOF'\n{service_yaml(ips)}EOF\n"
+                   "kubectl apply -f /tmp/pic-svc.yaml", timeout=60)
+    assert made.exit_code == 0, made.output
+    waited = lab.run("for i in $(seq 50); do n=0; for w in kube-node-1 kube-node-2; do "
+                     "k8s-lab exec $w iptables-save -t nat | grep -q 'default/pic-svc\" -m "
+                     "statistic' && n=$((n+1)); done; [ $n = 2 ] && exit 0; sleep 0.2; done; "
+                     "exit 1", timeout=60)
+    assert waited.exit_code == 0, "kube-proxy wrote no rules for pic-svc on both workers in 10 s"
+    with_svc = lab.snapshot()
+    pic = next(sv for sv in with_svc.services if sv.label == "pic-svc")
+    assert (pic.cluster_ip, pic.port, pic.nodes) == ("10.111.0.80", "80", WORKERS)
+    assert sorted((b.address, b.share) for b in pic.backends) == [
+        (f"{ip}:80", "1/2") for ip in sorted(ips)]
+    changed = diff(topo, with_svc)
+    assert any(line.startswith("+ service pic-svc 10.111.0.80:80/tcp") for line in changed.lines())
+    arrows = [ln for ln in to_dot(with_svc, diff=changed).splitlines()
+              if '-> "svc:default/pic-svc/tcp"' in ln]
+    assert len(arrows) == 2 and all('label="1/2"' in a for a in arrows), arrows
+
     down = lab.run("k8s-lab down", timeout=90)
     assert down.exit_code == 0, down.output
     after = lab.snapshot()
     assert not after.nodes and not [ns for ns in after.namespaces if ns.kind == "pod"]
+    assert not after.services
