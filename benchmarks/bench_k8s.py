@@ -1,14 +1,16 @@
 """The Kubernetes lab's cost (issue 15): cluster start, memory, reset, with the lab's own
 baseline measured in the same run.
 
-    python benchmarks/bench_k8s.py [--cycles 3] [--pods 4]
+    python benchmarks/bench_k8s.py [--cycles 3] [--pods 4] [--services 0]
 
 In one throw-away lab of labkit-k8s:latest (label org.labkit.role=test-throwaway, network
 none, never the course lab), cycle after cycle:
 
 1. `k8s-lab up`: wall time until it returns (it waits for both workers' kubelets to report
-   Ready and for the default ServiceAccount), then PODS busybox pods pinned to the two workers
-   in turn, timed until all are Ready (`kubectl wait`);
+   Ready, for the default ServiceAccount and for each kube-proxy's first sync), then PODS
+   busybox pods pinned to the two workers in turn, timed until all are Ready (`kubectl
+   wait`), and SERVICES Services in front of them (every other one a NodePort), waited for
+   until both kube-proxies have written them (issue 16: reset must take those rules too);
 2. memory: the proportional set size (PSS from /proc/PID/smaps_rollup: a page shared by k
    processes counts 1/k to each, so the sum is what the lab really holds) over the lab's
    processes with the cluster and its pods, against the same sum with no cluster (the
@@ -38,9 +40,12 @@ from test_k8s_lab import K8S_IMAGE, THROWAWAY_LABEL, changes, state  # noqa: E40
 
 from labkit import Lab  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_services import SERVICE, wait_for_rules  # noqa: E402
+
 POD = """apiVersion: v1
 kind: Pod
-metadata: {{name: bench-{i}}}
+metadata: {{name: bench-{i}, labels: {{app: bench}}}}
 spec:
   nodeSelector: {{kubernetes.io/hostname: kube-node-{node}}}
   containers:
@@ -63,7 +68,8 @@ def pss_by_program(lab: Lab) -> Counter:
     return out
 
 
-def cycle(lab: Lab, pods: int, start: dict[str, list[str]], baseline: int) -> dict[str, object]:
+def cycle(lab: Lab, pods: int, services: int, start: dict[str, list[str]],
+          baseline: int) -> dict[str, object]:
     t0 = time.monotonic()
     up = lab.run("k8s-lab up", timeout=300)
     up_s = time.monotonic() - t0
@@ -76,6 +82,12 @@ def cycle(lab: Lab, pods: int, start: dict[str, list[str]], baseline: int) -> di
     pods_s = time.monotonic() - t1
     if ready.exit_code != 0:
         raise SystemExit(f"pods not Ready:\n{ready.output[-2000:]}")
+    if services:
+        made = "---\n".join(SERVICE.format(i=i, port=8000 + i,
+                                           kind="NodePort" if i % 2 else "ClusterIP")
+                            for i in range(services))
+        lab.sh(f"kubectl apply -f - <<'EOF'\n{made}EOF")
+        wait_for_rules(lab, services)
     mem = pss_by_program(lab)
     t2 = time.monotonic()
     report = lab.reset()
@@ -89,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--cycles", type=int, default=3, help="up, pods, reset: how many times")
     p.add_argument("--pods", type=int, default=4, help="busybox pods per cycle (both workers)")
+    p.add_argument("--services", type=int, default=0, help="Services in front of the pods")
     args = p.parse_args(argv)
 
     from labkit.hosts.docker import docker_client
@@ -109,11 +122,11 @@ def main(argv: list[str] | None = None) -> int:
         start = state(lab)
         baseline = sum(pss_by_program(lab).values())
         print(f"{K8S_IMAGE}: lab without a cluster {baseline / 1024:.0f} MiB PSS; "
-              f"{args.cycles} cycles of up + {args.pods} pods + reset")
+              f"{args.cycles} cycles of up + {args.pods} pods + {args.services} Services + reset")
         print(f"{'cycle':>5} {'up s':>6} {'pods s':>7} {'reset s':>8} {'cluster MiB':>12}  left")
         rows, dirty = [], 0
         for n in range(1, args.cycles + 1):
-            r = cycle(lab, args.pods, start, baseline)
+            r = cycle(lab, args.pods, args.services, start, baseline)
             rows.append(r)
             bad = r["left"] or r["warnings"]
             dirty += bool(bad)

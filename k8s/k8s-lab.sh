@@ -362,6 +362,11 @@ up() {
   done
   # Pods need their namespace's default service account, which the controllers make.
   wait_for kube-master.kube-controller-manager 60 kubectl -n default get serviceaccount default || return 1
+  # Each kube-proxy's first sync, which writes the API server's own Service: the picture after
+  # `up` then always shows it on both workers, never on one by chance.
+  for node in $WORKERS; do
+    wait_for "$node.kube-proxy" 60 sh -c "nsenter --net=/run/netns/$node iptables-save -t nat | grep -q 'default/kubernetes:https cluster IP'" || return 1
+  done
   say "up in $((SECONDS - t0)) s: Kubernetes $(kube-apiserver --version | awk '{print $2}') at $APISERVER; nodes $MASTER $(node_ip $MASTER) (control plane), $(for n in $WORKERS; do printf '%s %s (pods %s) ' "$n" "$(node_ip "$n")" "$(pod_cidr "$n")"; done)(kubeconfig $KUBECONFIG_PATH; logs in $LOGS)"
 }
 

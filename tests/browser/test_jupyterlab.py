@@ -1,7 +1,9 @@
 """A learner's session, end to end, in a real browser: the course's JupyterLab (the `jupyter`
 service of docker-compose.yml, as `docker compose up` starts it), headless Chromium driven by
-Playwright, a lesson run with "Run All Cells": lesson 1, and the CNI lessons 6-8 (the
-Docker lab) and 9 (the Go lab, tests/conftest.py's go_lab: its copy names that lab first).
+Playwright, a lesson run with "Run All Cells": lesson 1, the CNI lessons 6-8 (the Docker
+lab) and 9 (the Go lab, tests/conftest.py's go_lab: its copy names that lab first), and
+lesson 12, Services with the Services drawing (the Kubernetes lab, k8s_lab, named the same
+way; its copy stops before the cleanup, which would take the cluster down before the click).
 
 Asserted for each: every cell ran without a traceback, the diagrams render as SVG in the
 page (an inline <svg> or an <img src="data:image/svg+xml...">, JupyterLab uses either) and
@@ -51,8 +53,14 @@ LESSONS = {
     "07-cni-docker.ipynb": ("lesson7/clean-del", "lab-web3"),
     "08-cni-bash.ipynb": ("lesson8/real-veth", "lab-c1"),
     "09-cni-go.ipynb": ("lesson9/del", ""),
+    "12-services-dns.ipynb": ("lesson12/no-endpoints", "tier=front"),
 }
-GO_NOTEBOOKS = {"09-cni-go.ipynb"}  # run in the Go lab (tests/conftest.py's GO_NOTEBOOKS)
+#: the lessons run in another lab than the everyday one: the fixture of tests/conftest.py
+#: that gives it (GO_NOTEBOOKS, K8S_NOTEBOOKS there)
+VARIANT_LABS = {"09-cni-go.ipynb": "go_lab", "12-services-dns.ipynb": "k8s_lab"}
+#: lessons whose last cells take down what the check reads (lesson 12: `k8s-lab down`): the
+#: copy ends with the cell that runs the solution's check
+ENDS_AT_SOLUTION = {"12-services-dns.ipynb"}
 ARTIFACTS = ROOT / "artifacts" / "browser"
 PORT = os.environ.get("LABKIT_BROWSER_PORT", "18899")  # not 8888 (a learner's) nor 18888
 CHROMIUM = "/usr/bin/chromium"
@@ -155,12 +163,16 @@ def course(lab):
                    capture_output=True, check=False)
 
 
-def lesson_copy(lesson: str, go_lab: str | None = None) -> dict:
+def lesson_copy(lesson: str, variant_lab: str | None = None) -> dict:
     """The lesson without its stored outputs (the page must show what this run drew), with the
-    check cell as the check widget unless the lesson has one already. `go_lab`: a first cell
-    names it (its full id) for the kernel, as nbval's run of a Go lesson does with LABKIT_LAB
-    (the kernel of this JupyterLab was started with the everyday lab's)."""
+    check cell as the check widget unless the lesson has one already. `variant_lab`: a first
+    cell names it (its full id) for the kernel, as nbval's run of a Go or Kubernetes lesson
+    does with LABKIT_LAB (the kernel of this JupyterLab was started with the everyday lab's).
+    A lesson of ENDS_AT_SOLUTION ends with its check-solution cell."""
     nb = copy.deepcopy(json.loads((NOTEBOOKS / lesson).read_text()))
+    if lesson in ENDS_AT_SOLUTION:
+        roles = [c.get("metadata", {}).get("labkit", {}).get("role") for c in nb["cells"]]
+        nb["cells"] = nb["cells"][:len(roles) - roles[::-1].index("check-solution")]
     exercise = LESSONS[lesson][0]
     has_widget = any("exercise_widget(" in "".join(c.get("source", "")) for c in nb["cells"])
     for cell in nb["cells"]:
@@ -172,8 +184,8 @@ def lesson_copy(lesson: str, go_lab: str | None = None) -> dict:
             cell["source"] = ("from labkit.widgets import exercise_widget\n\n"
                               f'exercise_widget("{exercise}")')
     nb.get("metadata", {}).pop("widgets", None)
-    if go_lab:
-        name = json.dumps(_full_id(go_lab))
+    if variant_lab:
+        name = json.dumps(_full_id(variant_lab))
         nb["cells"].insert(0, {"cell_type": "code", "metadata": {}, "outputs": [],
                                "execution_count": None,
                                "source": f"import os\nos.environ['LABKIT_LAB'] = {name}"})
@@ -183,17 +195,19 @@ def lesson_copy(lesson: str, go_lab: str | None = None) -> dict:
 @pytest.fixture
 def uploaded(course, request):
     """The copy of the test's lesson, in a temporary folder of the course (its own progress
-    file lands there); a Go lesson's copy names the Go lab."""
+    file lands there); a Go or Kubernetes lesson's copy names its lab."""
     base, token, _ = course
     lesson = request.node.callspec.params["lesson"]
-    go = request.getfixturevalue("go_lab").name if lesson in GO_NOTEBOOKS else None
-    if go:
-        request.getfixturevalue("go_lab").reset()  # the `lab` marker reset the everyday lab
+    variant = None
+    if lesson in VARIANT_LABS:
+        other = request.getfixturevalue(VARIANT_LABS[lesson])
+        other.reset()  # the `lab` marker reset the everyday lab
+        variant = other.name
     folder = f"browser-test-{secrets.token_hex(4)}"
     _request("PUT", f"{base}/api/contents/{folder}?token={token}", {"type": "directory"})
     path = f"{folder}/{lesson}"
     _request("PUT", f"{base}/api/contents/{path}?token={token}",
-             {"type": "notebook", "format": "json", "content": lesson_copy(lesson, go)})
+             {"type": "notebook", "format": "json", "content": lesson_copy(lesson, variant)})
     yield path
     # Not the contents API's DELETE: JupyterLab moves deleted files to notebooks/.Trash-UID.
     # The course folder is notebooks/ on this machine (a bind mount), so remove the folder
