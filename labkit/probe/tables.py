@@ -30,20 +30,25 @@ def _family(msg: Any) -> int:
 
 
 IFF_UP, IFF_LOWER_UP = 0x1, 0x10000
-#: operstates a veth still shows for up to a second after its carrier came (the kernel's
-#: linkwatch updates them late): with the carrier there, the link is "settling"
+#: operstates a veth or bridge still shows for up to a second after its carrier came (the
+#: kernel's linkwatch updates them late): with the carrier there, the link is "settling"
 LAGGING = ("DOWN", "LOWERLAYERDOWN")
+#: the links whose operstate follows their carrier that late: a veth (its peer up or down),
+#: a bridge (its first port came, its last one went: `docker stop` of the only container)
+SETTLING_KINDS = ("veth", "bridge")
 
 
 def scan_links(ipr: Any, settling: list[str] | None = None) -> list[Row]:
     """`ip -d link`: one row per link (see labkit.model.kinds.scan). `settling` gets the
-    names of links up, with a carrier, whose operstate the kernel has not caught up yet."""
+    names of links up whose operstate the kernel has not caught up with their carrier yet:
+    a carrier and still DOWN, or no carrier and still UP."""
     rows = []
     for m in ipr.get_links():
         row = kinds.scan(m["index"], m["flags"], _attrs(m))
-        if (settling is not None and m["flags"] & IFF_UP and m["flags"] & IFF_LOWER_UP
-                and row.get("kind") == "veth" and row.get("operstate") in LAGGING):
-            settling.append(str(row.get("name")))
+        if settling is not None and m["flags"] & IFF_UP and row.get("kind") in SETTLING_KINDS:
+            state = row.get("operstate")
+            if state in LAGGING if m["flags"] & IFF_LOWER_UP else state == "UP":
+                settling.append(str(row.get("name")))
         rows.append(row)
     return rows
 

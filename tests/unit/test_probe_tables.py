@@ -92,3 +92,24 @@ def test_the_fdb_is_read_only_where_there_is_a_bridge():
     ipr = FakeIPRoute(links=[LO, BR0, PORT])
     assert sorted(tables.scan_namespace(ipr)) == ["addrs", "fdb", "links", "routes"]
     assert ipr.fdb_asked
+
+
+def test_a_link_whose_operstate_lags_its_carrier_is_settling():
+    """The kernel's linkwatch sets operstate up to a second after the carrier changes: a veth
+    or bridge up with a carrier but still DOWN, or without one but still UP (docker0 right
+    after `docker stop` of its only container), is read again (probe/scan.py)."""
+    def link(name, kind, flags, state, index):
+        return msg([("IFLA_IFNAME", name), ("IFLA_OPERSTATE", state),
+                    ("IFLA_LINKINFO", {"attrs": [("IFLA_INFO_KIND", kind)]})],
+                   index=index, flags=flags)
+
+    up, carrier = tables.IFF_UP, tables.IFF_UP | tables.IFF_LOWER_UP
+    links = [link("docker0", "bridge", up, "UP", 2),            # last port gone, still UP
+             link("br1", "bridge", carrier, "DOWN", 3),          # first port came, still DOWN
+             link("veth1", "veth", carrier, "LOWERLAYERDOWN", 4),  # its peer just came up
+             link("br2", "bridge", up, "DOWN", 5),               # no port: DOWN, settled
+             link("veth2", "veth", carrier, "UP", 6),            # settled
+             link("tap0", "tun", up, "UP", 7)]                   # not a kind that lags here
+    settling: list[str] = []
+    tables.scan_links(FakeIPRoute(links=links), settling)
+    assert settling == ["docker0", "br1", "veth1"]
