@@ -63,16 +63,23 @@ def drawn(topo: Topology, before: Topology | None) -> list[Drawn]:
 
 
 def label(svc: Service, everywhere: bool) -> str:
-    """"svc test-svc", its address, external IPs, NodePort; "no endpoints" when kube-proxy
-    rejects it; "on kube-node-1 only" when the other kube-proxy has not written it so."""
-    lines = [f"svc {svc.label}", svc.address if svc.cluster_ip else "(no cluster IP)"]
-    lines += [f"external {ip}:{svc.port}" for ip in svc.external_ips]
+    """"svc test-svc", its cluster IP, its port, external IPs, NodePort; "no endpoints" when
+    kube-proxy rejects it; "only on kube-node-1" when the other kube-proxy has not written it
+    so. Short lines: the box sets the width of the Services' column, the picture's last (one
+    line as wide as "10.107.169.79:80/tcp" made lesson 12's picture 1070 pt wide, its text
+    under 8 px in a notebook)."""
+    name, _, port_name = svc.label.partition(":")
+    lines = [f"svc {name}", svc.cluster_ip or "(no cluster IP)"]
+    if svc.port:
+        lines.append(f"{svc.port}/{svc.protocol}" + (f" {port_name}" if port_name else ""))
+    if svc.external_ips:
+        lines += ["external IPs", *svc.external_ips]
     if svc.node_port:
         lines.append(f"NodePort {svc.node_port}")
     if not svc.backends:
-        lines.append("no endpoints: REJECT")
+        lines += ["no endpoints", "(REJECT)"]
     if not everywhere:
-        lines.append("only on " + ", ".join(svc.nodes))
+        lines += ["only on", *svc.nodes]
     return "\n".join(lines)
 
 
@@ -87,7 +94,8 @@ def nodes(items: list[Drawn], pad: str, q: Callable[[str], str]) -> list[str]:
         elif d.status:
             attrs = f', style="rounded,filled,bold", color="{ADDED}", penwidth=3'
         out.append(f"{pad}{q(d.id)} [shape=box, style=\"rounded,filled\", fontsize=8, "
-                   f"fillcolor=\"{SERVICE['fill']}\", color=\"{SERVICE['line']}\", "
+                   f"margin=\"0.04,0.03\", fillcolor=\"{SERVICE['fill']}\", "
+                   f"color=\"{SERVICE['line']}\", "
                    f"label={q(label(d.svc, d.everywhere))}{attrs}];")
     return out
 
@@ -107,9 +115,12 @@ def edges(items: list[Drawn], target: Callable[[str], str | None],
             new = d.status == "added" or (old is not None and old.get(b.address) != b)
             color = REMOVED if d.status == "removed" else ADDED if new else SERVICE["line"]
             # Drawn from the endpoint, arrow back: the Services are the column right of
-            # the pods, near the endpoints they lead to.
+            # the pods, near the endpoints they lead to. The share as a tail label, by the
+            # arrowhead: an edge's `label` took a column of its own (lesson 10's picture
+            # 1026 pt wide instead of 992, its text under 8 px in a notebook).
             out.append(f"  {q(to)} -> {q(d.id)} [dir=back, style=dashed, "
-                       f"color=\"{color}\", fontcolor=\"{color}\", label={q(b.share)}"
+                       f"color=\"{color}\", fontcolor=\"{color}\", taillabel={q(b.share)}, "
+                       "labelfontsize=8, labeldistance=2.2, labelangle=20"
                        + (", penwidth=2.5" if new else "") + "];")
     return out
 

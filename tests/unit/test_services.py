@@ -155,13 +155,16 @@ def test_a_new_nodeport_and_a_removed_service(topo):
 def test_each_service_is_a_box_with_an_arrow_to_each_endpoint(topo):
     dot = to_dot(topo)
     assert ('"svc:default/test-svc/tcp" [shape=box, style="rounded,filled", fontsize=8, '
-            f'fillcolor="{SERVICE["fill"]}", color="{SERVICE["line"]}", label="svc test-svc'
-            '\\n10.107.169.79:80/tcp\\nexternal 192.168.96.10:80"];') in dot
+            f'margin="0.04,0.03", fillcolor="{SERVICE["fill"]}", color="{SERVICE["line"]}", '
+            'label="svc test-svc\\n10.107.169.79\\n80/tcp\\nexternal IPs\\n192.168.96.10"];'
+            ) in dot
+    # a named port: its name after the number
+    assert 'label="svc kubernetes\\n10.96.0.1\\n443/tcp https"' in dot
     arrows = [line for line in dot.splitlines() if '-> "svc:default/test-svc/tcp"' in line]
-    assert len(arrows) == 3 and all('dir=back' in a and 'label="1/3"' in a for a in arrows)
+    assert len(arrows) == 3 and all('dir=back' in a and 'taillabel="1/3"' in a for a in arrows)
     # the kubernetes Service leads to the API server on kube-master's eth0
     assert '"if:kube-master:eth0" -> "svc:default/kubernetes:https/tcp"' in dot
-    assert "no endpoints: REJECT" in dot
+    assert "no endpoints\\n(REJECT)" in dot
     # in one column right of the pods, named in the legend
     assert '{rank=same; "column:services"; "svc:default/empty-svc/tcp";' in dot
     assert "Service (kube-proxy)" in dot
@@ -199,4 +202,4 @@ def test_a_service_only_one_node_wrote_says_so():
     lagging = tuple(replace(s, nodes=("kube-node-1",)) if s.label == "empty-svc" else s
                     for s in t.services)
     dot = to_dot(replace(t, services=lagging))
-    assert '"svc:default/empty-svc/tcp@kube-node-1"' in dot and "only on kube-node-1" in dot
+    assert '"svc:default/empty-svc/tcp@kube-node-1"' in dot and "only on\\nkube-node-1" in dot
