@@ -38,7 +38,8 @@ GO_IMAGE = os.environ.get("LABKIT_GO_IMAGE", "labkit-lab-go:latest")  # a test b
 GO_NOTEBOOKS = {"09-cni-go.ipynb"}
 K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")  # k8s/Dockerfile
 #: lessons that need the Kubernetes lab (k8s/Dockerfile)
-K8S_NOTEBOOKS = {"10-pods-pause.ipynb", "11-pods-across-nodes.ipynb", "12-services-dns.ipynb"}
+K8S_NOTEBOOKS = {"10-pods-pause.ipynb", "11-pods-across-nodes.ipynb", "12-services-dns.ipynb",
+                 "13-externalip-nodeport.ipynb"}
 
 
 def in_ci() -> bool:
