@@ -262,6 +262,19 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
     ("lesson12/no-endpoints", "wrong-client"): [
         "test-svc's selector app=client leaves out web-1, web-2 and web-3",
         "also picks client, which is no web server"],
+    ("lesson13/nodeport-refused", "fresh"): ["there are no nodes kube-master, kube-node-1 and "
+                                             "kube-node-2: the cluster is not up"],
+    ("lesson13/nodeport-refused", "setup"): [
+        "test-svc sends connections to port 8080 of its pods (targetPort 8080), but web-1's "
+        "container listens on web-port: 80: kube-proxy rewrites them to 10.244.2.2:8080"],
+    ("lesson13/nodeport-refused", "solved"): None,
+    ("lesson13/nodeport-refused", "wrong-port"): [
+        "sends connections to port 8080 of its pods (targetPort 8080)"],
+    ("lesson13/nodeport-refused", "wrong-name"): [
+        "test-svc's targetPort is the name 'http', and web-1's container has no port of that "
+        "name (it declares web-port: 80)"],
+    ("lesson13/nodeport-refused", "wrong-clusterip"): [
+        "test-svc is of type ClusterIP, not NodePort"],
 }
 
 

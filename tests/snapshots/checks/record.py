@@ -58,6 +58,10 @@ _PULL_3 = _APPLY_3.replace("        imagePullPolicy: Never\n        command:", "
 _RENAMED_3 = (_APPLY_3.replace("      - name: lab-web\n", "      - name: lab-web-1\n")
               .replace("kubectl apply -f", "kubectl replace -f"))
 
+# lesson 13: one field of test-svc's first port replaced, then a moment for the controllers
+_L13_PATCH = ("kubectl patch service test-svc --type=json -p '[{{\"op\": \"replace\", "
+              "\"path\": \"/spec/ports/0/{path}\", \"value\": {value}}}]' && sleep 3")
+
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
         ("fresh", []),
@@ -370,6 +374,22 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
         ("wrong-one-labelled", ["setup", "kubectl label pod web-1 tier=front && sleep 3"]),
         # a selector that picks the client instead of the web pods
         ("wrong-client", ["setup", "kubectl set selector service test-svc app=client && sleep 3"]),
+    ],
+    # lesson 13 too: test-svc's targetPort is 8080, a port web-1 does not use
+    "lesson13/nodeport-refused": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the Service's own port changed instead of targetPort: still sent to 8080
+        ("wrong-port", ["setup", _L13_PATCH.format(path="port", value="8080")]),
+        # targetPort a name web-1's container does not declare: no endpoint at all
+        ("wrong-name", ["setup", _L13_PATCH.format(path="targetPort", value='"http"')]),
+        # made a ClusterIP Service: the port fixed, but no node opens 30454 any more
+        ("wrong-clusterip", ["setup", "kubectl patch service test-svc --type=json -p '["
+                             '{"op": "replace", "path": "/spec/type", "value": "ClusterIP"}, '
+                             '{"op": "remove", "path": "/spec/ports/0/nodePort"}, '
+                             '{"op": "replace", "path": "/spec/ports/0/targetPort", '
+                             '"value": "web-port"}]' "' && sleep 3"]),
     ],
 }
 #: states recorded in another lab (`record.py LAB EXERCISE_ID:STATE` records only that one,
