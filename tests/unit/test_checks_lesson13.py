@@ -16,7 +16,8 @@ SAVE = f"""*nat
 :KUBE-NODEPORTS - [0:0]
 :{CHAIN} - [0:0]
 :KUBE-SEP-AAAA - [0:0]
--A KUBE-NODEPORTS -p tcp -m comment --comment default/test-svc -m tcp --dport 30454 -j KUBE-MARK-MASQ
+-A KUBE-NODEPORTS -p tcp -m comment --comment default/test-svc -m tcp --dport 30454 -j \
+KUBE-MARK-MASQ
 -A KUBE-NODEPORTS -p tcp -m comment --comment default/test-svc -m tcp --dport 30454 -j {CHAIN}
 -A KUBE-SEP-AAAA -p tcp -m tcp -j DNAT --to-destination 10.244.2.2:80
 -A {CHAIN} -m comment --comment default/test-svc -j KUBE-SEP-AAAA
