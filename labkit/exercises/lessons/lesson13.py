@@ -179,10 +179,10 @@ EXERCISES = [
         title="A NodePort that refuses",
         lesson="13-externalip-nodeport.ipynb",
         task=("The cell above broke something on purpose: the NodePort still answers, but only "
-              "with a refusal (`curl -s -m 3 http://10.192.0.3:30454/` in the lab host gets "
-              "`curl: (7) ... Connection refused`), though web-1 is running and ready. Make "
-              "every worker's port 30454 give web-1's page again, and keep test-svc a NodePort "
-              "Service on port 30454."),
+              "with a refusal (`curl -m 3 http://10.192.0.3:30454/` in the lab host says "
+              "`curl: (7) Failed to connect ... Couldn't connect to server` at once), though "
+              "web-1 is running and ready. Make every worker's port 30454 give web-1's page "
+              "again, and keep test-svc a NodePort Service on port 30454."),
         check=check_nodeport_refused,
         hints=(
             "A refusal is an answer: something rewrote the connection and sent it on, and "
