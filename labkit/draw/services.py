@@ -63,13 +63,15 @@ def drawn(topo: Topology, before: Topology | None) -> list[Drawn]:
 
 
 def label(svc: Service, everywhere: bool) -> str:
-    """"svc test-svc", its cluster IP, its port, external IPs, NodePort; "no endpoints" when
-    kube-proxy rejects it; "only on kube-node-1" when the other kube-proxy has not written it
-    so. Short lines: the box sets the width of the Services' column, the picture's last (one
-    line as wide as "10.107.169.79:80/tcp" made lesson 12's picture 1070 pt wide, its text
-    under 8 px in a notebook)."""
+    """"svc test-svc" (its namespace under it if not default), its cluster IP, its port,
+    external IPs, NodePort; "no endpoints" when kube-proxy rejects it; "only on kube-node-1"
+    when the other kube-proxy has not written it so. Short lines: the box sets the width of
+    the Services' column, the picture's last (one line as wide as "10.107.169.79:80/tcp"
+    made lesson 12's picture 1070 pt wide, its text under 8 px in a notebook)."""
     name, _, port_name = svc.label.partition(":")
-    lines = [f"svc {name}", svc.cluster_ip or "(no cluster IP)"]
+    namespace, _, name = name.rpartition("/")  # kube-system/kube-dns: two lines
+    lines = [f"svc {name}", *([f"({namespace})"] if namespace else []),
+             svc.cluster_ip or "(no cluster IP)"]
     if svc.port:
         lines.append(f"{svc.port}/{svc.protocol}" + (f" {port_name}" if port_name else ""))
     if svc.external_ips:
