@@ -154,6 +154,12 @@ class _Scene:
         made with `replace` works it out again)."""
         return _pods_by_node(self)
 
+    @cached_property
+    def with_nodes(self) -> bool:
+        """Kubernetes nodes are drawn: every namespace's interfaces are then compact
+        (`_in_cluster`), or a host beside the nodes widened the picture past a notebook's."""
+        return any(ns.node is not None and ns.node == ns.name for ns, _ in self.namespaces)
+
     def namespace(self, name: str) -> Namespace | None:
         return self.topology.namespace(name) or (
             self.before.namespace(name) if self.before else None)
@@ -575,10 +581,11 @@ def _wrap(words: list[str], width: int) -> list[str]:
 
 
 def _route_devs(sc: _Scene, name: str) -> set[str]:
-    """The interfaces of a Kubernetes node or pod that list the routes leaving by them: its
-    drawn veths (the others' routes stay in the box's label)."""
+    """The interfaces of a Kubernetes node or pod, or of any namespace but the lab drawn
+    beside the nodes, that list the routes leaving by them: its drawn veths (the others'
+    routes stay in the box's label)."""
     ns = sc.namespace(name)
-    if ns is None or ns.node is None:
+    if ns is None or not _compact(sc, ns):
         return set()
     return {it.itf.name for it in sc.items.get(name, []) if it.itf.kind == "veth"}
 
@@ -724,16 +731,23 @@ def _node_network(sc: _Scene, bridge: str) -> bool:
 _K8S_DIGITS = 2
 
 
+def _compact(sc: _Scene, ns: Namespace) -> bool:
+    """A Kubernetes node or pod, or a namespace other than the lab drawn beside the nodes
+    (lesson 13's outside host: its ellipse, its MAC and its route in the box's label made the
+    picture 1058 pt wide, its text 7.6 px in a notebook)."""
+    return ns.node is not None or (sc.with_nodes and ns.name != sc.lab_name)
+
+
 def _in_cluster(sc: _Scene, it: _Item) -> bool:
-    """An interface of a Kubernetes node or pod, or the lab's end of a node's cable: drawn
-    compact (a rounded box, no MAC), so that nodes side by side with their pods stay
+    """An interface of a compact namespace (`_compact`), or the lab's end of a cable to one:
+    drawn compact (a rounded box, no MAC), so that nodes side by side with their pods stay
     readable in a notebook."""
     here = sc.namespace(it.ns)
-    if here is not None and here.node is not None:
+    if here is not None and _compact(sc, here):
         return True
     peer = it.itf.peer
     there = sc.namespace(peer.namespace) if peer is not None and it.ns == sc.lab_name else None
-    return there is not None and there.node is not None
+    return there is not None and _compact(sc, there)
 
 
 def _ip_link_name(itf: Interface, peer: int | str | None,

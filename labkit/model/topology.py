@@ -88,7 +88,9 @@ class Route:
     family: int = 4
 
     def __str__(self) -> str:
-        parts = [self.dst if self.type == "unicast" else f"{self.type} {self.dst}"]
+        """As `ip route` prints it: a host route without its /32 (/128)."""
+        dst = self.dst.removesuffix("/32" if self.family == 4 else "/128")
+        parts = [dst if self.type == "unicast" else f"{self.type} {dst}"]
         if self.gateway:
             parts.append(f"via {self.gateway}")
         if self.dev:
