@@ -113,6 +113,11 @@ def dnat_target(rules: dict[str, list[str]], chain: str) -> str | None:
     return None
 
 
+def endpoint_targets(rules: dict[str, list[str]], chain: str) -> list[str]:
+    """The addresses a KUBE-SVC chain's KUBE-SEP chains rewrite to, sorted."""
+    return sorted(t for t in (dnat_target(rules, s) for s in jumps(rules, chain)) if t)
+
+
 def _labels(labels: dict[str, str]) -> str:
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items())) or "none"
 
@@ -178,7 +183,7 @@ def service_problems(svc: dict | None, endpoints: dict | None, pods: list[dict],
     for node in WORKERS:
         rules = chain_rules(saves.get(node, ""))
         seps = jumps(rules, chain)
-        targets = sorted(t for t in (dnat_target(rules, s) for s in seps) if t)
+        targets = endpoint_targets(rules, chain)
         if len(seps) != len(have):
             problems.append(
                 f"your Service has {len(have)} endpoints but {node}'s {chain} jumps to "

@@ -13,9 +13,8 @@ from labkit.exercises import Exercise
 from labkit.exercises.lessons import _lab
 from labkit.exercises.lessons.lesson12 import (
     chain_rules,
-    dnat_target,
     endpoint_addresses,
-    jumps,
+    endpoint_targets,
     port_name,
     svc_chain,
 )
@@ -136,7 +135,7 @@ def service_problems(svc: dict | None, endpoints: dict | None, pod: dict,
                             f"{chain}: kube-proxy on {node} has not rewritten its rules yet; "
                             "run the check again in a second or two")
             continue
-        targets = sorted(t for t in (dnat_target(rules, s) for s in jumps(rules, chain)) if t)
+        targets = endpoint_targets(rules, chain)
         if targets != have:
             problems.append(f"{node}'s {chain} sends connections to {_lab.names(targets)}, not "
                             f"to the Endpoints object's {_lab.names(have)}: kube-proxy on "
