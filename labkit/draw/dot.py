@@ -451,9 +451,9 @@ def _masq_id(m: Masquerade) -> str:
 def _ranksep(sc: _Scene) -> str:
     """The gap between columns, in inches: narrower with Kubernetes nodes, whose pods sit
     six columns from the lab's bridge, with the Services a seventh (the picture of 3 nodes
-    was 1090 pt wide, its text at 7 px in a notebook; 0.2 takes 120 pt off and the cables
+    was 1090 pt wide, its text at 7 px in a notebook; 0.15 takes 140 pt off and the cables
     still read)."""
-    return "0.2" if sc.pods_by_node else "0.5"
+    return "0.15" if sc.pods_by_node else "0.5"
 
 
 def _header(sc: _Scene, title: str | None, legend: str | None) -> list[str]:
@@ -710,8 +710,10 @@ def _label_for(sc: _Scene, it: _Item) -> str:
         if _in_cluster(sc, it):
             routes = (_route_lines(sc, it.ns, dev=it.itf.name)
                       if it.itf.name in _route_devs(sc, it.ns) else "")
-            return _veth_label(it.itf, after, was_text, digits=_K8S_DIGITS, mac=False,
-                               more=routes)
+            # one digit more for the lab's numbers (see _K8S_DIGITS): its own, its peer's
+            to_lab = peer is not None and peer.namespace == sc.lab_name
+            digits = (_K8S_DIGITS + (it.ns == sc.lab_name), _K8S_DIGITS + to_lab)
+            return _veth_label(it.itf, after, was_text, digits=digits, mac=False, more=routes)
         return _veth_label(it.itf, after, was_text)
     if it.itf.kind == "bridge" and it.ns == sc.lab_name and _node_network(sc, it.itf.name):
         return _itf_label(it.itf, was_text, note="k8s node network")
@@ -727,7 +729,10 @@ def _node_network(sc: _Scene, bridge: str) -> bool:
 
 
 # Inside a Kubernetes node the ifindexes are the node's own and stay small: two digits of
-# room (four made every cable 24 pt wider, the 3-node picture 1500 pt wide).
+# room (four made every cable 24 pt wider, the 3-node picture 1500 pt wide). The lab's own
+# (its ends of the nodes' cables, and the "@ifN" of a node's eth0) get three: they grow with
+# the lab's history, every `k8s-lab up` making new cables, and a lab that had run a dozen
+# clusters drew lesson 10 wider than its recording, so strict nbval failed.
 _K8S_DIGITS = 2
 
 
@@ -751,22 +756,26 @@ def _in_cluster(sc: _Scene, it: _Item) -> bool:
 
 
 def _ip_link_name(itf: Interface, peer: int | str | None,
-                  digits: int = _INDEX_DIGITS) -> tuple[str, str]:
+                  digits: int | tuple[int, int] = _INDEX_DIGITS) -> tuple[str, str]:
     """A veth as `ip link` names it ("6: veth1a2b@if5", "3: veth1@veth0" when both ends
-    are in one namespace), and the same with every number at its full width (the shape)."""
-    def wide(n: int) -> str:
-        return "9" * max(digits, len(str(n)))
+    are in one namespace), and the same with every number at its full width (the shape):
+    `digits` of room for both numbers, or (its own, its peer's)."""
+    own, other = digits if isinstance(digits, tuple) else (digits, digits)
 
-    head, shape = f"{itf.index}: {itf.name}", f"{wide(itf.index)}: {itf.name}"
+    def wide(n: int, room: int) -> str:
+        return "9" * max(room, len(str(n)))
+
+    head, shape = f"{itf.index}: {itf.name}", f"{wide(itf.index, own)}: {itf.name}"
     if peer is None:  # a lost peer: its number is unknown here
         return head, shape
     if isinstance(peer, str):  # the other end is in the same namespace: `ip` names it
         return head + f"@{peer}", shape + f"@{peer}"
-    return head + f"@if{peer}", shape + f"@if{wide(peer)}"
+    return head + f"@if{peer}", shape + f"@if{wide(peer, other)}"
 
 
 def _veth_label(itf: Interface, peer: int | str | None, was: str | None,
-                digits: int = _INDEX_DIGITS, mac: bool = True, more: str = "") -> str:
+                digits: int | tuple[int, int] = _INDEX_DIGITS, mac: bool = True,
+                more: str = "") -> str:
     """The `ip link` line in a cell of fixed width, left-aligned, so the drawing's geometry
     does not depend on how many digits the ifindexes have; the details below it (`more`:
     the routes leaving by it, as _route_lines writes them)."""
