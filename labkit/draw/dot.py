@@ -156,8 +156,7 @@ class _Scene:
 
     @cached_property
     def with_nodes(self) -> bool:
-        """Kubernetes nodes are drawn: every namespace's interfaces are then compact
-        (`_in_cluster`), or a host beside the nodes widened the picture past a notebook's."""
+        """Kubernetes nodes are drawn: every namespace is then drawn compact (`_compact`)."""
         return any(ns.node is not None and ns.node == ns.name for ns, _ in self.namespaces)
 
     def namespace(self, name: str) -> Namespace | None:

@@ -11,7 +11,7 @@ from recorded import states_around
 from labkit.model.build import from_raw
 from labkit.model.diff import diff, steady
 from labkit.model.formats import SNAPSHOT_FORMAT
-from labkit.model.topology import Topology, from_json
+from labkit.model.topology import Route, Topology, from_json
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 ALL = sorted(p.stem for p in SNAPSHOTS.glob("*.json"))
@@ -245,3 +245,12 @@ def test_two_cables_into_one_namespace_keep_their_order_whatever_the_random_name
         (eth0, out0), (eth1, out1) = pair("eth0", a), pair("eth1", b)
         assert sorted([eth1, eth0], key=interface_order) == [eth0, eth1]  # inside lab-ns
         assert sorted([out1, out0], key=interface_order) == [out0, out1]  # their lab ends
+
+
+def test_a_host_route_is_written_as_ip_route_writes_it():
+    """No /32 (/128 for IPv6): `ip route` prints a host route as the bare address, and the
+    drawing lists routes in its words (lesson 13's route to the external IP)."""
+    host = Route("198.51.100.10/32", dev="eth0", gateway="203.0.113.1")
+    assert str(host) == "198.51.100.10 via 203.0.113.1 dev eth0"
+    assert str(Route("2001:db8::1/128", dev="eth0", family=6)) == "2001:db8::1 dev eth0"
+    assert str(Route("10.244.2.0/24", gateway="10.192.0.3")) == "10.244.2.0/24 via 10.192.0.3"
