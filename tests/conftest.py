@@ -39,7 +39,7 @@ GO_NOTEBOOKS = {"09-cni-go.ipynb"}
 K8S_IMAGE = os.environ.get("LABKIT_K8S_IMAGE", "labkit-k8s:latest")  # k8s/Dockerfile
 #: lessons that need the Kubernetes lab (k8s/Dockerfile)
 K8S_NOTEBOOKS = {"10-pods-pause.ipynb", "11-pods-across-nodes.ipynb", "12-services-dns.ipynb",
-                 "13-externalip-nodeport.ipynb"}
+                 "13-externalip-nodeport.ipynb", "14-ingress.ipynb"}
 
 
 def in_ci() -> bool:

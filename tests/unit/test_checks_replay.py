@@ -275,6 +275,18 @@ EXPECTED: dict[tuple[str, str], list[str] | None] = {
         "name (it declares web-port: 80)"],
     ("lesson13/nodeport-refused", "wrong-clusterip"): [
         "test-svc is of type ClusterIP, not NodePort"],
+    ("lesson14/wrong-backend", "fresh"): ["there are no nodes kube-master, kube-node-1 and "
+                                          "kube-node-2: the cluster is not up"],
+    ("lesson14/wrong-backend", "setup"): [
+        "lab-ingress's path /svc-2 asks test-svc-2 for the port name 'web', and test-svc-2 has "
+        "no such port (it has http (80))"],
+    ("lesson14/wrong-backend", "solved"): None,
+    ("lesson14/wrong-backend", "stale"): [
+        "the Ingress is right now, but the nginx.conf in our-ingress still has `location /svc-2 "
+        "{ return 503; }`"],
+    ("lesson14/wrong-backend", "wrong-service"): [
+        "lab-ingress's path /svc-2 names the Service 'test-svc-3', and there is no Service of "
+        "that name"],
 }
 
 

@@ -62,6 +62,11 @@ _RENAMED_3 = (_APPLY_3.replace("      - name: lab-web\n", "      - name: lab-web
 _L13_PATCH = ("kubectl patch service test-svc --type=json -p '[{{\"op\": \"replace\", "
               "\"path\": \"/spec/ports/0/{path}\", \"value\": {value}}}]' && sleep 3")
 
+# lesson 14: one field of the backend of the Ingress's /svc-2 replaced
+_L14_PATCH = ("kubectl patch ingress lab-ingress --type=json -p '[{{\"op\": \"replace\", "
+              "\"path\": \"/spec/rules/0/http/paths/1/backend/service/{path}\", "
+              "\"value\": {value}}}]'")
+
 STATES: dict[str, list[tuple[str, list[str]]]] = {
     "lesson0/first-bridge": [
         ("fresh", []),
@@ -390,6 +395,17 @@ STATES: dict[str, list[tuple[str, list[str]]]] = {
                              '{"op": "remove", "path": "/spec/ports/0/nodePort"}, '
                              '{"op": "replace", "path": "/spec/ports/0/targetPort", '
                              '"value": "web-port"}]' "' && sleep 3"]),
+    ],
+    # lesson 14: the Ingress's /svc-2 names a port test-svc-2 lacks (`web`), rendered again
+    "lesson14/wrong-backend": [
+        ("fresh", []),
+        ("setup", ["setup"]),
+        ("solved", ["setup", "solution"]),
+        # the Ingress fixed, but our script not run again: nginx.conf still says 503
+        ("stale", ["setup", _L14_PATCH.format(path="port/name", value='"http"')]),
+        # the Service's name changed instead: no such Service
+        ("wrong-service", ["setup", _L14_PATCH.format(path="name", value='"test-svc-3"')
+                           + " && python3 /root/our-ingress.py lab-ingress > /dev/null"]),
     ],
 }
 #: states recorded in another lab (`record.py LAB EXERCISE_ID:STATE` records only that one,
