@@ -14,6 +14,7 @@ the endpoint, so the Services sit near the pods they lead to.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -70,7 +71,7 @@ def label(svc: Service, everywhere: bool) -> str:
     made lesson 12's picture 1070 pt wide, its text under 8 px in a notebook)."""
     name, _, port_name = svc.label.partition(":")
     namespace, _, name = name.rpartition("/")  # kube-system/kube-dns: two lines
-    lines = [f"svc {name}", *([f"({namespace})"] if namespace else []),
+    lines = [*_wrapped(f"svc {name}"), *([f"({namespace})"] if namespace else []),
              svc.cluster_ip or "(no cluster IP)"]
     if svc.port:
         lines.append(f"{svc.port}/{svc.protocol}" + (f" {port_name}" if port_name else ""))
@@ -83,6 +84,21 @@ def label(svc: Service, everywhere: bool) -> str:
     if not everywhere:
         lines += ["only on", *svc.nodes]
     return "\n".join(lines)
+
+
+#: a little more than the box's widest line but for a long name ("NodePort 30454")
+WIDTH = 15
+
+
+def _wrapped(text: str) -> list[str]:
+    """A long name broken after its hyphens ("svc default-", "http-backend"): lesson 14's
+    default-http-backend on one line made the picture 1037 pt wide, its text 7.7 px."""
+    lines = [""]
+    for part in re.split(r"(?<=-)", text):
+        if lines[-1] and len(lines[-1]) + len(part) > WIDTH:
+            lines.append("")
+        lines[-1] += part
+    return lines
 
 
 def nodes(items: list[Drawn], pad: str, q: Callable[[str], str]) -> list[str]:

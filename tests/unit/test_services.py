@@ -203,3 +203,13 @@ def test_a_service_only_one_node_wrote_says_so():
                     for s in t.services)
     dot = to_dot(replace(t, services=lagging))
     assert '"svc:default/empty-svc/tcp@kube-node-1"' in dot and "only on\\nkube-node-1" in dot
+
+
+def test_a_long_service_name_is_broken_after_a_hyphen():
+    """The Service box sets the width of the picture's last column: lesson 14's
+    default-http-backend on one line made the picture 1037 pt wide (text 7.7 px)."""
+    from labkit.draw.services import _wrapped
+
+    assert _wrapped("svc default-http-backend") == ["svc default-", "http-backend"]
+    assert _wrapped("svc our-ingress") == ["svc our-ingress"]
+    assert _wrapped("svc averyveryverylongname") == ["svc averyveryverylongname"]
