@@ -30,6 +30,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import cached_property
 
+from labkit.draw import nginx as nginx_draw
 from labkit.draw import services as svc_draw
 from labkit.draw.group import Group, groups
 from labkit.draw.highlight import Highlight
@@ -591,7 +592,13 @@ def _route_devs(sc: _Scene, name: str) -> set[str]:
 
 def _ns_sub(sc: _Scene, ns: Namespace) -> str:
     """The small lines under a namespace's name: its kind and other names; for a Kubernetes
-    node what runs on it, for a pod its pause container and the containers sharing it."""
+    node what runs on it, for a pod its pause container and the containers sharing it; then
+    the routes of an nginx proxy running in it (draw/nginx.py)."""
+    return _ns_kind_lines(sc, ns) + nginx_draw.route_lines(sc.topology, sc.before, ns.name,
+                                                            _html)
+
+
+def _ns_kind_lines(sc: _Scene, ns: Namespace) -> str:
     small = '<br/><font point-size="8">{}</font>'
     if ns.pod is not None:  # the pause container's namespace, which the others share
         sub = "pod: " + " + ".join(("pause", *ns.pod.containers))

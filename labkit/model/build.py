@@ -19,6 +19,13 @@ from labkit.model.nat import (
     port_mappings,
     proxy_from_argv,
 )
+from labkit.model.nginx import (
+    HttpRoute,
+    NginxSyntaxError,
+    resolve,
+    route_order,
+    routes_from_conf,
+)
 from labkit.model.services import merge, services_from_save
 from labkit.model.topology import (
     Address,
@@ -107,6 +114,7 @@ def from_raw(raw: Raw) -> Topology:
                   for n in sorted(raw.get("nodes", ()), key=lambda n: n["name"]))
     node_names = {n.name for n in nodes}
     namespaces = []
+    http_routes: list[HttpRoute] = []
     for e in entries:
         scope = kinds.Scope(e, names, by_index, frozenset(_uplinks(e)))
         kind = ns_kinds[e["inode"]]
@@ -116,7 +124,10 @@ def from_raw(raw: Raw) -> Topology:
         if node is not None:
             ns = replace(ns, node=node, pod=_pod(e.get("containers") or []))
         namespaces.append(ns)
+        http_routes += _http_routes(e, ns.name, warnings)
     namespaces.sort(key=namespace_order)
+    services = merge({n["name"]: services_from_save(n["iptables"])
+                      for n in raw.get("nodes", ()) if n.get("iptables")})
 
     rules = parse_iptables_save(raw["nat"]) if raw.get("nat") else []
     proxies = (proxy_from_argv(argv) for argv in raw.get("proxies", ()))
@@ -129,12 +140,29 @@ def from_raw(raw: Raw) -> Topology:
         proxies=tuple(sorted({p for p in proxies if p is not None}, key=str)),
         leases=tuple(sorted(Lease(**lease) for lease in raw.get("cni_leases", ()))),
         nodes=nodes,
-        services=merge({n["name"]: services_from_save(n["iptables"])
-                        for n in raw.get("nodes", ()) if n.get("iptables")}),
+        services=services,
+        http_routes=resolve(sorted(http_routes, key=route_order), services),
         warnings=tuple(sorted(set(warnings), key=lambda w: (
             w.level, w.namespace or "", w.interface or "", w.message))),
         probe=tuple(sorted((k, freeze(v)) for k, v in (raw.get("probe") or {}).items())),
     )
+
+
+def _http_routes(e: Raw, name: str, warnings: list[ProbeWarning]) -> list[HttpRoute]:
+    """The routes of each nginx proxy's config in this namespace (probe/nginx.py); a file
+    that does not parse is a warning (nginx -t would refuse it too), not a failed scan."""
+    out: list[HttpRoute] = []
+    for c in e.get("containers") or []:
+        conf = c.get("nginx")
+        if conf is None:
+            continue
+        try:
+            out += routes_from_conf(name, conf["text"])
+        except NginxSyntaxError as err:
+            warnings.append(ProbeWarning(
+                f"nginx's {conf['path']} in container {c['name']} does not parse ({err}): "
+                "its routes are not drawn", name))
+    return out
 
 
 def _bridge_nf(raw: Raw) -> str | None:

@@ -32,7 +32,8 @@ class Change:
     """One difference. `op` is "+", "-" or "~"; `what` names the kind of thing."""
 
     op: str
-    what: str  # namespace, interface, route, fdb, port, masquerade, proxy, lease, host
+    what: str  # namespace, interface, route, fdb, port, masquerade, proxy, lease, host,
+    # service, http route
     namespace: str | None
     key: str  # the thing's identity within its namespace (ifname, route dst, ...)
     before: Any = None
@@ -67,6 +68,10 @@ class Change:
             return f"{self.op} {obj}"
         if self.what == "service":
             return self._service_text()
+        if self.what == "http route" and self.op == "~":  # nginx sends a path elsewhere
+            return f"~ {self.after}, was → {self.before.target}"
+        if self.what == "http route":
+            return f"{self.op} {obj}"
         if self.what == "host":  # the lab host's FORWARD policy, br_netfilter
             return f"~ lab host {self.key} {_fmt(self.before)}→{_fmt(self.after)}"
         return f"{self.op} {self.what} {where}{self.key}"
@@ -256,6 +261,7 @@ def diff(before: Topology, after: Topology) -> Diff:
                                 name, name)
     changes = _entry_changes(changes)
     changes += _service_changes(before, after)
+    changes += _http_route_changes(before, after)
     changes += _host_changes(before, after)
     # What a learner reads first: namespaces that came or went, then the details.
     return Diff(before, after, tuple(ns_changes + changes))
@@ -303,6 +309,22 @@ def _service_changes(before: Topology, after: Topology) -> list[Change]:
             continue
         out += [Change("-", "service", None, key[0], s, None) for s in was if s not in now]
         out += [Change("+", "service", None, key[0], None, s) for s in now if s not in was]
+    return out
+
+
+def _http_route_changes(before: Topology, after: Topology) -> list[Change]:
+    """An nginx proxy's routes added, removed, or sending elsewhere, by namespace, host and
+    path (our script rendered nginx.conf again)."""
+    def by_key(t: Topology) -> dict[tuple[str, str, str], Any]:
+        return {(r.namespace, r.host or "", r.path): r for r in t.http_routes}
+
+    b, a = by_key(before), by_key(after)
+    out = []
+    for key in sorted(b.keys() | a.keys()):
+        was, now = b.get(key), a.get(key)
+        if was != now:
+            op = "+" if was is None else "-" if now is None else "~"
+            out.append(Change(op, "http route", key[0], f"{key[1] or '*'}{key[2]}", was, now))
     return out
 
 

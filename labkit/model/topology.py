@@ -19,11 +19,12 @@ from typing import Any
 
 from labkit.model.formats import SNAPSHOT_FORMAT
 from labkit.model.nat import Masquerade, PortMapping, Proxy
+from labkit.model.nginx import HttpRoute
 from labkit.model.services import Backend, Service
 
 __all__ = [
-    "Address", "Container", "Endpoint", "FdbEntry", "Interface", "Namespace", "Node", "Pod",
-    "ProbeWarning", "Proxy", "Route", "Service", "Topology", "from_json",
+    "Address", "Container", "Endpoint", "FdbEntry", "HttpRoute", "Interface", "Namespace",
+    "Node", "Pod", "ProbeWarning", "Proxy", "Route", "Service", "Topology", "from_json",
 ]
 
 # br_netfilter's state (Topology.bridge_nf) in a learner's words.
@@ -223,6 +224,8 @@ class Topology:
     nodes: tuple[Node, ...] = ()
     # Kubernetes Service ports as the nodes' kube-proxies wrote them (absent when none).
     services: tuple[Service, ...] = ()
+    # An nginx proxy's routes, from its config file (lesson 14's our-ingress; absent when none).
+    http_routes: tuple[HttpRoute, ...] = ()
     # How the probe ran (time taken, pyroute2 version): not part of the state.
     probe: tuple[tuple[str, Any], ...] = field(default=(), compare=False)
 
@@ -309,6 +312,7 @@ class Topology:
         lines += [str(p) for p in self.proxies]
         lines += [str(lease) for lease in self.leases]
         lines += [str(svc) for svc in self.services]
+        lines += [str(r) for r in self.http_routes]
         host = self.host_facts()
         if host:
             lines.append("lab host: " + ", ".join(host))
@@ -383,7 +387,7 @@ def is_hairpin(m: Masquerade) -> bool:
 #: fields left out of the JSON while they hold their default: added with Kubernetes, so every
 #: snapshot of a lab without a cluster keeps its bytes
 _OMITTED_WHEN_EMPTY = {("Namespace", "node"), ("Namespace", "pod"), ("Topology", "nodes"),
-                       ("Topology", "services")}
+                       ("Topology", "services"), ("Topology", "http_routes")}
 
 
 def _to_plain(obj: Any) -> Any:
@@ -441,6 +445,7 @@ _NESTED: dict[tuple[str, str], type] = {
     ("Topology", "nodes"): Node,
     ("Topology", "services"): Service,
     ("Service", "backends"): Backend,
+    ("Topology", "http_routes"): HttpRoute,
     ("Namespace", "pod"): Pod,
     ("Namespace", "containers"): Container,
     ("Namespace", "interfaces"): Interface,

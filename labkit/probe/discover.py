@@ -12,6 +12,7 @@ from typing import Any
 
 from labkit.probe.docker import Docker
 from labkit.probe.netns import DOCKER_NETNS_DIR, NETNS_DIRS, ns_inode, nsfs_dev
+from labkit.probe.nginx import nginx_config
 from labkit.probe.nodes import node_programs, raw_nodes
 
 Entry = dict[str, Any]
@@ -83,6 +84,9 @@ def _containers(found: _Found, docker: Docker, warnings: list[dict[str, Any]],
     for c in containers:
         if node is not None:
             c = {**c, "node": node}
+        conf = nginx_config(c["pid"]) if c["pid"] else None
+        if conf is not None:  # a proxy's own config (lesson 14's our-ingress)
+            c = {**c, "nginx": conf}
         paths = [c["sandbox"]] if c["sandbox"] else []
         if c["pid"]:
             paths.append(f"/proc/{c['pid']}/ns/net")
@@ -177,8 +181,9 @@ def _finish(e: Entry) -> Entry:
     e["containers"] = sorted(
         ({"name": c["name"], "id": c["id"], "network_mode": c["network_mode"],
           "networks": c["networks"], "image": c.get("image", ""),
-          # a node engine's containers only (probe/nodes.py): absent elsewhere
-          **{k: c[k] for k in ("node", "pod") if k in c}} for c in e["containers"]),
+          # a node engine's containers only (probe/nodes.py), an nginx proxy's config
+          # (probe/nginx.py): absent elsewhere
+          **{k: c[k] for k in ("node", "pod", "nginx") if k in c}} for c in e["containers"]),
         key=lambda c: c["name"])
     e["netns"] = sorted(set(e["netns"]))
     e["sandboxes"] = sorted(set(e["sandboxes"]))
