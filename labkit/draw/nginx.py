@@ -1,10 +1,11 @@
 """An nginx proxy's routes in the drawing (issue 16): pure DOT text, from its config file.
 
 The routes (labkit.model.nginx) are small lines in the box of the namespace that nginx runs
-in (lesson 14's pod our-ingress), under a line per host: `/svc-1 → svc test-svc-1`. A route
-names the Service whose endpoints are its upstream's servers; nginx itself sends to those pods'
-addresses, not to the Service's cluster IP, so no arrow leads to the Service's box. With a
-diff, a route the cell added or sent elsewhere is highlighted; one it removed is struck out.
+in (lesson 14's pod our-ingress), under their host's name in italics: `/svc-1 → svc
+test-svc-1`. A route names the Service whose endpoints are its upstream's servers; nginx
+itself sends to those pods' addresses, not to the Service's cluster IP, so no arrow leads to
+the Service's box. With a diff, a route the cell added or sent elsewhere is highlighted; one
+it removed is struck out.
 """
 
 from __future__ import annotations
@@ -42,8 +43,9 @@ def route_lines(topo: Topology, before: Topology | None, namespace: str,
     for r, status in rows:
         if r.host != host:
             host = r.host
-            out.append(html(f"host {r.host}:" if r.host is not None
-                            else "any other host:" if len(hosts) > 1 else "any host:"))
+            out.append("<i>" + html(r.host if r.host is not None
+                                    else "any other host" if len(hosts) > 1 else "any host")
+                       + "</i>")
         for line in _wrapped(f"{r.path} → {r.target}"):
             text = html(line)
             if status == "removed":
