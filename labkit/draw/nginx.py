@@ -1,10 +1,10 @@
 """An nginx proxy's routes in the drawing (issue 16): pure DOT text, from its config file.
 
 The routes (labkit.model.nginx) are small lines in the box of the namespace that nginx runs
-in (lesson 14's pod our-ingress), under their host's name in italics: `/svc-1 → svc
+in (lesson 14's pod our-ingress), under their server's hosts in italics: `/svc-1 → pods of
 test-svc-1`. A route names the Service whose endpoints are its upstream's servers; nginx
-itself sends to those pods' addresses, not to the Service's cluster IP, so no arrow leads to
-the Service's box. With a diff, a route the cell added or sent elsewhere is highlighted; one
+itself connects to those pods' addresses, not to the Service's cluster IP, so no arrow leads
+to the Service's box. With a diff, a route the cell added or sent elsewhere is highlighted; one
 it removed is struck out.
 """
 
@@ -24,8 +24,8 @@ WIDTH = 24
 def route_lines(topo: Topology, before: Topology | None, namespace: str,
                 html: Callable[[str], str]) -> str:
     """The routes of the nginx in `namespace`, as lines for its box's label ("" if none)."""
-    def mine(t: Topology) -> dict[tuple[str, str], HttpRoute]:
-        return {(r.host or "", r.path): r for r in t.http_routes if r.namespace == namespace}
+    def mine(t: Topology) -> dict[tuple[str, str, str, str], HttpRoute]:
+        return {r.key: r for r in t.http_routes if r.namespace == namespace}
 
     now = mine(topo)
     was = mine(before) if before is not None else now
@@ -38,14 +38,11 @@ def route_lines(topo: Topology, before: Topology | None, namespace: str,
                   else "changed" if now[key] != was[key] else "")
         rows.append((r, status))
     rows.sort(key=lambda x: route_order(x[0]))
-    hosts = {r.host for r, _ in rows}
-    out, host = [f"<b>{html('nginx.conf routes')}</b>"], object()
+    out, server = [f"<b>{html('nginx.conf routes')}</b>"], None
     for r, status in rows:
-        if r.host != host:
-            host = r.host
-            out.append("<i>" + html(r.host if r.host is not None
-                                    else "any other host" if len(hosts) > 1 else "any host")
-                       + "</i>")
+        if r.key[:3] != server:
+            server = r.key[:3]
+            out += [f"<i>{html(line)}</i>" for line in _wrapped(r.hosts)]
         for line in _wrapped(f"{r.path} → {r.target}"):
             text = html(line)
             if status == "removed":
@@ -57,11 +54,13 @@ def route_lines(topo: Topology, before: Topology | None, namespace: str,
 
 
 def _wrapped(text: str) -> list[str]:
-    """A line longer than WIDTH broken after its last hyphen or space that fits, leaving a
-    few characters at least for the next line ("test-svc-" and "1" read as two names)."""
+    """A line longer than WIDTH broken at its last space that fits, or after a hyphen when
+    that space comes early; a few characters at least go on the next line ("test-svc-" and
+    "1" read as two names)."""
     lines = []
     while len(text) > WIDTH:
-        cut = max(text.rfind("-", 0, WIDTH), text.rfind(" ", 0, WIDTH))
+        space, hyphen = text.rfind(" ", 0, WIDTH), text.rfind("-", 0, WIDTH)
+        cut = space if space >= WIDTH // 2 or hyphen < 0 else hyphen
         if cut <= 0 or len(text) - cut < 4:
             break
         lines.append(text[:cut + 1].rstrip())

@@ -157,10 +157,12 @@ def _http_routes(e: Raw, name: str, warnings: list[ProbeWarning]) -> list[HttpRo
         if conf is None:
             continue
         try:
+            if "error" in conf:
+                raise NginxSyntaxError(conf["error"])
             out += routes_from_conf(name, conf["text"])
         except NginxSyntaxError as err:
             warnings.append(ProbeWarning(
-                f"nginx's {conf['path']} in container {c['name']} does not parse ({err}): "
+                f"nginx's {conf['path']} in container {c['name']} could not be read ({err}): "
                 "its routes are not drawn", name))
     return out
 

@@ -11,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
+from labkit.model.nginx import route_order
 from labkit.model.topology import (
     Endpoint,
     Interface,
@@ -69,7 +70,13 @@ class Change:
         if self.what == "service":
             return self._service_text()
         if self.what == "http route" and self.op == "~":  # nginx sends a path elsewhere
-            return f"~ {self.after}, was → {self.before.target}"
+            b, a = self.before, self.after
+            if b.target != a.target:
+                return f"~ {a}, was → {b.target}"
+            was = [f"{f.replace('_', ' ')} was {_fmt(getattr(b, f))}"
+                   for f in ("servers", "proxy_pass", "upstream", "default")
+                   if getattr(b, f) != getattr(a, f)]
+            return f"~ {a}, " + ", ".join(was)
         if self.what == "http route":
             return f"{self.op} {obj}"
         if self.what == "host":  # the lab host's FORWARD policy, br_netfilter
@@ -313,18 +320,17 @@ def _service_changes(before: Topology, after: Topology) -> list[Change]:
 
 
 def _http_route_changes(before: Topology, after: Topology) -> list[Change]:
-    """An nginx proxy's routes added, removed, or sending elsewhere, by namespace, host and
-    path (our script rendered nginx.conf again)."""
-    def by_key(t: Topology) -> dict[tuple[str, str, str], Any]:
-        return {(r.namespace, r.host or "", r.path): r for r in t.http_routes}
-
-    b, a = by_key(before), by_key(after)
+    """An nginx proxy's routes added, removed, or sending elsewhere, by HttpRoute.key (our
+    script rendered nginx.conf again)."""
+    b = {r.key: r for r in before.http_routes}
+    a = {r.key: r for r in after.http_routes}
     out = []
-    for key in sorted(b.keys() | a.keys()):
+    for key in sorted(b.keys() | a.keys(), key=lambda k: route_order(a.get(k) or b[k])):
         was, now = b.get(key), a.get(key)
         if was != now:
             op = "+" if was is None else "-" if now is None else "~"
-            out.append(Change(op, "http route", key[0], f"{key[1] or '*'}{key[2]}", was, now))
+            out.append(Change(op, "http route", key[0], f"{key[2] or '*'}:{key[1]}{key[3]}",
+                              was, now))
     return out
 
 

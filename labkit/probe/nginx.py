@@ -13,14 +13,18 @@ import os
 import re
 from typing import Any
 
+from labkit.probe.docker import in_root
+
 DEFAULT_CONF = "/etc/nginx/nginx.conf"
 MAX_BYTES = 256 * 1024  # a rendered config is a few kB; more is no proxy of a lesson's
-_LOCATION = re.compile(r"^\s*location\b", re.M)
+# a location where a directive starts (a one-line config included), not in a comment
+_LOCATION = re.compile(r"(?:^|[;{}])\s*location\b", re.M)
 
 
 def nginx_config(pid: int) -> dict[str, Any] | None:
-    """{"path", "text"} of the config nginx (pid `pid`) was started with, or None: not
-    nginx, gone, unreadable, or no `location` in it."""
+    """{"path", "text"} of the config nginx (pid `pid`) was started with, {"path", "error"}
+    when it is too large to be a lesson's, or None: not nginx, gone, unreadable, or no
+    `location` in it."""
     try:
         with open(f"/proc/{pid}/comm") as f:
             if f.read().strip() != "nginx":
@@ -28,10 +32,13 @@ def nginx_config(pid: int) -> dict[str, Any] | None:
         with open(f"/proc/{pid}/cmdline", "rb") as f:
             argv = [a.decode(errors="replace") for a in f.read().split(b"\0") if a]
         path = conf_path(argv)
-        with open(f"/proc/{pid}/root{path}", errors="replace") as f:
-            text = f.read(MAX_BYTES)
+        # symlinks resolved inside the container's root, not ours
+        with open(in_root(f"/proc/{pid}/root", path), errors="replace") as f:
+            text = f.read(MAX_BYTES + 1)
     except OSError:
         return None
+    if len(text) > MAX_BYTES:
+        return {"path": path, "error": f"larger than {MAX_BYTES // 1024} kB, not read"}
     return {"path": path, "text": text} if _LOCATION.search(text) else None
 
 

@@ -2,8 +2,9 @@
 service of docker-compose.yml, as `docker compose up` starts it), headless Chromium driven by
 Playwright, a lesson run with "Run All Cells": lesson 1, the CNI lessons 6-8 (the Docker
 lab) and 9 (the Go lab, tests/conftest.py's go_lab: its copy names that lab first), and
-lesson 12, Services with the Services drawing (the Kubernetes lab, k8s_lab, named the same
-way; its copy stops before the cleanup, which would take the cluster down before the click).
+lessons 12, Services with the Services drawing, and 14, Ingress with nginx's routes (the
+Kubernetes lab, k8s_lab, named the same way; their copies stop before the cleanup, which
+would take the cluster down before the click).
 
 Asserted for each: every cell ran without a traceback, the diagrams render as SVG in the
 page (an inline <svg> or an <img src="data:image/svg+xml...">, JupyterLab uses either) and
@@ -54,13 +55,15 @@ LESSONS = {
     "08-cni-bash.ipynb": ("lesson8/real-veth", "lab-c1"),
     "09-cni-go.ipynb": ("lesson9/del", ""),
     "12-services-dns.ipynb": ("lesson12/no-endpoints", "tier=front"),
+    "14-ingress.ipynb": ("lesson14/wrong-backend", "no such port"),
 }
 #: the lessons run in another lab than the everyday one: the fixture of tests/conftest.py
 #: that gives it (GO_NOTEBOOKS, K8S_NOTEBOOKS there)
-VARIANT_LABS = {"09-cni-go.ipynb": "go_lab", "12-services-dns.ipynb": "k8s_lab"}
+VARIANT_LABS = {"09-cni-go.ipynb": "go_lab", "12-services-dns.ipynb": "k8s_lab",
+                "14-ingress.ipynb": "k8s_lab"}
 #: lessons whose last cells take down what the check reads (lesson 12: `k8s-lab down`): the
 #: copy ends with the cell that runs the solution's check
-ENDS_AT_SOLUTION = {"12-services-dns.ipynb"}
+ENDS_AT_SOLUTION = {"12-services-dns.ipynb", "14-ingress.ipynb"}
 ARTIFACTS = ROOT / "artifacts" / "browser"
 PORT = os.environ.get("LABKIT_BROWSER_PORT", "18899")  # not 8888 (a learner's) nor 18888
 CHROMIUM = "/usr/bin/chromium"

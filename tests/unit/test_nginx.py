@@ -24,7 +24,7 @@ from labkit.model.build import from_raw
 from labkit.model.diff import diff
 from labkit.model.nginx import HttpRoute, NginxSyntaxError, parse, resolve, routes_from_conf
 from labkit.model.topology import Topology, from_json
-from labkit.probe.nginx import conf_path
+from labkit.probe.nginx import _LOCATION, conf_path
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
 
@@ -48,25 +48,27 @@ def test_the_probe_kept_our_ingress_config_and_no_web_server_s():
     nginx.conf (no location of its own), which the scan leaves out."""
     kept = [(c["name"], c["nginx"]["path"]) for e in raw()["namespaces"]
             for c in e["containers"] if "nginx" in c]
-    assert kept == [("k8s_nginx_our-ingress_default_" + kept[0][0].split("_default_")[1],
-                     "/etc/nginx/nginx.conf")]
+    assert len(kept) == 1 and kept[0][1] == "/etc/nginx/nginx.conf"
+    assert kept[0][0].startswith("k8s_nginx_our-ingress_default_")
     assert "upstream test-svc-1-80" in conf()
 
 
 def test_the_routes_are_the_ingress_s_rules_named_by_their_services():
     t = from_raw(raw())
     assert routes(t) == [
-        ("kubernetes.lab", "/svc-1", "svc test-svc-1"),
-        ("kubernetes.lab", "/svc-2", "svc test-svc-2"),
-        ("kubernetes.lab", "/", "svc default-http-backend"),
-        (None, "/", "svc default-http-backend"),
+        ("kubernetes.lab", "/svc-1", "pods of test-svc-1"),
+        ("kubernetes.lab", "/svc-2", "pods of test-svc-2"),
+        ("kubernetes.lab", "/", "pods of default-http-backend"),
+        (None, "/", "pods of default-http-backend"),
     ]
     one = t.http_routes[0]
     assert (one.namespace, one.upstream) == ("our-ingress", "test-svc-1-80")
     # the pod's address, which kube-proxy's test-svc-1 sends to as well
     svc = next(s for s in t.services if s.name == "default/test-svc-1:http")
     assert one.servers == tuple(b.address for b in svc.backends)
-    assert "http route our-ingress: kubernetes.lab /svc-1 → svc test-svc-1" in t.summary()
+    assert [r.default for r in t.http_routes] == [False, False, False, True]
+    assert ("http route our-ingress: kubernetes.lab /svc-1 → pods of test-svc-1 "
+            "(test-svc-1-80: 10.244.2.2:80)") in t.summary()
 
 
 def test_routes_survive_the_snapshot_s_json():
@@ -84,7 +86,7 @@ def test_a_route_no_service_matches_names_its_servers_and_a_return_its_status():
             "  location = /b { return 503; }  # b:nope: no endpoints\n"
             "  location /files { root /var/www; } } }\n")
     rs = resolve(routes_from_conf("proxy", text), from_raw(raw()).services)
-    assert [(r.path, r.target) for r in rs] == [("/a", "10.244.9.9:80"), ("/b", "503")]
+    assert [(r.path, r.target) for r in rs] == [("/a", "10.244.9.9:80"), ("= /b", "503")]
 
 
 @pytest.mark.parametrize("text, words", [
@@ -106,14 +108,18 @@ def test_a_broken_config_is_a_warning_and_the_rest_is_drawn():
                 c["nginx"]["text"] = c["nginx"]["text"].replace("}\n", "", 1)
     t = from_raw(r)
     assert t.http_routes == ()
-    assert any("nginx's /etc/nginx/nginx.conf" in w.message and "does not parse" in w.message
-               for w in t.warnings)
+    assert any("nginx's /etc/nginx/nginx.conf" in w.message and "the file ends inside" in w.message
+               and "its routes are not drawn" in w.message for w in t.warnings)
     assert t.namespace("our-ingress") is not None
 
 
-def test_comments_and_quotes_are_nginx_s():
-    tree = parse('a "b c" \'d\'; # e;\nf { g ""; }')
-    assert tree == [("a", ["b c", "d"], None), ("f", [], [("g", ['""'], None)])]
+def test_comments_quotes_and_variables_are_nginx_s():
+    """A quoted `;` is a word, `#` starts a comment only where a token would, `${x}` is part
+    of a word."""
+    tree = parse('a "b c" \'d\'; # e;\nf { g ""; h ";" "}" ${host}y a#b "q\\"r"; }')
+    assert tree == [("a", ["b c", "d"], None),
+                    ("f", [], [("g", ['""'], None), ("h", [";", "}", "${host}y", "a#b", 'q\\"r'],
+                                                     None)])]
 
 
 @pytest.mark.parametrize("argv, path", [
@@ -140,10 +146,10 @@ def sent_elsewhere(t: Topology) -> Topology:
 def test_a_diff_names_the_route_that_now_sends_elsewhere():
     t = from_raw(raw())
     lines = diff(t, sent_elsewhere(t)).lines()
-    assert "~ http route our-ingress: kubernetes.lab /svc-2 → 503, was → svc test-svc-2" \
-        in lines
-    assert any(line.startswith("- http route our-ingress: kubernetes.lab /svc-1 → svc test-svc-1")
-               for line in lines)
+    assert lines == [
+        "- http route our-ingress: kubernetes.lab /svc-1 → pods of test-svc-1 "
+        "(test-svc-1-80: 10.244.2.2:80)",
+        "~ http route our-ingress: kubernetes.lab /svc-2 → 503, was → pods of test-svc-2"]
 
 
 def pod_box(dot: str) -> str:
@@ -155,11 +161,11 @@ def test_the_pod_s_box_lists_the_routes_by_host():
     text = re.sub(r"<[^>]+>", "|", box)
     lines = [x for x in text.split("|") if x.strip()]
     start = lines.index("nginx.conf routes")
-    assert lines[start:start + 9] == [
+    assert lines[start:start + 10] == [
         "nginx.conf routes", "kubernetes.lab",
-        "/svc-1 → svc test-svc-1", "/svc-2 → svc test-svc-2",
-        "/ → svc default-http-", "backend",  # broken after a hyphen: the pods' column
-        "any other host", "/ → svc default-http-", "backend"]
+        "/svc-1 → pods of", "test-svc-1", "/svc-2 → pods of", "test-svc-2",  # the pods' column
+        "/ → pods of default-", "http-backend",
+        "any other host", "/ → pods of default-"]
 
 
 def test_a_cell_that_changed_a_route_highlights_it_and_strikes_the_one_it_removed():
@@ -167,10 +173,69 @@ def test_a_cell_that_changed_a_route_highlights_it_and_strikes_the_one_it_remove
     after = sent_elsewhere(t)
     box = pod_box(to_dot(after, diff(t, after)))
     assert f'<font color="{ADDED}"><b>/svc-2 → 503</b></font>' in box
-    assert f'<font color="{REMOVED}"><s>/svc-1 → svc test-svc-1</s></font>' in box
+    assert f'<font color="{REMOVED}"><s>/svc-1 → pods of</s></font>' in box
     assert box.count(f'color="{ADDED}"') == 1  # the routes nginx still has, unchanged
 
 
 def test_no_route_no_line():
     t = from_raw(raw())
     assert "nginx.conf routes" not in to_dot(replace(t, http_routes=()))
+
+
+def test_every_location_of_every_server_is_a_route_of_its_own():
+    """Modifiers, nested locations, two servers of one name on two ports: none hides
+    another; the port's first server is its default when none is marked."""
+    text = ("http { upstream up { server 10.244.2.2 weight=2; server 10.244.2.3:80 down; }\n"
+            "server { listen 80; server_name a.lab; location = / { return 404; }\n"
+            "  location / { proxy_pass http://up; location /in { return 401; } } }\n"
+            "server { listen 10.0.0.1:8443; server_name a.lab;\n"
+            "  location ~ ^/api { proxy_pass http://10.244.2.2:8080; } } }\n")
+    rs = routes_from_conf("proxy", text)
+    assert [(r.listen, r.host, r.path, r.default, r.target) for r in rs] == [
+        ("80", "a.lab", "/in", True, "401"),
+        ("80", "a.lab", "= /", True, "404"),
+        ("80", "a.lab", "/", True, "10.244.2.2:80, 10.244.2.3:80"),
+        ("8443", "a.lab", "~ ^/api", True, "10.244.2.2:8080")]
+    assert len({r.key for r in rs}) == 4
+    assert rs[3].hosts == "a.lab, any other host (port 8443)"
+
+
+def test_a_variable_is_shown_as_written_and_a_return_wins_over_proxy_pass():
+    rs = routes_from_conf("proxy", "server { location / { proxy_pass http://$backend; }\n"
+                                   "location /x { proxy_pass http://10.1.1.1; return 418; } }")
+    assert [(r.path, r.servers, r.target) for r in rs] == [
+        ("/x", ("10.1.1.1:80",), "418"), ("/", (), "http://$backend")]
+
+
+def test_two_services_with_the_same_endpoints_are_both_named():
+    t = from_raw(raw())
+    svc = next(s for s in t.services if s.name == "default/test-svc-1:http")
+    alias = replace(svc, name="default/a-alias")
+    r = resolve(t.http_routes, (*t.services, alias))
+    assert r[0].target == "pods of a-alias, test-svc-1"
+
+
+def test_a_route_whose_servers_alone_changed_says_what_they_were():
+    t = from_raw(raw())
+    moved = replace(t, http_routes=tuple(
+        replace(r, servers=("10.244.2.9:80",)) if r.path == "/svc-1" else r
+        for r in t.http_routes))
+    again = replace(moved, http_routes=resolve(moved.http_routes, ()))
+    before = replace(t, http_routes=resolve(t.http_routes, ()))
+    assert diff(before, again).lines() == [
+        "~ http route our-ingress: kubernetes.lab /svc-1 → 10.244.2.9:80, was → 10.244.2.2:80"]
+    same = replace(before, http_routes=tuple(
+        replace(r, upstream="other") if r.path == "/svc-1" else r for r in before.http_routes))
+    assert diff(before, same).lines() == [
+        "~ http route our-ingress: kubernetes.lab /svc-1 → 10.244.2.2:80, upstream was "
+        "test-svc-1-80"]
+
+
+@pytest.mark.parametrize("text, kept", [
+    ("http { server { location / { return 200; } } }", True),  # one line
+    ("server {\n  location /a { proxy_pass http://up; }\n}", True),
+    ("# location / { proxy_pass http://up; }\ninclude /etc/nginx/sites-enabled/*;", False),
+    ("http { include /etc/nginx/conf.d/*.conf; }", False),  # Debian's stock file
+])
+def test_the_probe_keeps_a_config_with_a_location_of_its_own(text, kept):
+    assert bool(_LOCATION.search(text)) is kept

@@ -424,8 +424,9 @@ EXERCISES = [
         check=check_wrong_backend,
         hints=(
             "nginx answers 503 itself: look at what our script wrote for /svc-2 "
-            "(`kubectl exec our-ingress -- cat /etc/nginx/nginx.conf`). The script's comment "
-            "names the backend it could not resolve.",
+            "(`kubectl exec our-ingress -- cat /etc/nginx/nginx.conf`; a drawn cell's picture "
+            "lists it too, `/svc-2 → 503` in our-ingress's box). The script's comment names "
+            "the backend it could not resolve.",
             "Compare the Ingress's backend for /svc-2 (`kubectl get ingress lab-ingress -o "
             "yaml`) with test-svc-2's ports (`kubectl get service test-svc-2 -o yaml`): "
             "the backend's port must be one of the Service's, by name or number.",
