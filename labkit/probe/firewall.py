@@ -95,10 +95,28 @@ def docker_proxies(userns: str | None = None, proc: str = "/proc") -> list[list[
     return sorted(out)
 
 
-def node_tables(nodes: list[dict[str, Any]], warnings: list[dict[str, Any]]) -> None:
+def node_tables(nodes: list[dict[str, Any]], warnings: list[dict[str, Any]],
+                started: dict[str, subprocess.Popen] | None = None) -> None:
     """Each node's `iptables-save` (nat and filter, what kube-proxy writes), read in the
     node's network namespace through its kube-proxy, all at once, into the node's
-    "iptables"; a node without a kube-proxy (kube-master) has none."""
+    "iptables"; a node without a kube-proxy (kube-master) has none. `started`: the
+    processes `start_node_saves` began, while the scan read netlink."""
+    procs = started if started is not None else start_node_saves(nodes, warnings)
+    for node in nodes:
+        proc = procs.get(node["name"])
+        if proc is None:
+            continue
+        out, err = proc.communicate(timeout=10)
+        if proc.returncode != 0:  # kube-proxy gone meanwhile (`k8s-lab down`)
+            warnings.append(warning(f"cannot read {node['name']}'s iptables: {err.strip()}"))
+            node["iptables"] = None
+            continue
+        node["iptables"] = "".join(split_tables(out).values())
+
+
+def start_node_saves(nodes: list[dict[str, Any]],
+                     warnings: list[dict[str, Any]]) -> dict[str, subprocess.Popen]:
+    """Each kube-proxy's node's `iptables-save`, started (read with `node_tables`)."""
     procs = {}
     for node in nodes:
         pid = (node.get("kube_proxy") or {}).get("pid")
@@ -110,13 +128,4 @@ def node_tables(nodes: list[dict[str, Any]], warnings: list[dict[str, Any]]) -> 
                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         except OSError as e:
             warnings.append(warning(f"cannot read {node['name']}'s iptables ({e})"))
-    for node in nodes:
-        proc = procs.get(node["name"])
-        if proc is None:
-            continue
-        out, err = proc.communicate(timeout=10)
-        if proc.returncode != 0:  # kube-proxy gone meanwhile (`k8s-lab down`)
-            warnings.append(warning(f"cannot read {node['name']}'s iptables: {err.strip()}"))
-            node["iptables"] = None
-            continue
-        node["iptables"] = "".join(split_tables(out).values())
+    return procs

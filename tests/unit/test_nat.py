@@ -1,6 +1,7 @@
 """labkit.model.nat: iptables-save text in, port mappings and MASQUERADE rules out."""
 
 import json
+import shlex
 from pathlib import Path
 
 from labkit.model.nat import (
@@ -13,6 +14,7 @@ from labkit.model.nat import (
     parse_rule,
     parse_save,
     port_mappings,
+    split_words,
 )
 
 SNAPSHOTS = Path(__file__).resolve().parents[1] / "snapshots"
@@ -151,3 +153,23 @@ def test_a_dnat_without_a_destination_and_a_stray_word_are_skipped():
     rules = parse_iptables_save("*nat\n-A PREROUTING stray -p tcp -j DNAT --to 10.0.0.1\n")
     assert rules[0].match("-p") == "tcp" and rules[0].target_arg("--to") == "10.0.0.1"
     assert port_mappings(rules) == []
+
+
+def test_rule_words_are_shlex_s_without_shlex():
+    """split_words (a regular expression for the double-quoted comments iptables-save writes)
+    splits every rule recorded in the snapshots as shlex does, and odd quoting too."""
+    lines = ['-A X -m comment --comment "a b" -j Y', "-A X -m comment --comment \"it's\" -j Y",
+             '-A X -m comment --comment "un -j Y', '-A X --comment a"b c"d -j Y',
+             '-A X -m comment --comment "" -j Y', '-A X -m comment --comment "q\\"x" -j Y']
+    for path in (Path(__file__).resolve().parents[1] / "snapshots").glob("*.json"):
+        r = json.loads(path.read_text())
+        texts = [r.get("nat") or "", r.get("filter") or "",
+                 *(n.get("iptables") or "" for n in r.get("nodes", []))]
+        lines += [x.strip() for t in texts for x in t.splitlines() if x.startswith("-A")]
+    assert len(lines) > 400
+    for line in lines:
+        try:
+            want = shlex.split(line)
+        except ValueError:
+            want = line.split()
+        assert split_words(line) == want, line

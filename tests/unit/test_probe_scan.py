@@ -2,9 +2,11 @@
 netlink and dockerd (no pyroute2, no lab; /proc is this machine's own)."""
 
 import contextlib
+import json
 import os
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -345,3 +347,24 @@ def test_the_client_speaks_http_over_the_unix_socket(tmp_path):
 ])
 def test_a_containerd_task_is_read_from_its_shims_command_line(argv, task):
     assert D.containerd_task(argv) == task
+
+
+def test_two_workers_with_the_same_kube_proxy_rules_are_known_alike_without_parsing():
+    """kube_rules, node_reads' cheap check (recorded: k8s_services.json's two workers): the
+    same rules whatever KUBE-SERVICES' order; a KUBE-SVC chain's order counts (the shares)."""
+    kube_rules = scan.kube_rules
+    raw = json.loads((Path(__file__).resolve().parents[1] / "snapshots" / "k8s_services.json")
+                     .read_text())
+    one, two = (n["iptables"] for n in raw["nodes"] if n.get("iptables"))
+    assert kube_rules(one) == kube_rules(two)
+    lines = one.splitlines()
+    services = [x for x in lines if x.startswith("-A KUBE-SERVICES ")]
+    assert len(services) > 2
+    shuffled = [x for x in lines if x not in services] + services[::-1]
+    assert kube_rules("\n".join(shuffled)) == kube_rules(one)
+    svc = [x for x in lines if x.startswith("-A KUBE-SVC-") and "--probability" in x][0]
+    chain = svc.split()[1]
+    jumps = [x for x in lines if x.startswith(f"-A {chain} ")]
+    assert len(jumps) > 1
+    swapped = [x for x in lines if x not in jumps] + jumps[::-1]
+    assert kube_rules("\n".join(swapped)) != kube_rules(one)
