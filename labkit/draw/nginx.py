@@ -16,8 +16,8 @@ from labkit.draw.style import ADDED, REMOVED
 from labkit.model.nginx import HttpRoute, route_order
 from labkit.model.topology import Topology
 
-#: characters a line may take before a Service's name is broken after a hyphen: about the
-#: width of a pod's own lines ("pod: pause + lab-web"), so the pods' column stays as it was
+#: characters a line may take before it is broken (draw `_wrapped`): about the width of a
+#: pod's own lines ("pod: pause + lab-web"), so the pods' column stays as it was
 WIDTH = 24
 
 
