@@ -21,6 +21,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, replace
 from fractions import Fraction
+from functools import lru_cache
 
 from labkit.model.nat import Rule, parse_save
 
@@ -76,12 +77,17 @@ class Service:
         return s + (f" (on {', '.join(self.nodes)})" if self.nodes else "")
 
 
-def services_from_save(text: str) -> list[Service]:
-    """The Service ports in one node's `iptables-save` text (its nat and filter tables)."""
+@lru_cache(maxsize=8)
+def services_from_save(text: str) -> tuple[Service, ...]:
+    """The Service ports in one node's `iptables-save` text (its nat and filter tables).
+
+    Kept for the last few texts: the probe builds the snapshot after every cell, and a node's
+    rules seldom change between cells (parsing both workers' was 14.6 of a 16 ms from_raw
+    with 10 Services)."""
     rules = [r for r in parse_save(text) if isinstance(r, Rule)]
     nat = [r for r in rules if r.table == "nat"]
     rejects = [r for r in rules if r.table == "filter" and r.target == "REJECT"]
-    return node_services(nat, rejects)
+    return tuple(node_services(nat, rejects))
 
 
 def node_services(nat: list[Rule], rejects: list[Rule] = ()) -> list[Service]:

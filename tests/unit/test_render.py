@@ -5,6 +5,7 @@ routes, renames, the uplink); the SVG's fit to the notebook; Graphviz and its er
 import json
 import os
 import re
+import subprocess
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,6 +70,11 @@ def test_svg_is_byte_identical(name, dot_program):
     svg = to_svg(dot)
     assert svg.lstrip().startswith("<?xml") and "</svg>" in svg
     assert to_svg(dot) == svg
+    # The spare `dot` (started ahead, each drawing its own): what a `dot` of its own writes,
+    # cluster order included (one `dot` fed several graphs orders them differently).
+    alone = subprocess.run(["dot", "-Tsvg"], input=dot.encode(), capture_output=True,
+                           check=True).stdout.decode()
+    assert svg == fit_width(alone)
 
 
 def test_seed_drawing_has_the_lessons_shapes():
