@@ -90,47 +90,71 @@ class _Spare:
 
     def __init__(self) -> None:
         self._proc: subprocess.Popen | None = None
-        self._argv: list[str] = []
-        self._pid = 0  # of the Python process that started it: a fork must not share it
+        # what it was started for: the program, and the directory and environment `dot`
+        # reads its fonts' settings from (a spare started in other ones is not used)
+        self._for: tuple = ()
         self._lock = threading.Lock()
 
     def draw(self, argv: list[str], source: bytes, timeout: float) -> str:
-        with self._lock:
-            proc = self._take(argv)
-        try:
-            out, err = proc.communicate(source, timeout=timeout)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            raise _too_slow(timeout) from None
+        want = (argv, os.getcwd(), dict(os.environ))
+        for _ in range(2):
+            with self._lock:
+                proc, spare = self._take(want)
+            try:
+                out, err = proc.communicate(source, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                _stop(proc)
+                raise _too_slow(timeout) from None
+            except BaseException:  # an interrupted cell: no `dot` left running
+                _stop(proc)
+                raise
+            if not (spare and proc.returncode < 0):
+                break  # else the spare was killed while it waited: once more, a fresh one
         if proc.returncode != 0:
             raise _failed(proc.returncode, err)  # warnings on stderr are dropped: quiet
         with self._lock:  # only after a drawing that worked: a failing `dot` gets no spare
             if self._proc is None:
-                self._proc, self._argv, self._pid = self._start(argv), argv, os.getpid()
+                try:
+                    self._proc, self._for = _start(argv), want
+                except LabError:  # the drawing is made; the next one starts its own
+                    pass
         return out.decode("utf-8")
 
-    def _take(self, argv: list[str]) -> subprocess.Popen:
+    def _take(self, want: tuple) -> tuple[subprocess.Popen, bool]:
+        """A `dot` for this drawing, and whether it is the spare."""
         proc, self._proc = self._proc, None
-        if proc is not None and self._pid == os.getpid():  # a fork's parent's: not ours
-            if proc.poll() is None and self._argv == argv:
-                return proc
-            _stop(proc)  # exited, or another `dot` (PATH changed)
-        return self._start(argv)
+        if proc is not None:
+            if proc.poll() is None and self._for == want:
+                return proc, True
+            _stop(proc)  # exited, or started for another `dot` (PATH changed) or settings
+        return _start(want[0]), False
 
-    @staticmethod
-    def _start(argv: list[str]) -> subprocess.Popen:
-        try:
-            return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                    stderr=subprocess.PIPE)
-        except FileNotFoundError:
-            raise _no_dot() from None
+    def forget(self) -> None:
+        """In a forked child: the parent's spare is not ours. Only our copies of its pipes
+        are closed (the parent's `dot` would otherwise never see its input end)."""
+        self._lock = threading.Lock()  # another thread may have held it at the fork
+        if self._proc is not None:
+            for stream in (self._proc.stdin, self._proc.stdout, self._proc.stderr):
+                if stream is not None:
+                    stream.close()
+            self._proc.returncode = 0  # not ours to wait for
+        self._proc = None
 
     def stop(self) -> None:
         with self._lock:
-            if self._proc is not None and self._pid == os.getpid():
+            if self._proc is not None:
                 _stop(self._proc)
             self._proc = None
+
+
+def _start(argv: list[str]) -> subprocess.Popen:
+    try:
+        return subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE)
+    except FileNotFoundError:
+        raise _no_dot() from None
+    except OSError as exc:  # not a program this machine runs, no permission, no memory
+        raise DrawFailed(f"could not start Graphviz's dot ({argv[0]}): {exc}") from None
 
 
 def _stop(proc: subprocess.Popen) -> None:
@@ -140,6 +164,8 @@ def _stop(proc: subprocess.Popen) -> None:
 
 _SPARE = _Spare()
 atexit.register(_SPARE.stop)
+if hasattr(os, "register_at_fork"):  # not on Windows, which has no spare
+    os.register_at_fork(after_in_child=_SPARE.forget)
 
 
 def fit_width(svg: str) -> str:

@@ -19,6 +19,7 @@ from the objects the learner wrote: what a node's kernel holds is what its packe
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from functools import lru_cache
@@ -162,7 +163,7 @@ def _host(addr: str | None) -> str | None:
     return addr.removesuffix("/32") if addr else addr
 
 
-def merge(per_node: dict[str, list[Service]]) -> tuple[Service, ...]:
+def merge(per_node: dict[str, Sequence[Service]]) -> tuple[Service, ...]:
     """One entry per Service port that the nodes' kube-proxies wrote alike, naming the nodes;
     a node that differs (its kube-proxy not caught up yet) gets an entry of its own."""
     nodes: dict[Service, list[str]] = {}

@@ -6,6 +6,7 @@ import json
 import os
 import re
 import subprocess
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -227,6 +228,25 @@ def test_dot_errors_and_timeouts_are_lab_errors(monkeypatch, tmp_path, dot_progr
         to_svg("digraph { a }", timeout=0.3)
     pid = int((tmp_path / "pid").read_text())
     assert not Path(f"/proc/{pid}").exists(), "the slow dot outlived the drawing"
+    # A `dot` this machine cannot run: said so, not an OSError.
+    slow.write_bytes(b"\x00\x01 not a program")
+    with pytest.raises(DrawFailed, match=r"could not start Graphviz's dot .*Exec format"):
+        to_svg("digraph { a }")
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="os.fork is POSIX only")
+def test_a_forked_child_does_not_hold_up_the_spare_dot(dot_program):
+    """The spare `dot` waits for the end of its input: a child forked while it waited must not
+    keep a copy of its stdin open (the parent's next drawing would wait for its timeout)."""
+    to_svg("digraph { a }")  # leaves a spare
+    child = os.fork()
+    if child == 0:
+        time.sleep(3)
+        os._exit(0)
+    try:
+        assert "<svg" in to_svg("digraph { b }", timeout=2)
+    finally:
+        os.waitpid(child, 0)
 
 
 # --- what the picture shows (issue 12): ifindex, routes, renames, the uplink, the width -----
